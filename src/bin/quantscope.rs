@@ -1,0 +1,163 @@
+//! The quantscope command-line tool: inspect model files and quantize their tensors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use quantscope::analysis::{self, TensorSummary};
+use quantscope::formats::ModelInfo;
+use quantscope::{Model, Scheme};
+
+#[derive(Parser)]
+#[command(
+    name = "quantscope",
+    version,
+    about = "Quantize neural-network weights and measure the error"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the tensors of a model file: name, shape, dtype, size.
+    Inspect {
+        file: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quantize tensors with a scheme and print per-tensor error metrics.
+    Quantize {
+        file: PathBuf,
+        /// Scheme, e.g. int8-sym-ch0, int8-asym, int4-sym-ch1.
+        #[arg(long, short)]
+        scheme: String,
+        /// Only these tensors (repeatable); all tensors by default.
+        #[arg(long, short)]
+        tensor: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("quantscope: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(file: &PathBuf) -> Result<Model, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    quantscope::open(&bytes, &file.to_string_lossy()).map_err(|e| e.to_string())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Inspect { file, json } => {
+            let info = load(&file)?.info();
+            if json {
+                print_json(&info)?;
+            } else {
+                print_inspect(&info);
+            }
+        }
+        Command::Quantize {
+            file,
+            scheme,
+            tensor,
+            json,
+        } => {
+            let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            let model = load(&file)?;
+            let names: Vec<String> = if tensor.is_empty() {
+                model.tensors.iter().map(|t| t.name.clone()).collect()
+            } else {
+                tensor
+            };
+            let rows = names
+                .iter()
+                .map(|n| {
+                    let t = model.tensor(n).map_err(|e| e.to_string())?;
+                    analysis::summarize(t, &scheme).map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if json {
+                print_json(&rows)?;
+            } else {
+                print_summary(&rows);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), String> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    println!("{s}");
+    Ok(())
+}
+
+fn shape(s: &[usize]) -> String {
+    let parts: Vec<String> = s.iter().map(usize::to_string).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn print_inspect(info: &ModelInfo) {
+    println!(
+        "{:?}: {} tensors, {} parameters, {} bytes",
+        info.format,
+        info.tensors.len(),
+        info.total_params,
+        info.total_bytes
+    );
+    let w = info
+        .tensors
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<w$}  {:<20}  {:<5}  {:>12}",
+        "name", "shape", "dtype", "bytes"
+    );
+    for t in &info.tensors {
+        println!(
+            "{:<w$}  {:<20}  {:<5}  {:>12}",
+            t.name,
+            shape(&t.shape),
+            t.dtype.name(),
+            t.size_bytes
+        );
+    }
+    for (k, v) in &info.metadata {
+        println!("metadata {k} = {v}");
+    }
+}
+
+fn print_summary(rows: &[TensorSummary]) {
+    let w = rows.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<w$}  {:<14}  {:>9}  {:>10}  {:>12}  {:>11}  {:>8}",
+        "name", "scheme", "SQNR dB", "cosine", "MSE", "max |err|", "bits/w"
+    );
+    for r in rows {
+        println!(
+            "{:<w$}  {:<14}  {:>9.3}  {:>10.7}  {:>12.5e}  {:>11.5e}  {:>8.3}",
+            r.name,
+            r.scheme,
+            r.metrics.sqnr_db,
+            r.metrics.cosine,
+            r.metrics.mse,
+            r.metrics.max_abs_error,
+            r.bits_per_weight
+        );
+    }
+}

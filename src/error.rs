@@ -1,0 +1,50 @@
+//! The one error type of the core: one variant per thing a user can get wrong.
+
+use thiserror::Error;
+
+/// Every failure the core reports. Messages name the offending value so that the CLI
+/// and the page can show them as they are.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("empty file: {0} holds no bytes")]
+    EmptyFile(String),
+    #[error(
+        "unrecognised file format: {name} starts with {head}; expected safetensors, .npy or .npz"
+    )]
+    UnknownFormat { name: String, head: String },
+    #[error("safetensors: {0}")]
+    Safetensors(String),
+    #[error("npy `{name}`: {reason}")]
+    Npy { name: String, reason: String },
+    #[error("npz: {0}")]
+    Npz(String),
+    #[error("tensor `{name}`: unsupported dtype {dtype}")]
+    UnsupportedDtype { name: String, dtype: String },
+    #[error("tensor `{name}`: shape {shape:?} needs {needed} bytes, the file has {available}")]
+    ShapeTooLarge {
+        name: String,
+        shape: Vec<u64>,
+        needed: String,
+        available: usize,
+    },
+    #[error("no tensor named `{0}`")]
+    NoSuchTensor(String),
+    #[error("scheme `{spec}`: {reason}")]
+    BadScheme { spec: String, reason: String },
+    #[error("tensor `{name}`: axis {axis} is out of range for shape {shape:?}")]
+    BadAxis {
+        name: String,
+        axis: usize,
+        shape: Vec<usize>,
+    },
+    #[error("tensor `{name}`: {count} values are NaN or infinite (first at index {first}); quantization needs finite weights")]
+    NonFinite {
+        name: String,
+        count: usize,
+        first: usize,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,209 @@
+//! NumPy .npy (one array) and .npz (a zip of .npy files, stored or deflated).
+//! Header parsing and element decoding are the `npyz` crate's; the zip is the `zip` crate's.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+
+use half::f16;
+use ndarray::{ArrayD, IxDyn};
+use npyz::{NpyFile, NpyHeader, Order, TypeChar};
+
+use super::{checked_numel, Format, Model};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+pub const NPY_MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Reads a lone .npy file; the tensor is named after the file, without extension.
+pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let name = base.strip_suffix(".npy").unwrap_or(base);
+    let tensor = read_array(bytes, name)?;
+    Ok(Model {
+        format: Format::Npy,
+        tensors: vec![tensor],
+        metadata: BTreeMap::new(),
+    })
+}
+
+/// Reads every array of an .npz archive. Each member is inflated only up to the size
+/// its zip entry declares and never beyond what its own .npy header justifies.
+pub fn read_npz(bytes: &[u8]) -> Result<Model> {
+    let mut zip =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Error::Npz(e.to_string()))?;
+    let mut tensors = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| Error::Npz(e.to_string()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let member = entry.name().to_string();
+        let Some(name) = member.strip_suffix(".npy") else {
+            return Err(Error::Npz(format!(
+                "member `{member}` is not an .npy array"
+            )));
+        };
+        let name = name.to_string();
+        // A deflated member can claim any size; cap what we inflate by a ratio of what
+        // the archive actually holds (deflate cannot exceed about 1032:1).
+        let declared = entry.size();
+        let cap = (bytes.len() as u64).saturating_mul(1100);
+        if declared > cap {
+            return Err(Error::Npz(format!(
+                "member `{member}` claims {declared} bytes, more than a {}-byte archive can hold",
+                bytes.len()
+            )));
+        }
+        let mut raw = Vec::with_capacity(declared as usize);
+        entry
+            .by_ref()
+            .take(declared)
+            .read_to_end(&mut raw)
+            .map_err(|e| Error::Npz(format!("member `{member}`: {e}")))?;
+        if !raw.starts_with(NPY_MAGIC) {
+            return Err(Error::Npz(format!(
+                "member `{member}` does not start with the .npy magic"
+            )));
+        }
+        tensors.push(read_array(&raw, &name)?);
+    }
+    if tensors.is_empty() {
+        return Err(Error::Npz("the archive holds no arrays".into()));
+    }
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Model {
+        format: Format::Npz,
+        tensors,
+        metadata: BTreeMap::new(),
+    })
+}
+
+fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
+    let err = |reason: String| Error::Npy {
+        name: name.to_string(),
+        reason,
+    };
+    precheck_shape(bytes, name)?;
+    let mut data_part: &[u8] = bytes;
+    let header =
+        NpyHeader::from_reader(&mut data_part).map_err(|e| err(format!("bad header: {e}")))?;
+    // What follows the header is all the data there is: the shape must fit in it.
+    let available = data_part.len();
+    let npy = NpyFile::with_header(header, data_part);
+    let shape_u64 = npy.shape().to_vec();
+    let order = npy.order();
+    let npyz::DType::Plain(ts) = npy.dtype() else {
+        return Err(Error::UnsupportedDtype {
+            name: name.to_string(),
+            dtype: "structured record".into(),
+        });
+    };
+    let size = ts.size_field() as usize;
+    let dtype = match (ts.type_char(), size) {
+        (TypeChar::Float, 8) => DType::F64,
+        (TypeChar::Float, 4) => DType::F32,
+        (TypeChar::Float, 2) => DType::F16,
+        (TypeChar::Int, 8) => DType::I64,
+        (TypeChar::Int, 4) => DType::I32,
+        (TypeChar::Int, 2) => DType::I16,
+        (TypeChar::Int, 1) => DType::I8,
+        (TypeChar::Uint, 8) => DType::U64,
+        (TypeChar::Uint, 4) => DType::U32,
+        (TypeChar::Uint, 2) => DType::U16,
+        (TypeChar::Uint, 1) => DType::U8,
+        (TypeChar::Bool, 1) => DType::Bool,
+        _ => {
+            return Err(Error::UnsupportedDtype {
+                name: name.to_string(),
+                dtype: ts.to_string(),
+            })
+        }
+    };
+    checked_numel(name, &shape_u64, size, available)?;
+    let io = |e: std::io::Error| err(format!("data: {e}"));
+    let data: Vec<f32> = match dtype {
+        DType::F64 => conv(npy.into_vec::<f64>().map_err(io)?, |v| v as f32),
+        DType::F32 => npy.into_vec::<f32>().map_err(io)?,
+        DType::F16 => conv(npy.into_vec::<f16>().map_err(io)?, f16::to_f32),
+        DType::I64 => conv(npy.into_vec::<i64>().map_err(io)?, |v| v as f32),
+        DType::I32 => conv(npy.into_vec::<i32>().map_err(io)?, |v| v as f32),
+        DType::I16 => conv(npy.into_vec::<i16>().map_err(io)?, |v| v as f32),
+        DType::I8 => conv(npy.into_vec::<i8>().map_err(io)?, |v| v as f32),
+        DType::U64 => conv(npy.into_vec::<u64>().map_err(io)?, |v| v as f32),
+        DType::U32 => conv(npy.into_vec::<u32>().map_err(io)?, |v| v as f32),
+        DType::U16 => conv(npy.into_vec::<u16>().map_err(io)?, |v| v as f32),
+        DType::U8 => conv(npy.into_vec::<u8>().map_err(io)?, |v| v as f32),
+        DType::Bool => conv(npy.into_vec::<bool>().map_err(io)?, |v| v as u8 as f32),
+        DType::BF16 => unreachable!("numpy has no bfloat16"),
+    };
+    let shape: Vec<usize> = shape_u64.iter().map(|&d| d as usize).collect();
+    let data = match order {
+        Order::C => data,
+        // Fortran order stores the reversed-shape array in C order: transpose it back.
+        Order::Fortran => {
+            let rev: Vec<usize> = shape.iter().rev().copied().collect();
+            let a = ArrayD::from_shape_vec(IxDyn(&rev), data)
+                .map_err(|e| err(format!("shape: {e}")))?;
+            a.reversed_axes()
+                .as_standard_layout()
+                .iter()
+                .copied()
+                .collect()
+        }
+    };
+    Ok(Tensor {
+        name: name.to_string(),
+        shape,
+        dtype,
+        data,
+    })
+}
+
+/// npyz multiplies the shape's dimensions without overflow checks (a panic in debug
+/// builds, a wrapped count in release), so a lying header must be caught before it
+/// parses. This reads only the `'shape': (...)` entry of the header dict; everything
+/// else is left to npyz.
+fn precheck_shape(bytes: &[u8], name: &str) -> Result<()> {
+    let header_len = match bytes.get(6) {
+        Some(1) => bytes
+            .get(8..10)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize),
+        Some(2 | 3) => bytes
+            .get(8..12)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+        _ => None,
+    };
+    let start: usize = if bytes.get(6) == Some(&1) { 10 } else { 12 };
+    let Some(text) = header_len
+        .and_then(|n| bytes.get(start..start.checked_add(n)?))
+        .map(String::from_utf8_lossy)
+    else {
+        return Err(Error::Npy {
+            name: name.to_string(),
+            reason: "header is truncated or has an unknown format version".into(),
+        });
+    };
+    let Some(tuple) = text
+        .split_once("'shape'")
+        .and_then(|(_, rest)| rest.split_once('('))
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(t, _)| t)
+    else {
+        return Ok(()); // no shape entry: npyz reports the malformed header
+    };
+    let dims: Vec<u64> = tuple
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim_end_matches('L').parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::Npy {
+            name: name.to_string(),
+            reason: format!("shape ({tuple}) is not a tuple of non-negative integers"),
+        })?;
+    checked_numel(name, &dims, 1, bytes.len()).map(|_| ())
+}
+
+fn conv<T: Copy>(v: Vec<T>, f: impl Fn(T) -> f32) -> Vec<f32> {
+    v.into_iter().map(f).collect()
+}

@@ -1,0 +1,160 @@
+//! safetensors: an 8-byte little-endian header length, a JSON header, then raw data.
+//! Parsing and validation (offsets, overlaps, header size) are the `safetensors` crate's.
+
+use std::collections::BTreeMap;
+
+use half::{bf16, f16};
+use safetensors::{tensor::Dtype as StDtype, SafeTensors};
+
+use super::{Format, Model};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// safetensors has no magic number: an 8-byte header length followed by `{`.
+pub fn looks_like(bytes: &[u8]) -> bool {
+    bytes.len() >= 9 && bytes[8] == b'{'
+}
+
+pub fn read(bytes: &[u8]) -> Result<Model> {
+    check_header_length(bytes)?;
+    let st = SafeTensors::deserialize(bytes).map_err(|e| explain(e, bytes))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| explain(e, bytes))?;
+    let metadata: BTreeMap<String, String> = meta
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let mut tensors = Vec::new();
+    for (name, view) in st.tensors() {
+        let dtype = map_dtype(&name, view.dtype())?;
+        let data = decode(view.data(), dtype);
+        tensors.push(Tensor {
+            name,
+            shape: view.shape().to_vec(),
+            dtype,
+            data,
+        });
+    }
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Model {
+        format: Format::Safetensors,
+        tensors,
+        metadata,
+    })
+}
+
+/// The crate says "invalid header length" for both a truncated file and a lying
+/// header; say which numbers disagree.
+fn check_header_length(bytes: &[u8]) -> Result<()> {
+    let Some(head) = bytes.get(..8) else {
+        return Err(Error::Safetensors(format!(
+            "file is {} bytes, too short for the 8-byte header length",
+            bytes.len()
+        )));
+    };
+    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
+    let rest = (bytes.len() - 8) as u64;
+    if n > rest {
+        return Err(Error::Safetensors(format!(
+            "header length field says {n} bytes but only {rest} bytes follow (truncated file or corrupt header)"
+        )));
+    }
+    Ok(())
+}
+
+fn explain(e: safetensors::SafeTensorError, bytes: &[u8]) -> Error {
+    use safetensors::SafeTensorError as E;
+    Error::Safetensors(match e {
+        E::TensorInvalidInfo => {
+            find_bad_tensor(bytes).unwrap_or_else(|| "invalid shape, dtype or offsets".into())
+        }
+        E::MetadataIncompleteBuffer => {
+            "the tensors' data offsets do not cover the data section exactly (truncated file, or bytes the header does not account for)".into()
+        }
+        E::InvalidOffset(name) => format!(
+            "tensor `{name}`: data offsets are out of order, overlap, or run past the end of the file"
+        ),
+        other => other.to_string(),
+    })
+}
+
+/// The crate rejects a tensor whose shape, dtype and offsets disagree without saying
+/// which; look at the header again (already known to be valid JSON) to name it.
+fn find_bad_tensor(bytes: &[u8]) -> Option<String> {
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n)?).ok()?;
+    let data_len = bytes.len() - 8 - n;
+    for (name, info) in header.as_object()? {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype: StDtype = serde_json::from_value(info.get("dtype")?.clone()).ok()?;
+        let shape: Vec<u64> = serde_json::from_value(info.get("shape")?.clone()).ok()?;
+        let [start, end]: [u64; 2] =
+            serde_json::from_value(info.get("data_offsets")?.clone()).ok()?;
+        let numel = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        let needed = numel.and_then(|n| n.checked_mul(dtype.bitsize() as u64 / 8));
+        let span = end.checked_sub(start);
+        if needed.is_none() || span != needed {
+            return Some(format!(
+                "tensor `{name}`: shape {shape:?} of {dtype} needs {} bytes but data_offsets [{start}, {end}] span {}",
+                needed.map_or("more than 2^64".into(), |b| b.to_string()),
+                span.map_or("a negative range".into(), |b| b.to_string()),
+            ));
+        }
+        if end > data_len as u64 {
+            return Some(format!(
+                "tensor `{name}`: data_offsets end at {end}, past the {data_len}-byte data section"
+            ));
+        }
+    }
+    None
+}
+
+fn map_dtype(name: &str, d: StDtype) -> Result<DType> {
+    Ok(match d {
+        StDtype::F64 => DType::F64,
+        StDtype::F32 => DType::F32,
+        StDtype::F16 => DType::F16,
+        StDtype::BF16 => DType::BF16,
+        StDtype::I64 => DType::I64,
+        StDtype::I32 => DType::I32,
+        StDtype::I16 => DType::I16,
+        StDtype::I8 => DType::I8,
+        StDtype::U64 => DType::U64,
+        StDtype::U32 => DType::U32,
+        StDtype::U16 => DType::U16,
+        StDtype::U8 => DType::U8,
+        StDtype::BOOL => DType::Bool,
+        other => {
+            return Err(Error::UnsupportedDtype {
+                name: name.to_string(),
+                dtype: format!("{other:?}"),
+            })
+        }
+    })
+}
+
+/// Decodes little-endian values of `dtype` to f32. The crate has already checked that
+/// `raw` holds exactly numel * size bytes.
+pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
+    fn each<const N: usize>(raw: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+        raw.chunks_exact(N)
+            .map(|c| f(c.try_into().expect("chunks_exact yields N bytes")))
+            .collect()
+    }
+    match dtype {
+        DType::F64 => each::<8>(raw, |b| f64::from_le_bytes(b) as f32),
+        DType::F32 => each::<4>(raw, f32::from_le_bytes),
+        DType::F16 => each::<2>(raw, |b| f16::from_le_bytes(b).to_f32()),
+        DType::BF16 => each::<2>(raw, |b| bf16::from_le_bytes(b).to_f32()),
+        DType::I64 => each::<8>(raw, |b| i64::from_le_bytes(b) as f32),
+        DType::I32 => each::<4>(raw, |b| i32::from_le_bytes(b) as f32),
+        DType::I16 => each::<2>(raw, |b| i16::from_le_bytes(b) as f32),
+        DType::I8 => each::<1>(raw, |b| b[0] as i8 as f32),
+        DType::U64 => each::<8>(raw, |b| u64::from_le_bytes(b) as f32),
+        DType::U32 => each::<4>(raw, |b| u32::from_le_bytes(b) as f32),
+        DType::U16 => each::<2>(raw, |b| u16::from_le_bytes(b) as f32),
+        DType::U8 | DType::Bool => each::<1>(raw, |b| b[0] as f32),
+    }
+}

@@ -1,0 +1,63 @@
+//! Hot loops, each with a plain scalar reference and a wasm SIMD128 twin.
+//!
+//! The twin is picked at compile time: a wasm32 build with `+simd128` uses
+//! [`simd128`], everything else uses [`scalar`]. Tests hold every SIMD kernel to its
+//! scalar twin bit for bit (tests/wasm_simd.rs runs them in Node).
+
+pub mod scalar;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use simd128 as active;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub use scalar as active;
+
+/// True when this build runs the SIMD128 kernels (a build-time fact, exported to the
+/// page so a test can prove which path ran).
+pub const SIMD128: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// Name of the kernel set in this build.
+pub const KERNELS: &str = if SIMD128 { "simd128" } else { "scalar" };
+
+/// Smallest value, largest value, and whether every value was finite.
+/// For an empty slice: (+inf, -inf, true).
+#[inline]
+pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
+    active::min_max(x)
+}
+
+/// Parameters of one affine int quantizer: q = clamp(round_half_even(x / scale) + zero_point).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QParams {
+    pub scale: f32,
+    pub zero_point: i32,
+    pub qmin: i32,
+    pub qmax: i32,
+}
+
+/// Quantizes `x` into `out` (same length) with one set of parameters.
+#[inline]
+pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+    active::quantize_i8(x, p, out)
+}
+
+/// Dequantizes codes: (q - zero_point) * scale.
+#[inline]
+pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
+    active::dequantize_i8(q, p, out)
+}
+
+/// Quantizes one row whose every element has its own parameters (`params[i]` for
+/// `x[i]`): per-channel quantization along the last axis.
+#[inline]
+pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
+    active::quantize_i8_lanes(x, params, out)
+}
+
+/// Dequantizes one row with per-element parameters.
+#[inline]
+pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
+    active::dequantize_i8_lanes(q, params, out)
+}

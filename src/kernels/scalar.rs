@@ -1,0 +1,61 @@
+//! Scalar reference kernels: the definition every SIMD twin must reproduce exactly.
+
+use super::QParams;
+
+pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
+    let (mut lo, mut hi, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, true);
+    for &v in x {
+        lo = if v < lo { v } else { lo };
+        hi = if hi < v { v } else { hi };
+        finite &= v.abs() < f32::INFINITY;
+    }
+    (lo, hi, finite)
+}
+
+/// One element: divide (not multiply by a reciprocal, which is not what ONNX Runtime
+/// or numpy compute), clamp in the float domain to the code range shifted by the zero
+/// point (equal to clamping after rounding, since the bounds are integers), round half
+/// to even.
+#[inline(always)]
+pub fn quantize_one(v: f32, p: &QParams) -> i8 {
+    let lo = (p.qmin - p.zero_point) as f32;
+    let hi = (p.qmax - p.zero_point) as f32;
+    let v = v / p.scale;
+    // Same NaN rule as wasm's pmax/pmin: a NaN becomes `lo`.
+    let v = if lo < v { v } else { lo };
+    let v = if v < hi { v } else { hi };
+    (v.round_ties_even() as i32 + p.zero_point) as i8
+}
+
+#[inline(always)]
+pub fn dequantize_one(q: i8, p: &QParams) -> f32 {
+    (q as i32 - p.zero_point) as f32 * p.scale
+}
+
+pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+    assert_eq!(x.len(), out.len());
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = quantize_one(v, &p);
+    }
+}
+
+pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
+    assert_eq!(q.len(), out.len());
+    for (o, &c) in out.iter_mut().zip(q) {
+        *o = dequantize_one(c, &p);
+    }
+}
+
+pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
+    assert!(x.len() == out.len() && x.len() == params.len());
+    for ((o, &v), p) in out.iter_mut().zip(x).zip(params) {
+        *o = quantize_one(v, p);
+    }
+}
+
+pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
+    assert!(q.len() == out.len() && q.len() == params.len());
+    for ((o, &c), p) in out.iter_mut().zip(q).zip(params) {
+        *o = dequantize_one(c, p);
+    }
+}

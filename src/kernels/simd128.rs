@@ -1,0 +1,183 @@
+//! WebAssembly SIMD128 twins of the scalar kernels: same results, bit for bit.
+//!
+//! Choices follow how V8 lowers wasm SIMD on x86: `pmin`/`pmax` (one instruction each)
+//! instead of `min`/`max` (about eight), and rounding by the "magic bias" add of
+//! 1.5 * 2^23 instead of `nearest` + `trunc_sat`, which needs fix-up code on x86.
+
+use core::arch::wasm32::*;
+
+use super::scalar;
+use super::QParams;
+
+/// 1.5 * 2^23: adding it to |v| < 2^22 leaves round_half_even(v) in the low mantissa
+/// bits; the bit pattern minus that of the bias is the integer.
+const MAGIC: f32 = 12_582_912.0;
+const MAGIC_BITS: i32 = 0x4B40_0000;
+
+#[inline(always)]
+unsafe fn load(p: *const f32) -> v128 {
+    v128_load(p as *const v128)
+}
+
+pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
+    let n = x.len() / 4 * 4;
+    let (mut lo, mut hi, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, true);
+    if n > 0 {
+        let inf = f32x4_splat(f32::INFINITY);
+        let mut vlo = f32x4_splat(f32::INFINITY);
+        let mut vhi = f32x4_splat(f32::NEG_INFINITY);
+        let mut ok = i32x4_splat(-1);
+        let p = x.as_ptr();
+        let mut i = 0;
+        while i < n {
+            // SAFETY: i + 4 <= n <= x.len(); v128_load has no alignment requirement.
+            let v = unsafe { load(p.add(i)) };
+            vlo = f32x4_pmin(vlo, v);
+            vhi = f32x4_pmax(vhi, v);
+            ok = v128_and(ok, f32x4_lt(f32x4_abs(v), inf));
+            i += 4;
+        }
+        let l = [
+            f32x4_extract_lane::<0>(vlo),
+            f32x4_extract_lane::<1>(vlo),
+            f32x4_extract_lane::<2>(vlo),
+            f32x4_extract_lane::<3>(vlo),
+        ];
+        let h = [
+            f32x4_extract_lane::<0>(vhi),
+            f32x4_extract_lane::<1>(vhi),
+            f32x4_extract_lane::<2>(vhi),
+            f32x4_extract_lane::<3>(vhi),
+        ];
+        for k in 0..4 {
+            lo = if l[k] < lo { l[k] } else { lo };
+            hi = if hi < h[k] { h[k] } else { hi };
+        }
+        finite = i32x4_all_true(ok);
+    }
+    let (tl, th, tf) = scalar::min_max(&x[n..]);
+    (
+        if tl < lo { tl } else { lo },
+        if hi < th { th } else { hi },
+        finite && tf,
+    )
+}
+
+/// Four lanes: divide, clamp with pmax/pmin, magic-bias round, add the zero point.
+#[inline(always)]
+fn q4(v: v128, scale: v128, lo: v128, hi: v128, zp: v128) -> v128 {
+    let v = f32x4_div(v, scale);
+    // pmax(lo, v) = lo < v ? v : lo, and pmin(hi, v) = v < hi ? v : hi: the scalar rule.
+    let v = f32x4_pmin(hi, f32x4_pmax(lo, v));
+    let r = f32x4_add(v, f32x4_splat(MAGIC));
+    i32x4_add(i32x4_sub(r, i32x4_splat(MAGIC_BITS)), zp)
+}
+
+pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len() / 16 * 16;
+    let scale = f32x4_splat(p.scale);
+    let lo = f32x4_splat((p.qmin - p.zero_point) as f32);
+    let hi = f32x4_splat((p.qmax - p.zero_point) as f32);
+    let zp = i32x4_splat(p.zero_point);
+    let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= len of both slices; loads/stores are unaligned-safe.
+        unsafe {
+            let a = q4(load(src.add(i)), scale, lo, hi, zp);
+            let b = q4(load(src.add(i + 4)), scale, lo, hi, zp);
+            let c = q4(load(src.add(i + 8)), scale, lo, hi, zp);
+            let d = q4(load(src.add(i + 12)), scale, lo, hi, zp);
+            // Values are already inside [qmin, qmax] ⊆ i8, so saturating narrows are exact.
+            let ab = i16x8_narrow_i32x4(a, b);
+            let cd = i16x8_narrow_i32x4(c, d);
+            v128_store(dst.add(i) as *mut v128, i8x16_narrow_i16x8(ab, cd));
+        }
+        i += 16;
+    }
+    scalar::quantize_i8(&x[n..], p, &mut out[n..]);
+}
+
+pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
+    assert_eq!(q.len(), out.len());
+    let n = q.len() / 16 * 16;
+    let scale = f32x4_splat(p.scale);
+    let zp = i32x4_splat(p.zero_point);
+    let (src, dst) = (q.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= len of both slices.
+        unsafe {
+            let c = v128_load(src.add(i) as *const v128);
+            let lo16 = i16x8_extend_low_i8x16(c);
+            let hi16 = i16x8_extend_high_i8x16(c);
+            let parts = [
+                i32x4_extend_low_i16x8(lo16),
+                i32x4_extend_high_i16x8(lo16),
+                i32x4_extend_low_i16x8(hi16),
+                i32x4_extend_high_i16x8(hi16),
+            ];
+            for (k, w) in parts.into_iter().enumerate() {
+                let f = f32x4_convert_i32x4(i32x4_sub(w, zp));
+                v128_store(dst.add(i + 4 * k) as *mut v128, f32x4_mul(f, scale));
+            }
+        }
+        i += 16;
+    }
+    scalar::dequantize_i8(&q[n..], p, &mut out[n..]);
+}
+
+/// Gathers four lanes' parameters into vectors.
+#[inline(always)]
+fn params4(ps: &[QParams]) -> (v128, v128, v128, v128) {
+    let f = |g: fn(&QParams) -> f32| f32x4(g(&ps[0]), g(&ps[1]), g(&ps[2]), g(&ps[3]));
+    (
+        f(|p| p.scale),
+        f(|p| (p.qmin - p.zero_point) as f32),
+        f(|p| (p.qmax - p.zero_point) as f32),
+        i32x4(
+            ps[0].zero_point,
+            ps[1].zero_point,
+            ps[2].zero_point,
+            ps[3].zero_point,
+        ),
+    )
+}
+
+pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
+    assert!(x.len() == out.len() && x.len() == params.len());
+    let n = x.len() / 4 * 4;
+    let mut i = 0;
+    while i < n {
+        let (scale, lo, hi, zp) = params4(&params[i..i + 4]);
+        // SAFETY: i + 4 <= n <= x.len().
+        let r = q4(unsafe { load(x.as_ptr().add(i)) }, scale, lo, hi, zp);
+        out[i] = i32x4_extract_lane::<0>(r) as i8;
+        out[i + 1] = i32x4_extract_lane::<1>(r) as i8;
+        out[i + 2] = i32x4_extract_lane::<2>(r) as i8;
+        out[i + 3] = i32x4_extract_lane::<3>(r) as i8;
+        i += 4;
+    }
+    scalar::quantize_i8_lanes(&x[n..], &params[n..], &mut out[n..]);
+}
+
+pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
+    assert!(q.len() == out.len() && q.len() == params.len());
+    let n = q.len() / 4 * 4;
+    let mut i = 0;
+    while i < n {
+        let (scale, _, _, zp) = params4(&params[i..i + 4]);
+        let c = i32x4(
+            q[i] as i32,
+            q[i + 1] as i32,
+            q[i + 2] as i32,
+            q[i + 3] as i32,
+        );
+        let f = f32x4_mul(f32x4_convert_i32x4(i32x4_sub(c, zp)), scale);
+        // SAFETY: i + 4 <= n <= out.len().
+        unsafe { v128_store(out.as_mut_ptr().add(i) as *mut v128, f) };
+        i += 4;
+    }
+    scalar::dequantize_i8_lanes(&q[n..], &params[n..], &mut out[n..]);
+}

@@ -1,0 +1,247 @@
+//! Linear (uniform) integer quantization, symmetric or affine, per tensor or per channel.
+//!
+//! Parameters follow ONNX Runtime's `compute_scale_zp` exactly: the range is widened to
+//! include zero, the scale is computed in f64 and stored as f32 (a scale below the
+//! smallest normal f32 becomes 1 with zero point 0), symmetric codes use
+//! [-(2^(b-1) - 1), 2^(b-1) - 1] (so int8 divides by 127), affine codes
+//! [-2^(b-1), 2^(b-1) - 1], and q = clamp(round_half_even(x / scale) + zp).
+
+use std::fmt;
+
+use ndarray::{ArrayView3, ArrayViewMut3, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::kernels::{self, QParams};
+use crate::tensor::Tensor;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Granularity {
+    PerTensor,
+    PerChannel { axis: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinearScheme {
+    /// Code width, 2 to 8.
+    pub bits: u8,
+    /// Symmetric (zero point 0, range ±absmax) or affine (min..max with a zero point).
+    pub symmetric: bool,
+    pub granularity: Granularity,
+}
+
+impl fmt::Display for LinearScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.symmetric { "sym" } else { "asym" };
+        write!(f, "int{}-{kind}", self.bits)?;
+        if let Granularity::PerChannel { axis } = self.granularity {
+            write!(f, "-ch{axis}")?;
+        }
+        Ok(())
+    }
+}
+
+impl LinearScheme {
+    /// The integer code range.
+    pub fn qrange(&self) -> (i32, i32) {
+        let half = 1i32 << (self.bits - 1);
+        if self.symmetric {
+            (-(half - 1), half - 1)
+        } else {
+            (-half, half - 1)
+        }
+    }
+
+    /// Scale and zero point for values in [rmin, rmax], as ONNX Runtime computes them.
+    pub fn params_for_range(&self, rmin: f32, rmax: f32) -> QParams {
+        let (qmin, qmax) = self.qrange();
+        let mut rmin = rmin.min(0.0);
+        let mut rmax = rmax.max(0.0);
+        if self.symmetric {
+            let absmax = rmin.abs().max(rmax.abs());
+            rmin = -absmax;
+            rmax = absmax;
+        }
+        // Widen before subtracting, as ONNX Runtime does: a finite f32 range can
+        // overflow f32 when subtracted.
+        let scale = (rmax as f64 - rmin as f64) / (qmax - qmin) as f64;
+        if !(scale >= f32::MIN_POSITIVE as f64) {
+            return QParams {
+                scale: 1.0,
+                zero_point: 0,
+                qmin,
+                qmax,
+            };
+        }
+        let zero_point = if self.symmetric {
+            ((qmin + qmax) as f64 / 2.0).round_ties_even()
+        } else {
+            (qmin as f64 - rmin as f64 / scale).round_ties_even()
+        } as i32;
+        QParams {
+            scale: scale as f32,
+            zero_point,
+            qmin,
+            qmax,
+        }
+    }
+
+    pub fn quantize(&self, t: &Tensor) -> Result<QuantizedLinear> {
+        check_finite(t)?;
+        let (outer, channels, inner, axis) = match self.granularity {
+            Granularity::PerTensor => (1, 1, t.numel(), None),
+            Granularity::PerChannel { axis } => {
+                let (o, c, i) = split_at_axis(t, axis)?;
+                (o, c, i, Some(axis))
+            }
+        };
+        let x = ArrayView3::from_shape((outer, channels, inner), &t.data)
+            .map_err(|e| Error::Invalid(format!("tensor `{}`: {e}", t.name)))?;
+        let mut codes = vec![0i8; t.numel()];
+        let mut q = ArrayViewMut3::from_shape((outer, channels, inner), &mut codes)
+            .map_err(|e| Error::Invalid(format!("tensor `{}`: {e}", t.name)))?;
+
+        let ranges = channel_ranges(&x);
+        let params: Vec<QParams> = ranges
+            .iter()
+            .map(|&(lo, hi)| self.params_for_range(lo, hi))
+            .collect();
+
+        if inner == 1 && channels > 1 {
+            // Channels along the last axis: each row holds one value of every channel.
+            for (row_x, mut row_q) in x.outer_iter().zip(q.outer_iter_mut()) {
+                let src = row_x.as_slice().expect("C-order row");
+                let dst = row_q.as_slice_mut().expect("C-order row");
+                kernels::quantize_i8_lanes(src, &params, dst);
+            }
+        } else {
+            for (slab_x, mut slab_q) in x.outer_iter().zip(q.outer_iter_mut()) {
+                for (c, p) in params.iter().enumerate() {
+                    let src = slab_x.index_axis(Axis(0), c);
+                    let mut dst = slab_q.index_axis_mut(Axis(0), c);
+                    kernels::quantize_i8(
+                        src.as_slice().expect("C-order lane"),
+                        *p,
+                        dst.as_slice_mut().expect("C-order lane"),
+                    );
+                }
+            }
+        }
+        Ok(QuantizedLinear {
+            scheme: *self,
+            shape: t.shape.clone(),
+            axis,
+            codes,
+            params,
+        })
+    }
+}
+
+/// (outer, channels, inner) sizes around `axis`, so the tensor is a 3-D C-order block.
+fn split_at_axis(t: &Tensor, axis: usize) -> Result<(usize, usize, usize)> {
+    if axis >= t.shape.len() {
+        return Err(Error::BadAxis {
+            name: t.name.clone(),
+            axis,
+            shape: t.shape.clone(),
+        });
+    }
+    let outer = t.shape[..axis].iter().product();
+    let inner = t.shape[axis + 1..].iter().product();
+    Ok((outer, t.shape[axis], inner))
+}
+
+/// min and max of every channel (the middle axis).
+fn channel_ranges(x: &ArrayView3<f32>) -> Vec<(f32, f32)> {
+    let (_, channels, inner) = x.dim();
+    let mut ranges = vec![(f32::INFINITY, f32::NEG_INFINITY); channels];
+    for slab in x.outer_iter() {
+        if inner == 1 && channels > 1 {
+            let row = slab.as_slice().expect("C-order row");
+            for (r, &v) in ranges.iter_mut().zip(row) {
+                r.0 = r.0.min(v);
+                r.1 = r.1.max(v);
+            }
+        } else {
+            for (c, r) in ranges.iter_mut().enumerate() {
+                let lane = slab.index_axis(Axis(0), c);
+                let (lo, hi, _) = kernels::min_max(lane.as_slice().expect("C-order lane"));
+                r.0 = r.0.min(lo);
+                r.1 = r.1.max(hi);
+            }
+        }
+    }
+    ranges
+}
+
+fn check_finite(t: &Tensor) -> Result<()> {
+    let (_, _, finite) = kernels::min_max(&t.data);
+    if finite {
+        return Ok(());
+    }
+    let mut bad = t.data.iter().enumerate().filter(|(_, v)| !v.is_finite());
+    let first = bad.next().map(|(i, _)| i).unwrap_or(0);
+    Err(Error::NonFinite {
+        name: t.name.clone(),
+        count: 1 + bad.count(),
+        first,
+    })
+}
+
+/// Codes of one tensor plus the parameters to map them back.
+#[derive(Clone, Debug)]
+pub struct QuantizedLinear {
+    pub scheme: LinearScheme,
+    pub shape: Vec<usize>,
+    /// The channel axis, or None for one set of parameters for the whole tensor.
+    pub axis: Option<usize>,
+    /// One code per element, C order, unpacked (one i8 each).
+    pub codes: Vec<i8>,
+    /// One entry per channel (or exactly one).
+    pub params: Vec<QParams>,
+}
+
+impl QuantizedLinear {
+    pub fn scales(&self) -> Vec<f32> {
+        self.params.iter().map(|p| p.scale).collect()
+    }
+
+    pub fn zero_points(&self) -> Vec<i32> {
+        self.params.iter().map(|p| p.zero_point).collect()
+    }
+
+    pub fn dequantize(&self) -> Vec<f32> {
+        let n = self.codes.len();
+        let mut out = vec![0f32; n];
+        let channels = self.params.len();
+        let inner: usize = match self.axis {
+            None => n,
+            Some(a) => self.shape[a + 1..].iter().product(),
+        };
+        if channels == 1 {
+            kernels::dequantize_i8(&self.codes, self.params[0], &mut out);
+        } else if inner == 1 {
+            for (q, o) in self.codes.chunks(channels).zip(out.chunks_mut(channels)) {
+                kernels::dequantize_i8_lanes(q, &self.params, o);
+            }
+        } else {
+            let block = channels * inner;
+            for (q, o) in self.codes.chunks(block).zip(out.chunks_mut(block)) {
+                for (c, p) in self.params.iter().enumerate() {
+                    let r = c * inner..(c + 1) * inner;
+                    kernels::dequantize_i8(&q[r.clone()], *p, &mut o[r]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Bytes to store the codes packed at their bit width plus one f32 scale and, for
+    /// affine schemes, one zero point (at code width, rounded up to a byte) per channel.
+    pub fn packed_bytes(&self) -> usize {
+        let codes = (self.codes.len() * self.scheme.bits as usize).div_ceil(8);
+        let per_param = 4 + if self.scheme.symmetric { 0 } else { 1 };
+        codes + self.params.len() * per_param
+    }
+}
