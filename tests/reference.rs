@@ -1,6 +1,7 @@
 //! Results held to the real tools: readers against numpy / safetensors, linear
 //! quantization against ONNX Runtime. Fixtures and expected values come from
 //! scripts/gen_fixtures.py (run scripts/gen_fixtures.sh to regenerate).
+#![cfg(not(target_arch = "wasm32"))] // reads files / spawns the CLI: native only
 
 use std::path::{Path, PathBuf};
 

@@ -90,10 +90,16 @@ pub fn analyze(t: &Tensor, scheme: &Scheme, bins: usize) -> Result<TensorReport>
         .max_by(|a, b| a.1.scale.total_cmp(&b.1.scale))
         .map(|(i, _)| i)
         .unwrap_or(0);
-    let p = q.params[widest];
-    let levels = (p.qmin..=p.qmax)
-        .map(|c| (c - p.zero_point) as f32 * p.scale)
-        .collect();
+    // A tensor with a zero-length channel axis has no parameters and so no grid.
+    let levels = q
+        .params
+        .get(widest)
+        .map(|p| {
+            (p.qmin..=p.qmax)
+                .map(|c| (c - p.zero_point) as f32 * p.scale)
+                .collect()
+        })
+        .unwrap_or_default();
     let (qmin, qmax) = q.scheme.qrange();
     Ok(TensorReport {
         tensor: t.info(),

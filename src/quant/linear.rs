@@ -66,7 +66,7 @@ impl LinearScheme {
         // Widen before subtracting, as ONNX Runtime does: a finite f32 range can
         // overflow f32 when subtracted.
         let scale = (rmax as f64 - rmin as f64) / (qmax - qmin) as f64;
-        if !(scale >= f32::MIN_POSITIVE as f64) {
+        if scale.is_nan() || scale < f32::MIN_POSITIVE as f64 {
             return QParams {
                 scale: 1.0,
                 zero_point: 0,
@@ -215,6 +215,9 @@ impl QuantizedLinear {
         let n = self.codes.len();
         let mut out = vec![0f32; n];
         let channels = self.params.len();
+        if n == 0 {
+            return out;
+        }
         let inner: usize = match self.axis {
             None => n,
             Some(a) => self.shape[a + 1..].iter().product(),

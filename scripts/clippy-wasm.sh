@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# clippy for the wasm32 target, so the cfg-gated SIMD128 kernels and the binding are
+# linted too. Uses the same toolchain choice as the wasm build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/wasm-env.sh
+if [ "${WASM_CARGO[0]}" = /usr/bin/cargo ]; then
+  # Debian's cargo-clippy must win over rustup's proxy of the same name.
+  export PATH="/usr/bin:$PATH"
+fi
+"${WASM_CARGO[@]}" clippy --release --no-default-features --target wasm32-unknown-unknown \
+  "${WASM_BUILD_STD[@]}" --lib --tests -- -D warnings

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs whatever the build and tests need and skips what is present (fast when
+# nothing is missing). Run by `npm start` and, with --test, by `npm test`.
+#
+#   wasm toolchain   rustup's wasm32 target if it is installed or can be added;
+#                    otherwise Debian's rustc-web + rust-web-src + lld (std is then built
+#                    from source with -Zbuild-std; see scripts/wasm-env.sh)
+#   wasm-bindgen     the CLI at exactly the version Cargo.toml pins
+#   npm packages     `npm ci` from the committed lock file
+#   --test           also Chromium (Debian's) for the end-to-end tests, and clippy for
+#                    the wasm target
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-}"
+
+say() { echo "setup: $*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    say "need $* but this is not a Debian/Ubuntu system: install them by hand"; exit 1
+  fi
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v cargo >/dev/null || { say "cargo is missing: install Rust (https://rustup.rs)"; exit 1; }
+command -v npm >/dev/null || { say "npm is missing: install Node.js 20 or newer"; exit 1; }
+
+# --- wasm toolchain -------------------------------------------------------------
+has_rustup_wasm() { rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; }
+if ! has_rustup_wasm; then
+  need=()
+  [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || need+=(rustc-web cargo-web)
+  [ -d "$(/usr/bin/rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library" ] || need+=(rust-web-src)
+  command -v wasm-ld-22 >/dev/null || need+=(lld-22)
+  if [ "$mode" = --test ] && [ ! -x /usr/bin/clippy-driver ]; then need+=(rust-web-clippy); fi
+  if [ ${#need[@]} -gt 0 ]; then
+    debian_has_it() {
+      command -v apt-get >/dev/null || return 1
+      if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+      apt-cache policy rustc-web 2>/dev/null | grep -q 'Candidate: [0-9]'
+    }
+    if debian_has_it; then
+      apt_install "${need[@]}"
+    else
+      say "adding the wasm32 target with rustup"
+      rustup target add wasm32-unknown-unknown
+    fi
+  fi
+fi
+
+# --- wasm-bindgen CLI at the pinned version ---------------------------------------
+want=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  say "installing wasm-bindgen-cli $want (a few minutes, once)"
+  cargo install -q wasm-bindgen-cli --version "$want"
+fi
+
+# --- npm packages -----------------------------------------------------------------
+stamp=node_modules/.quantscope-lock
+if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi
+
+# --- test-only: a real browser ----------------------------------------------------
+if [ "$mode" = --test ] && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+say "ready"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test and check, in the order that fails fastest. `npm test` runs this after
+# `scripts/setup.sh --test`; .ci/run runs `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { echo; echo "=== $* ==="; }
+
+step "format and lint"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+bash scripts/clippy-wasm.sh
+npm run -s typecheck
+npm run -s fmt:check
+
+step "Rust tests (native)"
+cargo test
+
+step "wasm tests in Node (SIMD128 kernels)"
+bash scripts/test-wasm.sh
+
+step "build: wasm, app, CLI"
+npm run -s build
+cargo build --release
+
+step "the npm package in Node"
+npm run -s test:node
+
+step "end-to-end tests in headless Chromium"
+npm run -s test:e2e

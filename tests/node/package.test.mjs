@@ -1,0 +1,56 @@
+// The npm package as another page or a Node script embeds it: init the wasm module,
+// open a model, analyze a tensor, and get the same numbers the native CLI prints.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { initSync, Model, buildInfo, parseScheme, schemePresets } from "quantscope";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });
+
+const demoPath = path.join(root, "www/public/demo.safetensors");
+const cli = path.join(root, "target/release/quantscope");
+
+test("the package is the SIMD128 build", () => {
+  const info = buildInfo();
+  assert.equal(info.simd128, true);
+  assert.equal(info.kernels, "simd128");
+});
+
+test("schemes parse to canonical strings and bad ones throw with the reason", () => {
+  assert.equal(parseScheme("INT8-sym-ch"), "int8-sym-ch0");
+  assert.ok(schemePresets().includes("int8-sym-ch0"));
+  assert.throws(() => parseScheme("int12"), /between 2 and 8/);
+});
+
+test("analyze in wasm equals the native CLI, tensor by tensor", () => {
+  const model = new Model(readFileSync(demoPath), "demo.safetensors");
+  const info = model.info();
+  const cliInfo = JSON.parse(execFileSync(cli, ["inspect", demoPath, "--json"], { encoding: "utf8" }));
+  assert.deepEqual(info, cliInfo);
+  for (const scheme of ["int8-sym-ch0", "int8-asym"]) {
+    const rows = JSON.parse(
+      execFileSync(cli, ["quantize", demoPath, "--scheme", scheme, "--json"], { encoding: "utf8" }),
+    );
+    assert.equal(rows.length, info.tensors.length);
+    for (const row of rows) {
+      const r = model.analyze(row.name, scheme, 64);
+      assert.equal(r.metrics.mse, row.metrics.mse, `${scheme} ${row.name} mse`);
+      assert.equal(r.metrics.sqnr_db, row.metrics.sqnr_db ?? Infinity, `${scheme} ${row.name} sqnr`);
+      assert.equal(r.metrics.cosine, row.metrics.cosine);
+      assert.equal(r.metrics.max_abs_error, row.metrics.max_abs_error);
+      assert.equal(r.packed_bytes, row.packed_bytes);
+      assert.equal(r.weights.counts.reduce((a, b) => a + b, 0), row.numel);
+      assert.equal(r.error.counts.length, 64);
+    }
+  }
+  model.free();
+});
+
+test("a broken file throws an Error naming the problem", () => {
+  const bytes = readFileSync(path.join(root, "tests/fixtures/formats/truncated.safetensors"));
+  assert.throws(() => new Model(bytes, "truncated.safetensors"), /bytes follow/);
+});

@@ -1,0 +1,152 @@
+//! The SIMD128 kernels, run in Node under wasm-bindgen-test: each equals its scalar twin
+//! bit for bit, and the whole quantizer built on them still equals ONNX Runtime.
+//! Native `cargo test` compiles this file to nothing; scripts/test-wasm.sh runs it.
+#![cfg(target_arch = "wasm32")]
+
+use quantscope::kernels::{scalar, simd128, QParams, SIMD128};
+use quantscope::quant::Scheme;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// xorshift64*: a seeded source of test inputs (no OS randomness on wasm32).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    fn normalish(&mut self, scale: f32) -> f32 {
+        (self.unit() + self.unit() + self.unit() - 1.5) * scale
+    }
+}
+
+/// Lengths that hit empty input, tails shorter than a vector, and several blocks.
+const LENGTHS: &[usize] = &[0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 64, 100, 257, 1000];
+
+fn params(rng: &mut Rng) -> QParams {
+    let symmetric = rng.next() % 2 == 0;
+    QParams {
+        scale: 0.001 + rng.unit() * 0.1,
+        zero_point: if symmetric {
+            0
+        } else {
+            (rng.next() % 200) as i32 - 100
+        },
+        qmin: if symmetric { -127 } else { -128 },
+        qmax: 127,
+    }
+}
+
+/// Constant by design: a build without +simd128 fails here by name (and cannot import
+/// `simd128` at all), rather than silently testing the scalar path twice.
+#[wasm_bindgen_test]
+#[allow(clippy::assertions_on_constants)]
+fn this_build_runs_simd128() {
+    assert!(
+        SIMD128,
+        "the wasm test build must be compiled with +simd128"
+    );
+}
+
+#[wasm_bindgen_test]
+fn min_max_equals_scalar() {
+    let mut rng = Rng(1);
+    for &n in LENGTHS {
+        let x: Vec<f32> = (0..n).map(|_| rng.normalish(3.0)).collect();
+        assert_eq!(simd128::min_max(&x), scalar::min_max(&x), "n = {n}");
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            if n > 0 {
+                let mut y = x.clone();
+                y[n / 2] = bad;
+                assert!(!simd128::min_max(&y).2, "n = {n}, {bad} must be reported");
+                assert_eq!(simd128::min_max(&y).2, scalar::min_max(&y).2);
+            }
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn quantize_and_dequantize_equal_scalar() {
+    let mut rng = Rng(2);
+    for &n in LENGTHS {
+        for _ in 0..20 {
+            let p = params(&mut rng);
+            // Values up to 3x past the range so clamping is exercised, plus exact ties.
+            let mut x: Vec<f32> = (0..n).map(|_| rng.normalish(p.scale * 400.0)).collect();
+            for (i, v) in x.iter_mut().enumerate().step_by(7) {
+                *v = ((i % 50) as f32 - 25.0 + 0.5) * p.scale;
+            }
+            let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
+            simd128::quantize_i8(&x, p, &mut a);
+            scalar::quantize_i8(&x, p, &mut b);
+            assert_eq!(a, b, "quantize n = {n} {p:?}");
+            let (mut fa, mut fb) = (vec![0f32; n], vec![0f32; n]);
+            simd128::dequantize_i8(&a, p, &mut fa);
+            scalar::dequantize_i8(&a, p, &mut fb);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fa), bits(&fb), "dequantize n = {n}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn per_lane_kernels_equal_scalar() {
+    let mut rng = Rng(3);
+    for &n in LENGTHS {
+        let ps: Vec<QParams> = (0..n).map(|_| params(&mut rng)).collect();
+        let x: Vec<f32> = ps.iter().map(|p| rng.normalish(p.scale * 300.0)).collect();
+        let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
+        simd128::quantize_i8_lanes(&x, &ps, &mut a);
+        scalar::quantize_i8_lanes(&x, &ps, &mut b);
+        assert_eq!(a, b, "n = {n}");
+        let (mut fa, mut fb) = (vec![0f32; n], vec![0f32; n]);
+        simd128::dequantize_i8_lanes(&a, &ps, &mut fa);
+        scalar::dequantize_i8_lanes(&a, &ps, &mut fb);
+        assert_eq!(fa, fb, "n = {n}");
+    }
+}
+
+/// The quantizer as the page runs it (SIMD kernels) against ONNX Runtime's codes.
+#[wasm_bindgen_test]
+fn simd_quantizer_matches_onnx_runtime() {
+    let cases: &[(&[u8], &[u8], &str)] = &[
+        (
+            include_bytes!("fixtures/quant/gauss.npy"),
+            include_bytes!("fixtures/quant/gauss.int8-sym-ch0.npz"),
+            "int8-sym-ch0",
+        ),
+        (
+            include_bytes!("fixtures/quant/outliers.npy"),
+            include_bytes!("fixtures/quant/outliers.int8-asym-ch1.npz"),
+            "int8-asym-ch1",
+        ),
+        (
+            include_bytes!("fixtures/quant/conv.npy"),
+            include_bytes!("fixtures/quant/conv.int8-asym-ch3.npz"),
+            "int8-asym-ch3",
+        ),
+        (
+            include_bytes!("fixtures/quant/ties.npy"),
+            include_bytes!("fixtures/quant/ties.int8-sym.npz"),
+            "int8-sym",
+        ),
+    ];
+    for (input, expected, scheme) in cases {
+        let x = quantscope::open(input, "x.npy").unwrap();
+        let exp = quantscope::open(expected, "e.npz").unwrap();
+        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap();
+        let q = s.quantize(&x.tensors[0]).unwrap();
+        let want: Vec<i8> = exp
+            .tensor("codes")
+            .unwrap()
+            .data
+            .iter()
+            .map(|&v| v as i8)
+            .collect();
+        assert_eq!(q.codes, want, "{scheme}");
+    }
+}
