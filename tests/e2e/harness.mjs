@@ -1,0 +1,166 @@
+// Shared pieces of the browser tests: a static server for dist/, headless Chromium,
+// the native CLI and the fixture manifest.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+export const DIST = join(ROOT, "dist");
+export const CLI = join(ROOT, "target", "release", "quantscope");
+export const DEMO = join(ROOT, "www", "public", "demo.safetensors");
+export const FORMATS = join(ROOT, "tests", "fixtures", "formats");
+export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+const MIME = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".safetensors": "application/octet-stream",
+};
+
+/** Serves dist/ on 127.0.0.1 at a free port; `npm run build` must have run. */
+export async function serveDist() {
+  if (!existsSync(join(DIST, "index.html"))) {
+    throw new Error(`${DIST}/index.html is missing: run \`npm run build\` first`);
+  }
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    let file = normalize(join(DIST, path));
+    if (file !== DIST && !file.startsWith(DIST + sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
+    if (!existsSync(file)) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found");
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": MIME[extname(file)] ?? "application/octet-stream",
+      "cache-control": "no-store",
+    });
+    res.end(readFileSync(file));
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => new Promise((ok) => server.close(ok)),
+  };
+}
+
+/**
+ * Headless Chromium with a fresh profile. Returns the context, a page that records
+ * uncaught errors and console errors in `page.problems`, and `close()`.
+ */
+export async function launch() {
+  const profile = mkdtempSync(join(tmpdir(), "quantscope-e2e-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  context.setDefaultTimeout(20_000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") page.problems.push(`console: ${m.text()}`);
+  });
+  return {
+    context,
+    page,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the page and waits until the demo (or `expectFile`) is open and analysed. */
+export async function openApp(page, url, expectFile = "demo.safetensors") {
+  await page.goto(url);
+  await page.waitForSelector(`#build-info[data-simd128="true"], #build-info[data-simd128="false"]`);
+  await waitForModel(page, expectFile);
+}
+
+export async function waitForModel(page, fileName) {
+  await page.waitForFunction(
+    (name) => document.getElementById("model-name")?.textContent?.startsWith(`${name} (`),
+    fileName,
+  );
+  await waitForAnalysis(page);
+}
+
+/** Waits until the detail panel shows `tensor` under `scheme` (either may be omitted). */
+export async function waitForAnalysis(page, tensor, scheme) {
+  let sel = `#detail[aria-busy="false"][data-tensor]`;
+  if (tensor !== undefined) sel += `[data-tensor=${JSON.stringify(tensor)}]`;
+  if (scheme !== undefined) sel += `[data-scheme=${JSON.stringify(scheme)}]`;
+  await page.waitForSelector(sel);
+}
+
+/** Rows of #tensor-list as {name, shape, dtype}. */
+export function tensorRows(page) {
+  return page.$$eval("#tensor-list tbody tr", (trs) =>
+    trs.map((tr) => ({
+      name: tr.dataset.name,
+      shape: JSON.parse(tr.dataset.shape),
+      dtype: tr.dataset.dtype,
+    })),
+  );
+}
+
+/** Numbers of the rendered charts, to assert that real marks were drawn. */
+export function chartCounts(page) {
+  return page.evaluate(() => {
+    const count = (sel) => document.querySelectorAll(sel).length;
+    return {
+      weightBars: count("#chart-weights svg g.weights-bars rect"),
+      gridRules: count("#chart-weights svg g.grid-levels line"),
+      levels: Number(document.getElementById("chart-weights")?.dataset.levels),
+      errorBars: count("#chart-error svg g.error-bars rect"),
+      scalesPaths: count("#chart-scales svg g.scales-line path"),
+      scalesHidden: document.getElementById("scales-figure")?.hidden ?? true,
+    };
+  });
+}
+
+/** Runs the native CLI and parses its JSON output. */
+export function cliJson(args) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`cargo build --release\` first`);
+  const r = spawnSync(CLI, [...args, "--json"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`quantscope ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** The fixture manifest: what each file must open as, and which error each corrupt file gives. */
+export function readManifest() {
+  const dir = FORMATS;
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  return { dir, ...manifest };
+}
+
+export function assertNoProblems(assert, page) {
+  assert.deepEqual(page.problems, [], "the page logged errors");
+}

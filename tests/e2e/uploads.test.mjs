@@ -1,0 +1,113 @@
+// Every file of the fixture manifest opens through #file-input as the manifest says,
+// and every corrupt one gives its error while the open model stays usable.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  assertNoProblems,
+  chartCounts,
+  launch,
+  openApp,
+  readManifest,
+  serveDist,
+  tensorRows,
+  waitForAnalysis,
+} from "./harness.mjs";
+
+const manifest = readManifest();
+const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+let server;
+let browser;
+before(async () => {
+  server = await serveDist();
+  browser = await launch();
+  await openApp(browser.page, server.url);
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const openedCount = (page) => page.$eval("#model-name", (el) => Number(el.dataset.opened ?? 0));
+
+/** Uploads a file and waits until it is the open model (not merely the previous one). */
+async function upload(page, file) {
+  const before = await openedCount(page);
+  await page.setInputFiles("#file-input", join(manifest.dir, file));
+  await page.waitForFunction(
+    (n) => Number(document.getElementById("model-name")?.dataset.opened) > n,
+    before,
+  );
+  await waitForAnalysis(page);
+}
+
+test("the manifest lists files and corrupt files", () => {
+  assert.ok(manifest.files.length > 0, "manifest has files");
+  assert.ok(manifest.corrupt.length > 0, "manifest has corrupt files");
+});
+
+for (const entry of manifest.files) {
+  test(`opens ${entry.file} as the manifest says`, async () => {
+    const { page } = browser;
+    await upload(page, entry.file);
+    assert.match(
+      await page.textContent("#model-name"),
+      new RegExp(`^${entry.file.replace(/\./g, "\\.")} \\(`),
+    );
+    if (entry.format !== undefined)
+      assert.equal(await page.$eval("#model-name", (el) => el.dataset.format), entry.format);
+    const expected = entry.tensors.map(({ name, shape, dtype }) => ({ name, shape, dtype })).sort(byName);
+    assert.deepEqual((await tensorRows(page)).sort(byName), expected);
+
+    const c = await chartCounts(page);
+    assert.ok(c.weightBars > 0, `weight histogram drawn (${c.weightBars} bars)`);
+    assert.ok(c.errorBars > 0, `error histogram drawn (${c.errorBars} bars)`);
+    assert.ok(c.gridRules > 0 && c.gridRules === c.levels, `grid drawn (${c.gridRules} of ${c.levels})`);
+    assert.equal(await page.isHidden("#error"), true, "no error shown");
+    assertNoProblems(assert, page);
+  });
+}
+
+manifest.corrupt.forEach((entry, i) => {
+  test(`rejects ${entry.file} with "${entry.error}", keeps the open model`, async () => {
+    const { page } = browser;
+    // A known-good model first, so this error cannot be left over from the previous one.
+    const good = manifest.files[i % manifest.files.length];
+    await upload(page, good.file);
+    assert.equal(await page.isHidden("#error"), true);
+    const modelBefore = await page.textContent("#model-name");
+    const rowsBefore = await tensorRows(page);
+    const openedBefore = await openedCount(page);
+
+    await page.setInputFiles("#file-input", join(manifest.dir, entry.file));
+    await page.waitForSelector("#error:not([hidden])");
+    const message = await page.textContent("#error");
+    assert.ok(
+      message.includes(entry.error),
+      `#error says ${JSON.stringify(message)}, expected it to contain ${JSON.stringify(entry.error)}`,
+    );
+    assert.ok(message.includes(entry.file), "the message names the file");
+    assert.equal(await page.getAttribute("#error", "role"), "alert");
+
+    // The previous model is still open and still computes.
+    assert.equal(await page.textContent("#model-name"), modelBefore);
+    assert.equal(await openedCount(page), openedBefore);
+    assert.deepEqual(await tensorRows(page), rowsBefore);
+    const last = rowsBefore.at(-1).name;
+    await page.click(`#tensor-list tr[data-name=${JSON.stringify(last)}]`);
+    await waitForAnalysis(page, last);
+    assert.ok((await chartCounts(page)).weightBars > 0);
+
+    // And the next valid file opens normally, clearing the message.
+    const next = manifest.files[(i + 1) % manifest.files.length];
+    await upload(page, next.file);
+    assert.equal(await page.isHidden("#error"), true, "the error is cleared");
+    assert.deepEqual(
+      (await tensorRows(page)).sort(byName),
+      next.tensors.map(({ name, shape, dtype }) => ({ name, shape, dtype })).sort(byName),
+    );
+    assertNoProblems(assert, page);
+  });
+});

@@ -1,0 +1,78 @@
+// The report shapes the wasm core returns, field for field as Rust serializes them.
+// Kept in sync by hand with src/analysis, src/metrics.rs and src/tensor.rs; the e2e
+// tests compare what the page shows with the native CLI's JSON, which catches drift.
+
+/** One tensor's header: shape in elements, sizes in bytes. */
+export interface TensorInfo {
+  name: string;
+  shape: number[];
+  /** "F32", "F16", "BF16", "I8", ... */
+  dtype: string;
+  numel: number;
+  size_bytes: number;
+}
+
+export interface ModelInfo {
+  format: "safetensors" | "npy" | "npz";
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+  total_params: number;
+  total_bytes: number;
+}
+
+/** Reconstruction error of a quantized tensor against the original. */
+export interface Metrics {
+  mse: number;
+  /** Decibels; Infinity when the reconstruction is exact. */
+  sqnr_db: number;
+  cosine: number;
+  max_abs_error: number;
+}
+
+/** Equal-width bins over [lo, hi]. */
+export interface Histogram {
+  lo: number;
+  hi: number;
+  counts: number[];
+}
+
+/** The values codes map back to; for per-channel schemes, the widest channel's. */
+export interface Grid {
+  channel: number | null;
+  levels: number[];
+}
+
+export interface TensorReport {
+  tensor: TensorInfo;
+  scheme: string;
+  bits: number;
+  qmin: number;
+  qmax: number;
+  axis: number | null;
+  scales: number[];
+  zero_points: number[];
+  metrics: Metrics;
+  weights: Histogram;
+  /** Histogram of dequantized minus original. */
+  error: Histogram;
+  grid: Grid;
+  packed_bytes: number;
+  bits_per_weight: number;
+}
+
+export interface TensorSummary {
+  name: string;
+  shape: number[];
+  dtype: string;
+  numel: number;
+  scheme: string;
+  metrics: Metrics;
+  packed_bytes: number;
+  bits_per_weight: number;
+}
+
+export interface BuildInfo {
+  version: string;
+  simd128: boolean;
+  kernels: "simd128" | "scalar";
+}
