@@ -11,6 +11,7 @@ use std::fmt;
 use ndarray::{ArrayView3, ArrayViewMut3, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::{Encoded, Grid};
 use crate::error::{Error, Result};
 use crate::kernels::{self, QParams};
 use crate::tensor::Tensor;
@@ -40,6 +41,47 @@ impl fmt::Display for LinearScheme {
         }
         Ok(())
     }
+}
+
+/// Parses `int{2..8}-{sym|asym}[-{tensor|ch|ch<axis>}]` (lower case). None when the
+/// string is not of this family; per-tensor when the granularity is left out, and `ch`
+/// alone means axis 0 (output channels of a weight).
+pub fn parse(s: &str) -> Option<std::result::Result<LinearScheme, String>> {
+    let rest = s.strip_prefix("int")?;
+    let mut parts = rest.split('-');
+    Some((|| {
+        let bits: u8 = parts
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|_| "bits must be a number, e.g. int8".to_string())?;
+        if !(2..=8).contains(&bits) {
+            return Err("bits must be between 2 and 8".to_string());
+        }
+        let symmetric = match parts.next() {
+            None | Some("sym") => true,
+            Some("asym") => false,
+            Some(other) => return Err(format!("`{other}`: expected sym or asym")),
+        };
+        let granularity = match parts.next() {
+            None | Some("tensor") => Granularity::PerTensor,
+            Some("ch") => Granularity::PerChannel { axis: 0 },
+            Some(g) if g.starts_with("ch") => Granularity::PerChannel {
+                axis: g[2..]
+                    .parse()
+                    .map_err(|_| format!("`{g}`: expected ch<axis>, e.g. ch0"))?,
+            },
+            Some(other) => return Err(format!("`{other}`: expected tensor, ch or ch<axis>")),
+        };
+        if let Some(extra) = parts.next() {
+            return Err(format!("unexpected `{extra}`"));
+        }
+        Ok(LinearScheme {
+            bits,
+            symmetric,
+            granularity,
+        })
+    })())
 }
 
 impl LinearScheme {
@@ -200,6 +242,54 @@ pub struct QuantizedLinear {
     pub codes: Vec<i8>,
     /// One entry per channel (or exactly one).
     pub params: Vec<QParams>,
+}
+
+impl Encoded for QuantizedLinear {
+    fn dequantize(&self) -> Vec<f32> {
+        QuantizedLinear::dequantize(self)
+    }
+    fn packed_bytes(&self) -> usize {
+        QuantizedLinear::packed_bytes(self)
+    }
+    fn describe(&self) -> String {
+        let (qmin, qmax) = self.scheme.qrange();
+        let params = match self.axis {
+            None => "one scale for the tensor".to_string(),
+            Some(a) => format!("{} scales along axis {a}", self.params.len()),
+        };
+        format!("{}-bit codes {qmin}..{qmax}, {params}", self.scheme.bits)
+    }
+    fn scales(&self) -> Vec<f32> {
+        QuantizedLinear::scales(self)
+    }
+    fn zero_points(&self) -> Vec<i32> {
+        QuantizedLinear::zero_points(self)
+    }
+    fn axis(&self) -> Option<usize> {
+        self.axis
+    }
+    /// The widest channel's grid: the one whose steps are coarsest.
+    fn grid(&self) -> Grid {
+        let widest = self
+            .params
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.scale.total_cmp(&b.1.scale))
+            .map(|(i, _)| i);
+        // A tensor with a zero-length channel axis has no parameters and so no grid.
+        let levels = widest
+            .map(|w| {
+                let p = self.params[w];
+                (p.qmin..=p.qmax)
+                    .map(|c| (c - p.zero_point) as f32 * p.scale)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Grid {
+            channel: self.axis.and(widest),
+            levels,
+        }
+    }
 }
 
 impl QuantizedLinear {

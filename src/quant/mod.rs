@@ -9,7 +9,45 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 pub use linear::{Granularity, LinearScheme, QuantizedLinear};
+
+/// The representable values of one channel (or block) of an encoded tensor, drawn over
+/// the weight histogram.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Grid {
+    /// For schemes with several parameter sets, which one this grid belongs to.
+    pub channel: Option<usize>,
+    pub levels: Vec<f32>,
+}
+
+/// What every scheme produces: an encoded tensor that can reconstruct itself and say
+/// what it costs. Each scheme family's result type implements it.
+pub trait Encoded {
+    /// Reconstructed values, C order, one per input element.
+    fn dequantize(&self) -> Vec<f32>;
+    /// Bytes of the stored form: codes at their real bit width plus every parameter
+    /// (scales, zero points, codebooks, outlier values and their indices).
+    fn packed_bytes(&self) -> usize;
+    /// One line on the parameters, for people ("8-bit codes -127..127, 64 scales along axis 0").
+    fn describe(&self) -> String;
+    /// Scales per channel, group or block, where the scheme has them.
+    fn scales(&self) -> Vec<f32> {
+        Vec::new()
+    }
+    /// Zero points matching [`Encoded::scales`], where the scheme has them.
+    fn zero_points(&self) -> Vec<i32> {
+        Vec::new()
+    }
+    /// The axis the scales run along, if any.
+    fn axis(&self) -> Option<usize> {
+        None
+    }
+    /// Representable values to draw over the weight histogram.
+    fn grid(&self) -> Grid {
+        Grid::default()
+    }
+}
 
 /// A quantization scheme. The string form (`Display` / `FromStr`) is what the CLI, the
 /// worker protocol and the page's URL carry.
@@ -27,6 +65,20 @@ impl Scheme {
             .map(|s| s.parse().expect("preset schemes parse"))
             .collect()
     }
+
+    /// Encodes a tensor with this scheme.
+    pub fn encode(&self, t: &Tensor) -> Result<Box<dyn Encoded>> {
+        Ok(match self {
+            Scheme::Linear(l) => Box::new(l.quantize(t)?),
+        })
+    }
+
+    /// Nominal code width in bits (before parameters).
+    pub fn bits(&self) -> u8 {
+        match self {
+            Scheme::Linear(l) => l.bits,
+        }
+    }
 }
 
 impl fmt::Display for Scheme {
@@ -40,47 +92,20 @@ impl fmt::Display for Scheme {
 impl FromStr for Scheme {
     type Err = Error;
 
-    /// Grammar: `int{2..8}-{sym|asym}[-{tensor|ch|ch<axis>}]`; per-tensor when the
-    /// granularity is left out, `ch` alone means axis 0 (output channels of a weight).
+    /// Each family recognises its own names (`linear::parse` takes `int…`); the first
+    /// that claims the string parses it.
     fn from_str(s: &str) -> Result<Scheme> {
-        let bad = |reason: &str| Error::BadScheme {
-            spec: s.to_string(),
-            reason: reason.to_string(),
-        };
         let lower = s.trim().to_ascii_lowercase();
-        let mut parts = lower.split('-');
-        let head = parts.next().unwrap_or_default();
-        let bits: u8 = head
-            .strip_prefix("int")
-            .ok_or_else(|| bad("expected a name starting with `int`, e.g. int8-sym-ch0"))?
-            .parse()
-            .map_err(|_| bad("bits must be a number, e.g. int8"))?;
-        if !(2..=8).contains(&bits) {
-            return Err(bad("bits must be between 2 and 8"));
+        if let Some(r) = linear::parse(&lower) {
+            return r.map(Scheme::Linear).map_err(|reason| Error::BadScheme {
+                spec: s.to_string(),
+                reason,
+            });
         }
-        let symmetric = match parts.next() {
-            None | Some("sym") => true,
-            Some("asym") => false,
-            Some(other) => return Err(bad(&format!("`{other}`: expected sym or asym"))),
-        };
-        let granularity = match parts.next() {
-            None | Some("tensor") => Granularity::PerTensor,
-            Some("ch") => Granularity::PerChannel { axis: 0 },
-            Some(g) if g.starts_with("ch") => Granularity::PerChannel {
-                axis: g[2..]
-                    .parse()
-                    .map_err(|_| bad(&format!("`{g}`: expected ch<axis>, e.g. ch0")))?,
-            },
-            Some(other) => return Err(bad(&format!("`{other}`: expected tensor, ch or ch<axis>"))),
-        };
-        if let Some(extra) = parts.next() {
-            return Err(bad(&format!("unexpected `{extra}`")));
-        }
-        Ok(Scheme::Linear(LinearScheme {
-            bits,
-            symmetric,
-            granularity,
-        }))
+        Err(Error::BadScheme {
+            spec: s.to_string(),
+            reason: "unknown scheme; expected e.g. int8-sym-ch0, int4-asym".into(),
+        })
     }
 }
 
@@ -104,7 +129,7 @@ mod tests {
     #[test]
     fn bad_strings_name_the_problem() {
         for (s, needle) in [
-            ("fp8", "int"),
+            ("fp8", "unknown scheme"),
             ("int9-sym", "between 2 and 8"),
             ("int8-foo", "`foo`"),
             ("int8-sym-chx", "`chx`"),

@@ -138,12 +138,12 @@ function renderReport(r: TensorReport): void {
   $("detail-title").textContent = r.tensor.name;
   $("detail").dataset.tensor = r.tensor.name;
   $("detail").dataset.scheme = r.scheme;
-  const params =
-    r.axis === null
-      ? `one scale for the tensor (scale ${r.scales[0]?.toPrecision(4) ?? "?"}, zero point ${r.zero_points[0] ?? "?"})`
-      : `${r.scales.length} scales along axis ${r.axis}`;
+  const single =
+    r.axis === null && r.scales.length === 1
+      ? ` (scale ${r.scales[0]?.toPrecision(4)}, zero point ${r.zero_points[0] ?? 0})`
+      : "";
   $("detail-sub").textContent =
-    `${formatShape(r.tensor.shape)} ${r.tensor.dtype} · ${r.scheme}: ${r.bits}-bit codes ${r.qmin}..${r.qmax}, ${params}`;
+    `${formatShape(r.tensor.shape)} ${r.tensor.dtype} · ${r.scheme}: ${r.describe}${single}`;
   renderWeights($("chart-weights"), $("grid-note"), r);
   renderError($("chart-error"), r);
   const scalesFigure = $("scales-figure");

@@ -45,9 +45,10 @@ export interface Grid {
 export interface TensorReport {
   tensor: TensorInfo;
   scheme: string;
+  /** Nominal code width. */
   bits: number;
-  qmin: number;
-  qmax: number;
+  /** One line on the scheme's parameters, from the core. */
+  describe: string;
   axis: number | null;
   scales: number[];
   zero_points: number[];
