@@ -21,16 +21,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the tensors of a model file: name, shape, dtype, size.
+    /// List the tensors of a model: name, shape, dtype, size; metadata, the graph
+    /// summary (ONNX) and stored quantization parameters (TFLite).
+    /// Several files open as one model: checkpoint shards (with their
+    /// model.safetensors.index.json), or an ONNX model with its external data files.
     Inspect {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Quantize tensors with a scheme and print per-tensor error metrics.
     Quantize {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Scheme, e.g. int8-sym-ch0, int8-asym, int4-sym-ch1.
         #[arg(long, short)]
         scheme: String,
@@ -53,15 +58,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(file: &PathBuf) -> Result<Model, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    quantscope::open(&bytes, &file.to_string_lossy()).map_err(|e| e.to_string())
+fn load(files: &[PathBuf]) -> Result<Model, String> {
+    let mut named: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            Ok((f.to_string_lossy().into_owned(), bytes))
+        })
+        .collect::<Result<_, String>>()?;
+    loop {
+        let refs: Vec<(&str, &[u8])> = named
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        match quantscope::formats::open_many(&refs) {
+            // A lone ONNX model whose tensors live in a file beside it: read that file
+            // from the model's folder (by its file name only) and try again.
+            Err(quantscope::Error::MissingExternalData { location, .. }) if files.len() == 1 => {
+                let base = quantscope::formats::base_name(&location).to_string();
+                let beside = files[0].with_file_name(&base);
+                if named.iter().any(|(n, _)| n.ends_with(&base)) || !beside.is_file() {
+                    return Err(format!(
+                        "ONNX tensors keep their data in `{location}`, not found beside {}; give it as another file",
+                        files[0].display()
+                    ));
+                }
+                let bytes =
+                    std::fs::read(&beside).map_err(|e| format!("{}: {e}", beside.display()))?;
+                named.push((beside.to_string_lossy().into_owned(), bytes));
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Inspect { file, json } => {
-            let info = load(&file)?.info();
+        Command::Inspect { files, json } => {
+            let info = load(&files)?.info();
             if json {
                 print_json(&info)?;
             } else {
@@ -69,13 +103,13 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Quantize {
-            file,
+            files,
             scheme,
             tensor,
             json,
         } => {
             let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
-            let model = load(&file)?;
+            let model = load(&files)?;
             let names: Vec<String> = if tensor.is_empty() {
                 model.tensors.iter().map(|t| t.name.clone()).collect()
             } else {
@@ -139,6 +173,44 @@ fn print_inspect(info: &ModelInfo) {
     }
     for (k, v) in &info.metadata {
         println!("metadata {k} = {v}");
+    }
+    for (name, q) in &info.quantization {
+        let axis = if q.scales.len() > 1 {
+            format!(" along dimension {}", q.quantized_dimension)
+        } else {
+            String::new()
+        };
+        println!(
+            "quantized {name}: {} codes, {} scale(s){axis}, scales {}, zero points {:?}",
+            q.code_dtype,
+            q.scales.len(),
+            abbreviate(&q.scales),
+            &q.zero_points[..q.zero_points.len().min(8)]
+        );
+    }
+    if let Some(g) = &info.graph {
+        println!(
+            "graph: {} nodes ({} subgraphs)",
+            g.node_count, g.subgraph_count
+        );
+        let ops: Vec<String> = g.op_types.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("ops: {}", ops.join(", "));
+        for (w, nodes) in &g.weight_consumers {
+            let n: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("{} ({})", n.node, n.op_type))
+                .collect();
+            println!("feeds {w} -> {}", n.join(", "));
+        }
+    }
+}
+
+fn abbreviate(v: &[f32]) -> String {
+    let head: Vec<String> = v.iter().take(4).map(|x| format!("{x:e}")).collect();
+    if v.len() > 4 {
+        format!("[{}, ...]", head.join(", "))
+    } else {
+        format!("[{}]", head.join(", "))
     }
 }
 

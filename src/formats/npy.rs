@@ -19,16 +19,12 @@ pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     let name = base.strip_suffix(".npy").unwrap_or(base);
     let tensor = read_array(bytes, name)?;
-    Ok(Model {
-        format: Format::Npy,
-        tensors: vec![tensor],
-        metadata: BTreeMap::new(),
-    })
+    Ok(Model::new(Format::Npy, vec![tensor], BTreeMap::new()))
 }
 
 /// Reads every array of an .npz archive. Each member is inflated only up to the size
 /// its zip entry declares and never beyond what its own .npy header justifies.
-pub fn read_npz(bytes: &[u8]) -> Result<Model> {
+pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
     let mut zip =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Error::Npz(e.to_string()))?;
     let mut tensors = Vec::new();
@@ -38,6 +34,12 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
             continue;
         }
         let member = entry.name().to_string();
+        if member.ends_with(".zip") || member.ends_with(".npz") {
+            return Err(Error::NestedArchive {
+                outer: archive.to_string(),
+                member,
+            });
+        }
         let Some(name) = member.strip_suffix(".npy") else {
             return Err(Error::Npz(format!(
                 "member `{member}` is not an .npy array"
@@ -60,6 +62,12 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
             .take(declared)
             .read_to_end(&mut raw)
             .map_err(|e| Error::Npz(format!("member `{member}`: {e}")))?;
+        if raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06") {
+            return Err(Error::NestedArchive {
+                outer: archive.to_string(),
+                member,
+            });
+        }
         if !raw.starts_with(NPY_MAGIC) {
             return Err(Error::Npz(format!(
                 "member `{member}` does not start with the .npy magic"
@@ -71,11 +79,7 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
         return Err(Error::Npz("the archive holds no arrays".into()));
     }
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Model {
-        format: Format::Npz,
-        tensors,
-        metadata: BTreeMap::new(),
-    })
+    Ok(Model::new(Format::Npz, tensors, BTreeMap::new()))
 }
 
 fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
@@ -134,7 +138,9 @@ fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
         DType::U16 => conv(npy.into_vec::<u16>().map_err(io)?, |v| v as f32),
         DType::U8 => conv(npy.into_vec::<u8>().map_err(io)?, |v| v as f32),
         DType::Bool => conv(npy.into_vec::<bool>().map_err(io)?, |v| v as u8 as f32),
-        DType::BF16 => unreachable!("numpy has no bfloat16"),
+        DType::BF16 | DType::F8E4M3 | DType::F8E5M2 => {
+            unreachable!("numpy has no bfloat16 or float8: not produced by the match above")
+        }
     };
     let shape: Vec<usize> = shape_u64.iter().map(|&d| d as usize).collect();
     let data = match order {
