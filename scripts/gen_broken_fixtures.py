@@ -54,12 +54,7 @@ def safetensors_cases():
     put("safetensors_header_not_json.safetensors", struct.pack("<Q", 6) + b"{oops}")
 
 
-def zip_of(members: dict) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        for k, v in members.items():
-            z.writestr(k, v)
-    return buf.getvalue()
+zip_of = g.zip_of
 
 
 def npy_bytes(a) -> bytes:

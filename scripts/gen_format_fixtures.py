@@ -59,7 +59,12 @@ def expected(rel: str, arrays: dict):
     """Stores what the tool's reader returned, as float32 (quantscope's f32 view)."""
     path = OUT / "expected" / (rel.replace("/", "__") + ".npz")
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **{k: np.asarray(v).astype(np.float32) for k, v in arrays.items()})
+    members = {}
+    for k, v in sorted(arrays.items()):  # what np.savez writes, with fixed zip timestamps
+        b = io.BytesIO()
+        np.save(b, np.asarray(v).astype(np.float32))
+        members[f"{k}.npy"] = b.getvalue()
+    path.write_bytes(zip_of(members))
 
 
 def entry(rel: str, tensors: dict, dtypes: dict, **extra):
@@ -106,7 +111,8 @@ def gen_safetensors():
                                   data_ptr=keep[k].ctypes.data, data_len=keep[k].nbytes)
         for k, (a, dt) in arrays.items()
     }
-    blob = safetensors.serialize(raw, metadata={"origin": "gen_format_fixtures", "purpose": "every dtype"})
+    # One metadata entry: the serializer keeps metadata in a hash map, whose order varies.
+    blob = safetensors.serialize(raw, metadata={"origin": "gen_format_fixtures"})
     (d / "all_dtypes.safetensors").write_bytes(blob)
     # Expected values come back through safetensors' own reader (raw bytes + dtype) and
     # ml_dtypes / numpy casts to float32.
@@ -121,7 +127,7 @@ def gen_safetensors():
         dtypes[name] = dt
         values[name] = np.frombuffer(bytes(info["data"]), dtype=np_of[dt]).reshape(info["shape"])
     entry("safetensors/all_dtypes.safetensors", values, dtypes,
-          metadata={"origin": "gen_format_fixtures", "purpose": "every dtype"})
+          metadata={"origin": "gen_format_fixtures"})
 
     # A checkpoint in two shards with the index transformers writes.
     shard_dir = d / "sharded"
@@ -294,6 +300,7 @@ def gen_onnx():
                      numpy_helper.from_array(rng.normal(size=(3,)).astype(np.float16), "ext.b")]),
         producer_name="gen_format_fixtures", opset_imports=[helper.make_opsetid("", 21)])
     ext.ir_version = 10
+    (d / "external.onnx.data").unlink(missing_ok=True)  # onnx appends to an existing file
     onnx.save_model(ext, str(d / "external.onnx"), save_as_external_data=True,
                     all_tensors_to_one_file=True, location="external.onnx.data", size_threshold=0)
     loaded = onnx.load(str(d / "external.onnx"))  # reads the external file back
@@ -432,6 +439,16 @@ def gen_tflite():
 
 
 # --- PyTorch --------------------------------------------------------------------------
+def zip_of(members: dict) -> bytes:
+    """A stored (uncompressed) zip, as torch.save writes, with fixed timestamps so that
+    the fixtures come out byte-identical on every run."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        for k, v in members.items():
+            z.writestr(zipfile.ZipInfo(k, date_time=(2020, 1, 1, 0, 0, 0)), v)
+    return buf.getvalue()
+
+
 class FakeStorage:
     """Stands in for a torch storage: a key and its bytes."""
 
@@ -528,13 +545,13 @@ def gen_pytorch():
     meta = {"epoch": "7", "lr": "0.25", "arch": "tiny"}
 
     def write_zip(path, byteorder):
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-            z.writestr("archive/data.pkl", pickle_with_storages(ckpt, legacy=False))
-            z.writestr("archive/byteorder", byteorder)
-            for s in storages:
-                a = s.array if byteorder == "little" else s.array.byteswap()
-                z.writestr(f"archive/data/{s.key}", a.tobytes())
-            z.writestr("archive/version", "3\n")
+        members = {"archive/data.pkl": pickle_with_storages(ckpt, legacy=False),
+                   "archive/byteorder": byteorder.encode()}
+        for s in storages:
+            a = s.array if byteorder == "little" else s.array.byteswap()
+            members[f"archive/data/{s.key}"] = a.tobytes()
+        members["archive/version"] = b"3\n"
+        path.write_bytes(zip_of(members))
 
     write_zip(d / "checkpoint_zip.pt", "little")
     entry("pytorch/checkpoint_zip.pt", values, dtypes, metadata=meta)

@@ -8,8 +8,8 @@ use half::{bf16, f16};
 use prost::Message;
 
 use super::generated::onnx::{
-    attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_proto::DataType,
-    AttributeProto, GraphProto, ModelProto, TensorProto,
+    tensor_proto::DataLocation, tensor_proto::DataType, AttributeProto, GraphProto, ModelProto,
+    TensorProto,
 };
 use super::safetensors::decode;
 use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
@@ -173,21 +173,20 @@ impl Reader<'_> {
     /// A Constant node's value, from whichever `value*` attribute it has.
     fn constant(&mut self, attrs: &[AttributeProto], output: &str, path: &str) -> Result<()> {
         for a in attrs {
-            let ty = AttributeType::try_from(a.r#type()).ok();
-            let (dtype, shape, data): (DType, Vec<usize>, Vec<f32>) = match (a.name(), ty) {
-                ("value", _) => match &a.t {
+            let (dtype, shape, data): (DType, Vec<usize>, Vec<f32>) = match a.name() {
+                "value" => match &a.t {
                     Some(t) => return self.tensor(t, output, path),
                     None => continue,
                 },
-                ("value_float", _) => (DType::F32, vec![], vec![a.f()]),
-                ("value_floats", _) => (DType::F32, vec![a.floats.len()], a.floats.clone()),
-                ("value_int", _) => (DType::I64, vec![], vec![a.i() as f32]),
-                ("value_ints", _) => (
+                "value_float" => (DType::F32, vec![], vec![a.f()]),
+                "value_floats" => (DType::F32, vec![a.floats.len()], a.floats.clone()),
+                "value_int" => (DType::I64, vec![], vec![a.i() as f32]),
+                "value_ints" => (
                     DType::I64,
                     vec![a.ints.len()],
                     a.ints.iter().map(|&v| v as f32).collect(),
                 ),
-                ("sparse_value", _) | ("value_string", _) | ("value_strings", _) => {
+                "sparse_value" | "value_string" | "value_strings" => {
                     self.skipped.push(format!("{output} ({})", a.name()));
                     return Ok(());
                 }
