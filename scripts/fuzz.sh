@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
   echo "=== fuzz $t for ${secs}s"
   # -malloc_limit_mb: no single allocation may exceed 64 MiB (inputs are <= 64 KiB);
   # -rss_limit_mb bounds the whole process.
-  (cd fuzz && cargo fuzz run -O "$t" -- -max_total_time="$secs" -max_len=65536 \
+  (cd fuzz && cargo fuzz run -O "$t" -- -max_total_time="$secs" -max_len=65536 -timeout=10 \
      -malloc_limit_mb=64 -rss_limit_mb=1024 -print_final_stats=1 2>&1 \
      | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|Done|.*panicked|.*out-of-memory|.*malloc)" || true)
 done

@@ -68,6 +68,10 @@ def archive_cases():
     put("npz_nested_zip.npz", zip_of({"inner.npz": inner}))
     put("pytorch_nested_zip.pt", zip_of({"archive/data.pkl": inner}))
     put("zip_truncated.pt", zip_of({"archive/data.pkl": b"\x80\x02}q\x00."})[:-30])
+    # Found by fuzzing: npyz's header parser takes minutes on deeply nested brackets.
+    header = ("{'descr': " + "[" * 59 + "'<f4'" + "]" * 59 + ", 'fortran_order': False, 'shape': (1,), }").encode()
+    header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
+    put("npy_deep_nesting.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
     put("gguf_not_yet.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
     put("empty.bin", b"")
 

@@ -111,3 +111,8 @@ broken! {
     tflite_scales_mismatch: ["tflite_scales_mismatch.tflite"] => "2 scales along dimension 0, which has 3 entries";
     tflite_quantized_dimension: ["tflite_quantized_dimension.tflite"] => "quantized_dimension 5 is out of range";
 }
+
+// Found by `scripts/fuzz.sh 60 npy`: the header parser took minutes on nested brackets.
+broken! {
+    npy_deep_nesting: ["npy_deep_nesting.npy"] => "header nests brackets 60 deep";
+}

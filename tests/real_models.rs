@@ -32,8 +32,8 @@ fn package_dir(package: &str) -> Option<PathBuf> {
 }
 
 fn model_file(package: &str, rel: &str) -> Option<PathBuf> {
-    let p = package_dir(package)?.join(rel);
-    if p.is_file() {
+    let p = package_dir(package).map(|d| d.join(rel));
+    if let Some(p) = p.filter(|p| p.is_file()) {
         Some(p)
     } else {
         eprintln!(

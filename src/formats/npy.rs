@@ -14,6 +14,9 @@ use crate::tensor::{DType, Tensor};
 
 pub const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
+/// Deepest bracket nesting accepted in an .npy header (see `precheck_shape`).
+const MAX_HEADER_NESTING: usize = 8;
+
 /// Reads a lone .npy file; the tensor is named after the file, without extension.
 pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
@@ -189,6 +192,30 @@ fn precheck_shape(bytes: &[u8], name: &str) -> Result<()> {
             reason: "header is truncated or has an unknown format version".into(),
         });
     };
+    // npyz parses the header with a Python-literal parser that takes minutes on a few
+    // dozen nested brackets (found by fuzz/fuzz_targets/npy.rs). A plain array's header
+    // nests two deep ({'shape': (..)}); structured dtypes, which we refuse anyway, a few
+    // more. Refuse anything deeper before it reaches that parser.
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_NESTING {
+        return Err(Error::Npy {
+            name: name.to_string(),
+            reason: format!(
+                "header nests brackets {deepest} deep (at most {MAX_HEADER_NESTING} allowed)"
+            ),
+        });
+    }
     let Some(tuple) = text
         .split_once("'shape'")
         .and_then(|(_, rest)| rest.split_once('('))
