@@ -94,7 +94,7 @@ function writeUrl(): void {
  * core: a rejected one is reported and left out. None left: the defaults, of which
  * those this build of the core does not know are dropped without a word.
  */
-async function initialSchemes(): Promise<string[]> {
+async function initialSchemes(): Promise<{ schemes: string[]; problems: string[] }> {
   const params = new URL(location.href).searchParams;
   const asked = [params.get(SCHEMES_PARAM), params.get(LEGACY_SCHEME_PARAM)]
     .flatMap((v) => (v ?? "").split(","))
@@ -114,8 +114,7 @@ async function initialSchemes(): Promise<string[]> {
     schemes = (await Promise.all(DEFAULT_SCHEMES.map((s) => check(s, false)))).filter((s) => s !== undefined);
     if (problems.length > 0) problems.push("showing the default schemes");
   }
-  if (problems.length > 0) picker.showError(problems.join("; "));
-  return [...new Set(schemes)];
+  return { schemes: [...new Set(schemes)], problems };
 }
 
 async function openFile(file: File): Promise<void> {
@@ -292,7 +291,6 @@ async function runSummary(): Promise<void> {
   }
   if (run !== summaryRun) return;
   summaryRun++;
-  summary.flush();
   summary.setState(state);
   cancelButton.disabled = true;
   rerunButton.disabled = false;
@@ -308,8 +306,9 @@ async function boot(): Promise<void> {
   const build = await api.init();
   renderBuildInfo($("build-info"), build);
   picker.setPresets(await api.schemePresets());
-  const schemes = await initialSchemes();
+  const { schemes, problems } = await initialSchemes();
   picker.set(schemes);
+  if (problems.length > 0) picker.showError(problems.join("; "));
   summary.setSchemes(picker.colors);
   const wantTensor = new URL(location.href).searchParams.get(TENSOR_PARAM);
   writeUrl();

@@ -154,10 +154,15 @@ export class SchemePicker {
     this.showError("");
     this.updateAdd();
     const seq = ++this.checkSeq;
+    // data-checked names the string the core last answered for (tests wait on it).
     this.validate(s).then(
-      () => undefined,
+      () => {
+        if (seq === this.checkSeq) this.el.text.dataset.checked = s;
+      },
       (e: unknown) => {
-        if (seq === this.checkSeq) this.showError(e instanceof Error ? e.message : String(e));
+        if (seq !== this.checkSeq) return;
+        this.showError(e instanceof Error ? e.message : String(e));
+        this.el.text.dataset.checked = s;
       },
     );
   }

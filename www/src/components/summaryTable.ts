@@ -48,6 +48,8 @@ export type SummaryState = "idle" | "running" | "done" | "cancelled" | "failed";
 interface Entry {
   row: SummaryRow;
   tr: HTMLTableRowElement;
+  /** Position of the tensor in the model, for the unsorted order. */
+  t: number;
 }
 
 export class SummaryTable {
@@ -58,7 +60,9 @@ export class SummaryTable {
   private entries = new Map<string, Map<string, Entry>>();
   private sortKey = "";
   private ascending = true;
-  private frame: number | undefined;
+  /** Every entry of the chosen schemes, in display order (the body's rows, in the same order). */
+  private order: Entry[] = [];
+  private schemeIndex = new Map<string, number>();
   private readonly head: HTMLTableSectionElement;
   private readonly body: HTMLTableSectionElement;
 
@@ -90,6 +94,7 @@ export class SummaryTable {
   /** The compared schemes changed: drop the rows of those no longer chosen. */
   setSchemes(chosen: readonly Chosen[]): void {
     this.chosen = chosen;
+    this.schemeIndex = new Map(chosen.map((c, i) => [c.scheme, i]));
     for (const s of [...this.entries.keys()]) if (!chosen.some((c) => c.scheme === s)) this.entries.delete(s);
     for (const c of chosen) {
       const rows = this.entries.get(c.scheme);
@@ -123,16 +128,37 @@ export class SummaryTable {
       if (!byName) this.entries.set(r.scheme, (byName = new Map()));
       // A run's result repeats the rows its progress already delivered.
       if (byName.has(r.name)) continue;
-      byName.set(r.name, { row: r, tr: this.row(r) });
+      const entry = { row: r, tr: this.row(r), t: this.tensorIndex.get(r.name) ?? 0 };
+      byName.set(r.name, entry);
+      this.insert(entry);
     }
     this.updateProgress();
-    // Rows of a later pass go between the earlier ones: reorder at most once a frame.
-    this.frame ??= requestAnimationFrame(() => this.renderBody());
   }
 
-  /** Draws what is pending now (the end of a run should not wait for a frame). */
-  flush(): void {
-    if (this.frame !== undefined) this.renderBody();
+  /**
+   * Puts a new row where the current order wants it (binary search, one DOM insert):
+   * a later pass's rows go between the earlier ones without redrawing thousands of rows.
+   */
+  private insert(entry: Entry): void {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.compare(this.order[mid]!, entry) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    this.body.insertBefore(entry.tr, this.order[lo]?.tr ?? null);
+    this.order.splice(lo, 0, entry);
+  }
+
+  /** The sorted column's order if any, then model order, then the order of the chips. */
+  private compare(a: Entry, b: Entry): number {
+    const col = COLUMNS.find((c) => c.key === this.sortKey);
+    if (col) {
+      const c = compareValues(col.value(a.row), col.value(b.row), this.ascending ? 1 : -1);
+      if (c !== 0) return c;
+    }
+    return a.t - b.t || (this.schemeIndex.get(a.row.scheme) ?? 0) - (this.schemeIndex.get(b.row.scheme) ?? 0);
   }
 
   setState(state: SummaryState): void {
@@ -194,25 +220,11 @@ export class SummaryTable {
   }
 
   private renderBody(): void {
-    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
-    this.frame = undefined;
-    // Model order, then the order of the chips: a tensor's schemes sit together.
-    const all: { e: Entry; t: number; s: number }[] = [];
-    this.chosen.forEach((c, s) => {
-      for (const e of this.entries.get(c.scheme)?.values() ?? [])
-        all.push({ e, t: this.tensorIndex.get(e.row.name) ?? 0, s });
-    });
-    const col = COLUMNS.find((c) => c.key === this.sortKey);
-    const sign = this.ascending ? 1 : -1;
-    all.sort((a, b) => {
-      if (col) {
-        const c = compareValues(col.value(a.e.row), col.value(b.e.row), sign);
-        if (c !== 0) return c;
-      }
-      return a.t - b.t || a.s - b.s;
-    });
-    // Rows are built once (in add) and only moved here: cheap even for thousands.
-    this.body.replaceChildren(...all.map((x) => x.e.tr));
+    this.order = [];
+    for (const c of this.chosen) this.order.push(...(this.entries.get(c.scheme)?.values() ?? []));
+    this.order.sort((a, b) => this.compare(a, b));
+    // Rows are built once (in add) and only moved here.
+    this.body.replaceChildren(...this.order.map((e) => e.tr));
   }
 
   private row(r: SummaryRow): HTMLTableRowElement {
