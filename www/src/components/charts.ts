@@ -81,7 +81,7 @@ export function renderWeights(
   const shown = reports.find((r) => r.scheme === gridScheme);
   const levels = shown?.grid.levels ?? [];
   // Dense grids (int8 has 255 levels) would hide the bars at full strength.
-  const opacity = levels.length > 64 ? 0.3 : levels.length > 16 ? 0.55 : 0.9;
+  const opacity = levels.length > 64 ? 0.2 : levels.length > 16 ? 0.55 : 0.9;
   const marks: Plot.Markish[] = [
     Plot.rectY(bins(first.weights), {
       x1: "x1",
@@ -162,7 +162,8 @@ export function renderErrors(
     height: 230,
     marginLeft: 52,
     x: { label: "error", nice: false },
-    y: { label: "count", grid: true },
+    // Square root: a fine scheme's tall narrow peak would flatten a coarse one's spread.
+    y: { label: "count (√ scale)", type: "sqrt", grid: true },
     color: { type: "ordinal", domain: schemes, range: schemes.map((s) => colorOf(chosen, s)), legend: true },
     marks,
   });

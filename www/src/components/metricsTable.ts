@@ -73,6 +73,8 @@ export function renderMetrics(
   chosen: readonly Chosen[],
 ): void {
   const colorOf = (s: string) => chosen.find((c) => c.scheme === s)?.color ?? "currentColor";
+  // More than three columns do not fit half the panel: the stylesheet gives the table a row.
+  table.dataset.columns = String(results.length);
   const head = table.tHead ?? table.createTHead();
   const htr = document.createElement("tr");
   const corner = document.createElement("th");

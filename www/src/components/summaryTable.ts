@@ -239,6 +239,14 @@ export class SummaryTable {
     }
     for (const c of COLUMNS) {
       const td = document.createElement("td");
+      if (isFailedRow(r) && c.numeric) {
+        // One cell with the core's message in place of the numbers.
+        td.colSpan = COLUMNS.filter((x) => x.numeric).length;
+        td.className = "message";
+        td.textContent = r.error;
+        tr.append(td);
+        break;
+      }
       td.dataset.key = c.key;
       const v = c.value(r);
       if (v !== null) td.dataset.value = String(v);
