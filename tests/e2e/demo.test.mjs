@@ -51,6 +51,28 @@ function coreRejects(scheme) {
   return !r.ok && r.message.includes("scheme `") ? r.message : undefined;
 }
 
+/** The examples column of docs/SCHEMES.md's table, each with the form's family id. */
+const DOC_EXAMPLES = (() => {
+  const docs = readFileSync(join(ROOT, "docs/SCHEMES.md"), "utf8");
+  const families = {
+    linear: "linear",
+    presets: "preset",
+    ggml: "ggml",
+    nf4: "nf4",
+    float: "float",
+    log: "log",
+    vq: "vq",
+    mixed: "mixed",
+  };
+  const examples = [];
+  for (const line of docs.split("\n")) {
+    const m = /^\| [^|]*\(quant\/(\w+)\.rs\) \|[^|]*(?:\\\|[^|]*)*\| (.*) \|$/.exec(line);
+    if (!m) continue;
+    for (const [, ex] of m[2].matchAll(/`([^`]+)`/g)) examples.push({ family: families[m[1]], ex });
+  }
+  return examples;
+})();
+
 let server;
 let browser;
 before(async () => {
@@ -246,6 +268,11 @@ test("every family in the form: the core's message where this build lacks it, no
     await page.waitForSelector(`#scheme-text[data-checked=${JSON.stringify(built)}]`);
     const rejected = coreRejects(built);
     assert.equal(await page.textContent("#scheme-error"), rejected ?? "", `${f}: ${built}`);
+    // Where this build has the family (the core takes one of its documented examples),
+    // the form's default string must be one the core takes too.
+    const known = DOC_EXAMPLES.filter((e) => e.family === f && coreRejects(e.ex) === undefined);
+    if (known.length > 0)
+      assert.equal(rejected, undefined, `${f}: the core takes ${known[0].ex} but not the form's ${built}`);
   }
   assert.deepEqual(await chips(page), ["int8-sym"], "choosing in the form adds nothing by itself");
   assertNoProblems(assert, page);
@@ -253,23 +280,7 @@ test("every family in the form: the core's message where this build lacks it, no
 
 test("every example of docs/SCHEMES.md selects its family in the form and rebuilds to itself", async () => {
   const { page } = browser;
-  const docs = readFileSync(join(ROOT, "docs/SCHEMES.md"), "utf8");
-  const families = {
-    linear: "linear",
-    presets: "preset",
-    ggml: "ggml",
-    nf4: "nf4",
-    float: "float",
-    log: "log",
-    vq: "vq",
-    mixed: "mixed",
-  };
-  const examples = [];
-  for (const line of docs.split("\n")) {
-    const m = /^\| [^|]*\(quant\/(\w+)\.rs\) \|[^|]*(?:\\\|[^|]*)*\| (.*) \|$/.exec(line);
-    if (!m) continue;
-    for (const [, ex] of m[2].matchAll(/`([^`]+)`/g)) examples.push({ family: families[m[1]], ex });
-  }
+  const examples = DOC_EXAMPLES;
   assert.ok(examples.length >= 15, `found the examples (${examples.length})`);
   await openApp(page, `${server.url}?schemes=int8-sym`);
   for (const { family, ex } of examples) {

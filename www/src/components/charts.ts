@@ -117,10 +117,14 @@ export function renderWeights(
   if (!shown) note.textContent = "";
   else if (levels.length === 0) note.textContent = `(${shown.scheme} reports no grid)`;
   else if (shown.grid.channel === null) note.textContent = `(${shown.scheme}: ${levels.length} levels)`;
-  else
-    note.textContent = `(${shown.scheme}: ${levels.length} levels of channel ${shown.grid.channel}${
-      shown.axis === null ? "" : ` on axis ${shown.axis}`
-    }, the widest)`;
+  else {
+    // With an axis the parameter sets are channels; without one, blocks or groups.
+    const which =
+      shown.axis === null
+        ? `set ${shown.grid.channel}`
+        : `channel ${shown.grid.channel} on axis ${shown.axis}`;
+    note.textContent = `(${shown.scheme}: ${levels.length} levels of ${which}, the widest)`;
+  }
 }
 
 /** Histograms of dequantized minus original, one step outline per scheme, with a legend. */
