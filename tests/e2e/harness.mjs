@@ -208,24 +208,6 @@ export function metricValues(row) {
   return expected;
 }
 
-/**
- * `actual` (data-value strings by key) with its SQNR replaced by `expected`'s where the
- * two differ by at most 4 ulps, for a deepEqual of everything else to the last digit.
- * Why: the core computes 10·log10(Σx²/Σe²) with f64::log10, which is the C library's
- * natively and Rust's own libm port in wasm; about 1 % of inputs round differently in
- * the last bit (e.g. int2-asym-ch0 on the demo's layers.0.attn.qkv.weight: 8.818703573304607
- * native, ...608 in the page). Every other metric is exact; drop this when both builds
- * share one log10.
- */
-export function sqnrWithinUlps(actual, expected) {
-  const a = Number(actual?.sqnr_db);
-  const e = Number(expected?.sqnr_db);
-  if (actual?.sqnr_db === undefined || !Number.isFinite(a) || !Number.isFinite(e)) return actual;
-  return Math.abs(a - e) <= 4 * Number.EPSILON * Math.abs(e)
-    ? { ...actual, sqnr_db: expected.sqnr_db }
-    : actual;
-}
-
 /** The metrics table: for each scheme column, its cells' data-value by metric. */
 export function pageMetrics(page) {
   return page.$$eval("#metrics td[data-metric]", (tds) => {
