@@ -118,10 +118,12 @@ const NF4: [f32; 16] = [
     1.0,
 ];
 
-/// FP4 before normalisation, in bitsandbytes' bit-pattern order (bit 3 is the sign; its
-/// `-0` is the integer 0, so both zero codes hold +0.0).
+/// FP4 before normalisation, in bitsandbytes' bit-pattern order (bit 3 is the sign).
+/// Code 8 is -0.0 as bitsandbytes' C kernels decode it (its Python table writes the
+/// integer `-0`, i.e. +0.0, which only its fallback path uses); the two zeros compare
+/// equal, so the midpoints and the code order are the same either way.
 const FP4_RAW: [f32; 16] = [
-    0.0, 0.0625, 8.0, 12.0, 4.0, 6.0, 2.0, 3.0, 0.0, -0.0625, -8.0, -12.0, -4.0, -6.0, -2.0, -3.0,
+    0.0, 0.0625, 8.0, 12.0, 4.0, 6.0, 2.0, 3.0, -0.0, -0.0625, -8.0, -12.0, -4.0, -6.0, -2.0, -3.0,
 ];
 
 /// The 16 levels of a format, indexed by code (FP4 divided by its largest magnitude in
@@ -136,11 +138,17 @@ pub fn levels(format: FourBitFormat) -> [f32; 16] {
     }
 }
 
-/// Codes in ascending level order (a stable sort, so FP4's two zeros keep code order)
-/// and the f32 midpoints between neighbours.
+/// Codes in ascending level order and the f32 midpoints between neighbours. The sort is
+/// stable and takes -0.0 == +0.0, so FP4's two zeros keep code order (0, then 8), as
+/// torch's argsort of bitsandbytes' table (two +0.0) does: a scaled value in
+/// (midpoint below 0, 0] gets code 0, one in (0, midpoint above 0] code 8.
 fn bounds(levels: &[f32; 16]) -> ([u8; 16], [f32; 15]) {
     let mut order: [u8; 16] = std::array::from_fn(|i| i as u8);
-    order.sort_by(|&a, &b| levels[a as usize].total_cmp(&levels[b as usize]));
+    order.sort_by(|&a, &b| {
+        levels[a as usize]
+            .partial_cmp(&levels[b as usize])
+            .expect("finite table")
+    });
     let mids =
         std::array::from_fn(|i| (levels[order[i] as usize] + levels[order[i + 1] as usize]) / 2.0);
     (order, mids)
@@ -261,7 +269,8 @@ impl Encoded for FourBit {
         };
         let mut levels: Vec<f32> = levels(self.scheme.format).iter().map(|l| l * am).collect();
         levels.sort_by(f32::total_cmp);
-        levels.dedup();
+        // -0.0 and +0.0 are one level on a chart.
+        levels.dedup_by(|a, b| a == b);
         Grid {
             channel: Some(i),
             levels,
