@@ -9,7 +9,8 @@
 //! - `top<percent>`: it is among the ceil(percent / 100 * columns) columns with the
 //!   largest max |w| (ties to the lower column index).
 //!
-//! Outlier columns are stored as FP16 (`half`, round to nearest even) with their u32
+//! Outlier columns are stored as FP16 (round to nearest even, beyond ±65504 saturated as
+//! in quant/float.rs, so a huge f32 weight stays finite) with their u32
 //! column indices; the other columns are quantized by the linear int8 code
 //! (`int8-sym-ch0`, ONNX Runtime's conventions, codes -127..127) after the outlier
 //! columns are set to zero, so the outliers do not widen the row scales.
@@ -19,6 +20,7 @@ use std::fmt;
 use half::f16;
 use serde::{Deserialize, Serialize};
 
+use super::float::FloatFormat;
 use super::linear::{check_finite, Granularity, LinearScheme, QuantizedLinear};
 use super::{Encoded, Grid};
 use crate::error::Result;
@@ -119,7 +121,7 @@ impl MixedScheme {
         let mut fp16 = Vec::with_capacity(rows * outlier.len());
         for r in rest.data.chunks_mut(cols.max(1)) {
             for &c in &outlier {
-                fp16.push(f16::from_f32(r[c]));
+                fp16.push(f16::from_bits(FloatFormat::Fp16.encode(r[c])));
                 r[c] = 0.0;
             }
         }
