@@ -192,8 +192,8 @@ impl Encoded for FloatCast {
     }
 
     /// Every representable value between the smallest and largest reconstruction, when
-    /// there are at most [`MAX_GRID`] of them (always so for FP8 data within one binade
-    /// range of a few powers of two; FP16/BF16 over a wide range give no grid).
+    /// there are at most [`MAX_GRID`] of them: always for FP8 (at most 254 finite
+    /// values); FP16/BF16 over more than a few binades give no grid.
     fn grid(&self) -> Grid {
         let f = self.scheme.format;
         let (lo, hi) = self

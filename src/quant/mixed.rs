@@ -88,8 +88,9 @@ pub fn parse(s: &str) -> Option<std::result::Result<MixedScheme, String>> {
 impl MixedScheme {
     pub fn quantize(&self, t: &Tensor) -> Result<Mixed> {
         check_finite(t)?;
-        let rows = t.shape.first().copied().unwrap_or(1);
-        let cols = if rows == 0 { 0 } else { t.numel() / rows };
+        // A 2-D (or higher) weight has its output rows first; a vector is one row.
+        let rows = if t.shape.len() >= 2 { t.shape[0] } else { 1 };
+        let cols = t.numel().checked_div(rows).unwrap_or(0);
         let mut colmax = vec![0f32; cols];
         for r in t.data.chunks(cols.max(1)) {
             for (m, v) in colmax.iter_mut().zip(r) {

@@ -79,7 +79,7 @@ pub fn parse(s: &str) -> Option<std::result::Result<FourBitScheme, String>> {
             _ => {
                 let b = rest
                     .strip_prefix("-b")
-                    .ok_or_else(|| format!("`{}`: expected -b<block>, e.g. -b64", &rest[..]))?;
+                    .ok_or_else(|| format!("`{rest}`: expected -b<block>, e.g. -b64"))?;
                 let block: usize = b
                     .parse()
                     .map_err(|_| format!("`b{b}`: block must be a number, e.g. -b64"))?;

@@ -327,13 +327,13 @@ fn kmeans_dp_1d(vals: &[f64], w: &[f64], k: usize) -> Vec<f64> {
         }
         fill(l, mid + 1, hi, at, opt_hi);
     }
-    for c in 1..k {
+    for (c, arg_c) in arg.iter_mut().enumerate().skip(1) {
         // c + 1 runs need at least c + 1 points; run c starts at index >= c.
         cur.iter_mut().for_each(|v| *v = f64::INFINITY);
         let mut layer = Layer {
             prev: &prev,
             cur: &mut cur,
-            arg: &mut arg[c],
+            arg: arg_c,
             sse: &sse,
         };
         fill(&mut layer, c + 1, u, c, u - 1);
