@@ -408,3 +408,64 @@ fn strings_and_json_round_trip() {
         serde_json::json!({"kind": "mixed", "outliers": {"rule": "threshold", "value": 6.0}})
     );
 }
+
+/// Input of the cross-platform check: the same bits in tests/wasm_simd.rs.
+fn golden_input() -> Tensor {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let data = (0..64 * 48)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+                * 0.25
+        })
+        .collect();
+    tensor(vec![64, 48], data)
+}
+
+/// FNV-1a over the bits of the reconstruction.
+fn fnv(y: &[f32]) -> u64 {
+    y.iter().fold(0xcbf2_9ce4_8422_2325, |h, v| {
+        v.to_bits()
+            .to_le_bytes()
+            .iter()
+            .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    })
+}
+
+/// The seeded schemes give the same output everywhere: this native run pins the hash of
+/// each reconstruction in tests/fixtures/schemes/vq_golden.json (our own output, not a
+/// reference), and tests/wasm_simd.rs asserts the same hashes in Node. Regenerate after
+/// a deliberate change with QUANTSCOPE_BLESS=1 cargo test --test schemes_props golden.
+#[test]
+fn seeded_schemes_match_the_golden_hashes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/schemes/vq_golden.json");
+    let t = golden_input();
+    let mut got = serde_json::Map::new();
+    for s in [
+        "kmeans16-s3",
+        "kmeansdp16",
+        "pq64x4-s1",
+        "pq16x8",
+        "pot4",
+        "apot5",
+        "nf4",
+        "fp8-e4m3",
+    ] {
+        let scheme: Scheme = s.parse().unwrap();
+        let e = scheme.encode(&t).unwrap();
+        got.insert(
+            s.to_string(),
+            serde_json::json!({"fnv": format!("{:016x}", fnv(&e.dequantize())), "packed_bytes": e.packed_bytes()}),
+        );
+    }
+    let got = serde_json::Value::Object(got);
+    if std::env::var_os("QUANTSCOPE_BLESS").is_some() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(got, want);
+}

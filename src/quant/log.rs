@@ -138,7 +138,7 @@ impl LogScheme {
     /// Magnitudes, ascending, zero first, for top exponent `e` and lowest power `min`.
     pub fn magnitudes(&self, e: i32, min: i32) -> Vec<f32> {
         let m = self.bits as i32 - 1;
-        let pow = |x: i32| 2f64.powi(x);
+        let pow = pow2;
         let mut mags: Vec<f64> = if self.additive {
             let (m0, m1) = ((m + 1) / 2, m / 2);
             let first = (0..(1 << m0) - 1).map(|i| e - 2 * i).filter(|&x| x >= min);
@@ -177,7 +177,7 @@ impl LogScheme {
         let r = absmax as f64 / self.top();
         // floor(log2 r) from the bits: r is a positive normal f64.
         let e0 = ((r.to_bits() >> 52) & 0x7FF) as i32 - 1023;
-        let e = if r >= 1.5 * 2f64.powi(e0) { e0 + 1 } else { e0 };
+        let e = if r >= 1.5 * pow2(e0) { e0 + 1 } else { e0 };
         e.clamp(MIN_EXP, MAX_EXP)
     }
 
@@ -207,6 +207,12 @@ impl LogScheme {
             codes,
         })
     }
+}
+
+/// 2^e built from its bits: exact and the same on every platform, for
+/// -1022 <= e <= 1023 (here e stays near f32's exponents, -150..128).
+fn pow2(e: i32) -> f64 {
+    f64::from_bits(((e + 1023) as u64) << 52)
 }
 
 /// Index of the level nearest `a` (>= 0) in ascending `mags`, a tie to the larger.
