@@ -332,11 +332,27 @@ fn codebook_sizes_are_counted() {
         ("kmeansdp256", 4096, 256 * 4),
         ("pq256x4", 4096 / 4, 256 * 4 * 4),
         ("pq16x8", 4096 / 8 * 4 / 8, 16 * 8 * 4),
+        // Not codebooks, but the same accounting: codes plus parameters.
+        ("nf4", 4096 / 2, 4096 / 64 * 4),
+        ("fp4-b128", 4096 / 2, 4096 / 128 * 4),
+        ("fp8-e5m2", 4096, 0),
+        ("bf16", 4096 * 2, 0),
+        ("pot4", 4096 / 2, 1),
+        ("apot5", 4096 * 5 / 8, 1),
     ] {
         let s: Scheme = s.parse().unwrap();
         let r = analysis::analyze(&t, &s, 16).unwrap();
         assert_eq!(r.packed_bytes, codes + book, "{s}");
+        assert_eq!(
+            r.bits_per_weight,
+            ((codes + book) * 8) as f64 / 4096.0,
+            "{s}"
+        );
     }
+    let nf4 = analysis::analyze(&t, &"nf4".parse().unwrap(), 16).unwrap();
+    assert_eq!(nf4.bits_per_weight, 4.5);
+    assert_eq!(nf4.scales.len(), 64);
+    assert_eq!(nf4.grid.levels.len(), 16);
     // A row that is not a multiple of d: each row's tail is one padded sub-vector.
     let t = tensor(vec![3, 5], (0..15).map(|i| i as f32).collect());
     let e: Scheme = "pq4x2".parse().unwrap();
