@@ -172,7 +172,9 @@ fn unit(rng: &mut ChaCha8Rng) -> f64 {
 fn distinct(data: &[f32]) -> (Vec<f64>, Vec<f64>) {
     let mut v = data.to_vec();
     v.sort_unstable_by(f32::total_cmp);
-    let (mut vals, mut counts) = (Vec::new(), Vec::new());
+    // Exact capacity: doubling growth would hold up to twice the u distinct values.
+    let u = 1 + v.windows(2).filter(|p| p[0] != p[1]).count();
+    let (mut vals, mut counts) = (Vec::with_capacity(u), Vec::with_capacity(u));
     for x in v {
         // -0.0 and 0.0 are one value.
         if vals.last() == Some(&(x as f64)) {
@@ -189,29 +191,30 @@ fn distinct(data: &[f32]) -> (Vec<f64>, Vec<f64>) {
 /// drawn by weight, each next by weight * squared distance to the nearest centre.
 /// Stops early when every point already sits on a centre. Returns sorted centres.
 fn kmeanspp_1d(vals: &[f64], w: &[f64], k: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let pick = |mass: &[f64], total: f64, rng: &mut ChaCha8Rng| -> usize {
+    // Draws an index with probability mass(i) / total (mass computed on the fly, so no
+    // second u-sized buffer).
+    let pick = |mass: &dyn Fn(usize) -> f64, total: f64, rng: &mut ChaCha8Rng| -> usize {
         let r = unit(rng) * total;
         let mut acc = 0.0;
-        for (i, &m) in mass.iter().enumerate() {
-            acc += m;
+        for i in 0..vals.len() {
+            acc += mass(i);
             if r < acc {
                 return i;
             }
         }
         // Rounding left r at the very top: the last point with mass.
-        mass.iter().rposition(|&m| m > 0.0).unwrap_or(0)
+        (0..vals.len()).rev().find(|&i| mass(i) > 0.0).unwrap_or(0)
     };
     let total_w: f64 = w.iter().sum();
-    let first = vals[pick(w, total_w, rng)];
+    let first = vals[pick(&|i| w[i], total_w, rng)];
     let mut centres = vec![first];
     let mut d2: Vec<f64> = vals.iter().map(|v| (v - first) * (v - first)).collect();
     while centres.len() < k {
-        let mass: Vec<f64> = d2.iter().zip(w).map(|(d, w)| d * w).collect();
-        let total: f64 = mass.iter().sum();
+        let total: f64 = d2.iter().zip(w).map(|(d, w)| d * w).sum();
         if total <= 0.0 {
             break;
         }
-        let c = vals[pick(&mass, total, rng)];
+        let c = vals[pick(&|i| d2[i] * w[i], total, rng)];
         centres.push(c);
         for (d, v) in d2.iter_mut().zip(vals) {
             *d = d.min((v - c) * (v - c));
