@@ -217,7 +217,7 @@ fn channel_ranges(x: &ArrayView3<f32>) -> Vec<(f32, f32)> {
     ranges
 }
 
-fn check_finite(t: &Tensor) -> Result<()> {
+pub(crate) fn check_finite(t: &Tensor) -> Result<()> {
     let (_, _, finite) = kernels::min_max(&t.data);
     if finite {
         return Ok(());

@@ -1,7 +1,12 @@
 //! Quantization schemes: how a scheme is described ([`Scheme`], parseable from a short
 //! string such as `int8-sym-ch0`) and one file per scheme family.
 
+pub mod float;
 pub mod linear;
+pub mod log;
+pub mod mixed;
+pub mod nf4;
+pub mod vq;
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,7 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+pub use float::{FloatFormat, FloatScheme};
 pub use linear::{Granularity, LinearScheme, QuantizedLinear};
+pub use log::LogScheme;
+pub use mixed::{MixedScheme, OutlierRule};
+pub use nf4::{FourBitFormat, FourBitScheme};
+pub use vq::{VqMethod, VqScheme};
 
 /// The representable values of one channel (or block) of an encoded tensor, drawn over
 /// the weight histogram.
@@ -55,6 +65,16 @@ pub trait Encoded {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scheme {
     Linear(LinearScheme),
+    /// NF4 / FP4 (bitsandbytes).
+    FourBit(FourBitScheme),
+    /// FP16, BF16, FP8 casts.
+    Float(FloatScheme),
+    /// Powers of two and additive powers of two.
+    Log(LogScheme),
+    /// k-means, optimal 1-D k-means, product quantization.
+    Vq(VqScheme),
+    /// INT8 with FP16 outlier columns.
+    Mixed(MixedScheme),
 }
 
 impl Scheme {
@@ -70,6 +90,11 @@ impl Scheme {
     pub fn encode(&self, t: &Tensor) -> Result<Box<dyn Encoded>> {
         Ok(match self {
             Scheme::Linear(l) => Box::new(l.quantize(t)?),
+            Scheme::FourBit(s) => Box::new(s.quantize(t)?),
+            Scheme::Float(s) => Box::new(s.quantize(t)?),
+            Scheme::Log(s) => Box::new(s.quantize(t)?),
+            Scheme::Vq(s) => Box::new(s.quantize(t)?),
+            Scheme::Mixed(s) => Box::new(s.quantize(t)?),
         })
     }
 
@@ -77,6 +102,12 @@ impl Scheme {
     pub fn bits(&self) -> u8 {
         match self {
             Scheme::Linear(l) => l.bits,
+            Scheme::FourBit(_) => 4,
+            Scheme::Float(s) => s.format.bits(),
+            Scheme::Log(s) => s.bits,
+            // Bits of one code (PQ: one code per sub-vector).
+            Scheme::Vq(s) => vq::code_bits(s.k),
+            Scheme::Mixed(_) => 8,
         }
     }
 }
@@ -85,6 +116,11 @@ impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scheme::Linear(l) => l.fmt(f),
+            Scheme::FourBit(s) => s.fmt(f),
+            Scheme::Float(s) => s.fmt(f),
+            Scheme::Log(s) => s.fmt(f),
+            Scheme::Vq(s) => s.fmt(f),
+            Scheme::Mixed(s) => s.fmt(f),
         }
     }
 }
@@ -101,6 +137,25 @@ impl FromStr for Scheme {
                 spec: s.to_string(),
                 reason,
             });
+        }
+        let bad = |reason| Error::BadScheme {
+            spec: s.to_string(),
+            reason,
+        };
+        if let Some(r) = nf4::parse(&lower) {
+            return r.map(Scheme::FourBit).map_err(bad);
+        }
+        if let Some(r) = float::parse(&lower) {
+            return r.map(Scheme::Float).map_err(bad);
+        }
+        if let Some(r) = log::parse(&lower) {
+            return r.map(Scheme::Log).map_err(bad);
+        }
+        if let Some(r) = vq::parse(&lower) {
+            return r.map(Scheme::Vq).map_err(bad);
+        }
+        if let Some(r) = mixed::parse(&lower) {
+            return r.map(Scheme::Mixed).map_err(bad);
         }
         Err(Error::BadScheme {
             spec: s.to_string(),
@@ -129,7 +184,7 @@ mod tests {
     #[test]
     fn bad_strings_name_the_problem() {
         for (s, needle) in [
-            ("fp8", "unknown scheme"),
+            ("fp9", "unknown scheme"),
             ("int9-sym", "between 2 and 8"),
             ("int8-foo", "`foo`"),
             ("int8-sym-chx", "`chx`"),
