@@ -1,6 +1,7 @@
 //! Quantization schemes: how a scheme is described ([`Scheme`], parseable from a short
 //! string such as `int8-sym-ch0`) and one file per scheme family.
 
+pub mod ggml;
 pub mod linear;
 
 use std::fmt;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+pub use ggml::{GgmlScheme, GgmlType, QuantizedGgml};
 pub use linear::{Granularity, LinearScheme, QuantizedLinear};
 
 /// The representable values of one channel (or block) of an encoded tensor, drawn over
@@ -55,6 +57,7 @@ pub trait Encoded {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scheme {
     Linear(LinearScheme),
+    Ggml(GgmlScheme),
 }
 
 impl Scheme {
@@ -70,6 +73,7 @@ impl Scheme {
     pub fn encode(&self, t: &Tensor) -> Result<Box<dyn Encoded>> {
         Ok(match self {
             Scheme::Linear(l) => Box::new(l.quantize(t)?),
+            Scheme::Ggml(g) => Box::new(g.quantize(t)?),
         })
     }
 
@@ -77,6 +81,7 @@ impl Scheme {
     pub fn bits(&self) -> u8 {
         match self {
             Scheme::Linear(l) => l.bits,
+            Scheme::Ggml(g) => g.format.code_bits(),
         }
     }
 }
@@ -85,6 +90,7 @@ impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scheme::Linear(l) => l.fmt(f),
+            Scheme::Ggml(g) => g.fmt(f),
         }
     }
 }
@@ -98,6 +104,12 @@ impl FromStr for Scheme {
         let lower = s.trim().to_ascii_lowercase();
         if let Some(r) = linear::parse(&lower) {
             return r.map(Scheme::Linear).map_err(|reason| Error::BadScheme {
+                spec: s.to_string(),
+                reason,
+            });
+        }
+        if let Some(r) = ggml::parse(&lower) {
+            return r.map(Scheme::Ggml).map_err(|reason| Error::BadScheme {
                 spec: s.to_string(),
                 reason,
             });
