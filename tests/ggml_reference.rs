@@ -200,3 +200,100 @@ fn bad_input_gives_errors_that_name_the_problem() {
     let e = "q3_k".parse::<Scheme>().unwrap_err().to_string();
     assert!(e.contains("not produced"), "{e}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use quantscope::quant::ggml::GgmlScheme;
+
+    fn encode(ty: GgmlType, x: &[f32]) -> quantscope::quant::QuantizedGgml {
+        let t = Tensor {
+            name: "p".into(),
+            shape: vec![x.len()],
+            dtype: DType::F32,
+            data: x.to_vec(),
+        };
+        GgmlScheme { format: ty }.quantize(&t).unwrap()
+    }
+
+    /// Rows of 256 to 768 values at one of several magnitudes, with some blocks set to
+    /// zero or to a constant.
+    fn rows() -> impl Strategy<Value = Vec<f32>> {
+        (1usize..=3, prop::sample::select(vec![1e-3f32, 0.05, 1.0, 300.0])).prop_flat_map(
+            |(supers, k)| {
+                (
+                    prop::collection::vec(-1.0f32..1.0, supers * 256),
+                    prop::collection::vec(0u8..6, supers * 8),
+                )
+                    .prop_map(move |(v, kinds)| {
+                        let mut v: Vec<f32> = v.into_iter().map(|x| x * k).collect();
+                        for (b, kind) in v.chunks_mut(32).zip(kinds) {
+                            match kind {
+                                0 => b.fill(0.0),
+                                1 => b.fill(0.7 * k),
+                                _ => {}
+                            }
+                        }
+                        v
+                    })
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Each value comes back as the nearest level of its block's grid (within half
+        /// a step), or, outside the grid, no further than its distance to the grid's
+        /// end; slack covers d and m rounded to fp16 after the codes were chosen.
+        #[test]
+        fn round_trip_within_half_a_step_of_the_block_grid(x in rows()) {
+            for ty in GgmlType::QUANTIZABLE {
+                let q = encode(ty, &x);
+                let y = q.dequantize();
+                let per = q.values_per_scale();
+                for (i, (xb, yb)) in x.chunks(per).zip(y.chunks(per)).enumerate() {
+                    let levels = q.levels(i);
+                    prop_assert!(levels.len() >= 16);
+                    let lo = levels.iter().copied().fold(f32::INFINITY, f32::min);
+                    let hi = levels.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let step = (hi - lo) / (levels.len() - 1) as f32;
+                    // fp16 keeps 11 significant bits: m is off by up to |m|·2^-11 and
+                    // q·d by up to (hi - lo)·2^-11; doubled, plus fp16's subnormal spacing.
+                    let slack = (lo.abs().min(hi.abs()) + (hi - lo)) * 2f32.powi(-10) + 2f32.powi(-17);
+                    for (&a, &b) in xb.iter().zip(yb) {
+                        let outside = (lo - a).max(a - hi).max(0.0);
+                        prop_assert!(
+                            (a - b).abs() <= step / 2.0 + outside + slack,
+                            "{ty} block {i}: x {a} -> {b}, grid {lo}..{hi} step {step}"
+                        );
+                    }
+                }
+            }
+        }
+
+        /// Any finite input quantizes (no panic) to exactly its block bytes.
+        #[test]
+        fn any_finite_input_quantizes(
+            x in prop::collection::vec(
+                prop::num::f32::NORMAL | prop::num::f32::SUBNORMAL | prop::num::f32::ZERO,
+                256,
+            )
+        ) {
+            for ty in GgmlType::QUANTIZABLE {
+                let bytes = quantize(ty, &x).unwrap();
+                prop_assert_eq!(bytes.len(), ty.bytes_for(256).unwrap());
+                prop_assert_eq!(dequantize(ty, &bytes, 256).unwrap().len(), 256);
+            }
+        }
+
+        /// Wrong lengths are errors, right ones are not; never a panic.
+        #[test]
+        fn lengths_are_checked(n in 0usize..2000, len in 0usize..3000, pick in 0usize..13) {
+            let ty = GgmlType::ALL[pick];
+            let bytes = vec![0u8; len];
+            let ok = n % ty.block_size() == 0 && len == n / ty.block_size() * ty.type_size();
+            prop_assert_eq!(dequantize(ty, &bytes, n).is_ok(), ok);
+        }
+    }
+}

@@ -362,8 +362,17 @@ impl QuantizedGgml {
         }
     }
 
-    /// Levels of (sub-)block `i`, in the order of [`QuantizedGgml::block_scales`].
-    fn levels(&self, i: usize) -> Vec<f32> {
+    /// Values per entry of [`QuantizedGgml::block_scales`]: 32, or 16 for Q6_K.
+    pub fn values_per_scale(&self) -> usize {
+        match self.format {
+            GgmlType::Q6_K => 16,
+            _ => 32,
+        }
+    }
+
+    /// Representable values of (sub-)block `i`, in the order of
+    /// [`QuantizedGgml::block_scales`]; empty past the end.
+    pub fn levels(&self, i: usize) -> Vec<f32> {
         use legacy::f16_at;
         let ty = self.format;
         let per = match ty {
