@@ -80,18 +80,29 @@ fn dequantize_equals_gguf_bit_for_bit() {
         let got = dequantize(ty(t), &read(bytes), want.len()).unwrap();
         let (g, w) = (bits(&got), bits(&want));
         let diff = g.iter().zip(&w).position(|(a, b)| a != b);
-        assert!(diff.is_none(), "{bytes}: first difference at value {diff:?}");
+        assert!(
+            diff.is_none(),
+            "{bytes}: first difference at value {diff:?}"
+        );
         checked += 1;
     };
     for case in m["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         for t in names(&case["dequantize"]) {
-            run(&t, &format!("{name}.{t}.bin"), &format!("{name}.{t}.deq.f32"));
+            run(
+                &t,
+                &format!("{name}.{t}.bin"),
+                &format!("{name}.{t}.deq.f32"),
+            );
         }
     }
     for r in m["random"].as_array().unwrap() {
         let t = r["type"].as_str().unwrap();
-        run(t, &format!("random.{t}.bin"), &format!("random.{t}.deq.f32"));
+        run(
+            t,
+            &format!("random.{t}.bin"),
+            &format!("random.{t}.deq.f32"),
+        );
     }
     assert!(checked >= 120, "only {checked} comparisons");
 }
@@ -115,14 +126,21 @@ fn tie_blocks_are_ties_and_round_as_the_tools_do() {
             let r = v / d;
             if r.fract().abs() == 0.5 {
                 let code = qb[2 + j] as i8 as f32;
-                assert_eq!(code, r.round(), "Q8_0 block {b} element {j}: half away from zero");
+                assert_eq!(
+                    code,
+                    r.round(),
+                    "Q8_0 block {b} element {j}: half away from zero"
+                );
                 if code != r.round_ties_even() {
                     away_from_even += 1;
                 }
             }
         }
     }
-    assert!(away_from_even > 10, "{away_from_even} ties decided away from even");
+    assert!(
+        away_from_even > 10,
+        "{away_from_even} ties decided away from even"
+    );
 }
 
 #[test]
@@ -146,14 +164,21 @@ fn scheme_strings_and_encoded_view() {
         let scheme: Scheme = s.parse().unwrap();
         assert_eq!(scheme.to_string(), s.to_lowercase());
         let json = serde_json::to_string(&scheme).unwrap();
-        assert_eq!(serde_json::from_str::<Scheme>(&json).unwrap(), scheme, "{json}");
+        assert_eq!(
+            serde_json::from_str::<Scheme>(&json).unwrap(),
+            scheme,
+            "{json}"
+        );
         let e = scheme.encode(&t).unwrap();
         let want = read(bytes);
         assert_eq!(e.packed_bytes(), want.len(), "{s}");
         let deq = f32s(&bytes.replace(".bin", ".deq.f32"));
         assert_eq!(e.dequantize(), deq, "{s}");
         let scales = e.scales();
-        assert!(!scales.is_empty() && scales.iter().all(|v| v.is_finite()), "{s}");
+        assert!(
+            !scales.is_empty() && scales.iter().all(|v| v.is_finite()),
+            "{s}"
+        );
         let grid = e.grid();
         assert!(grid.levels.len() >= 16, "{s}: {} levels", grid.levels.len());
         // The widest block's levels bracket that block's values.
@@ -170,29 +195,64 @@ fn bad_input_gives_errors_that_name_the_problem() {
         data: vec![0.5; 96],
     };
     let e = "q4_0".parse::<Scheme>().unwrap().encode(&t).err().unwrap();
-    assert!(matches!(e, Error::GgmlRow { row: 48, block: 32, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::GgmlRow {
+                row: 48,
+                block: 32,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let msg = e.to_string();
-    assert!(msg.contains("blk.0.attn_q.weight") && msg.contains("48") && msg.contains("32"), "{msg}");
+    assert!(
+        msg.contains("blk.0.attn_q.weight") && msg.contains("48") && msg.contains("32"),
+        "{msg}"
+    );
     // 32-multiple rows but not 256: fine for q8_0, an error for q4_k.
-    let t = Tensor { shape: vec![3, 96], data: vec![0.5; 288], ..t };
+    let t = Tensor {
+        shape: vec![3, 96],
+        data: vec![0.5; 288],
+        ..t
+    };
     assert!("q8_0".parse::<Scheme>().unwrap().encode(&t).is_ok());
     let e = "q6_k".parse::<Scheme>().unwrap().encode(&t).err().unwrap();
     assert!(e.to_string().contains("256"), "{e}");
     // NaN refused with its index.
     let mut nan = t.clone();
     nan.data[40] = f32::NAN;
-    let e = "q8_0".parse::<Scheme>().unwrap().encode(&nan).err().unwrap();
+    let e = "q8_0"
+        .parse::<Scheme>()
+        .unwrap()
+        .encode(&nan)
+        .err()
+        .unwrap();
     assert!(matches!(e, Error::NonFinite { first: 40, .. }), "{e}");
 
     // Truncated and overlong block data, and counts that are not whole blocks.
     let bytes = read("gauss.q4_k.bin");
     let e = dequantize(GgmlType::Q4_K, &bytes[..bytes.len() - 1], 1024).unwrap_err();
-    assert!(matches!(e, Error::GgmlBytes { got, .. } if got == bytes.len() - 1), "{e}");
+    assert!(
+        matches!(e, Error::GgmlBytes { got, .. } if got == bytes.len() - 1),
+        "{e}"
+    );
     let mut long = bytes.clone();
     long.push(0);
     assert!(dequantize(GgmlType::Q4_K, &long, 1024).is_err());
     let e = dequantize(GgmlType::Q8_0, &[0; 34], 33).unwrap_err();
-    assert!(matches!(e, Error::GgmlLength { n: 33, block: 32, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::GgmlLength {
+                n: 33,
+                block: 32,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(dequantize(GgmlType::Q8_0, &[0; 34], usize::MAX / 2).is_err());
     assert!(quantize(GgmlType::Q8_0, &[0.0; 31]).is_err());
     assert!(quantize(GgmlType::Q2_K, &[0.0; 256]).is_err());
@@ -219,8 +279,11 @@ mod properties {
     /// Rows of 256 to 768 values at one of several magnitudes, with some blocks set to
     /// zero or to a constant.
     fn rows() -> impl Strategy<Value = Vec<f32>> {
-        (1usize..=3, prop::sample::select(vec![1e-3f32, 0.05, 1.0, 300.0])).prop_flat_map(
-            |(supers, k)| {
+        (
+            1usize..=3,
+            prop::sample::select(vec![1e-3f32, 0.05, 1.0, 300.0]),
+        )
+            .prop_flat_map(|(supers, k)| {
                 (
                     prop::collection::vec(-1.0f32..1.0, supers * 256),
                     prop::collection::vec(0u8..6, supers * 8),
@@ -236,8 +299,7 @@ mod properties {
                         }
                         v
                     })
-            },
-        )
+            })
     }
 
     proptest! {

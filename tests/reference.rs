@@ -93,7 +93,9 @@ fn linear_int8_matches_onnx_runtime() {
         let input = open(&dir("quant").join(c["input"].as_str().unwrap())).unwrap();
         let x = &input.tensors[0];
         let scheme_str = c["scheme"].as_str().unwrap();
-        let Scheme::Linear(scheme) = scheme_str.parse::<Scheme>().unwrap();
+        let Scheme::Linear(scheme) = scheme_str.parse::<Scheme>().unwrap() else {
+            panic!("{scheme_str} is a linear scheme")
+        };
         let q = scheme.quantize(x).unwrap();
         let exp = open(&dir("quant").join(c["expected"].as_str().unwrap())).unwrap();
         let codes: Vec<i8> = exp

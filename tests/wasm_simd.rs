@@ -138,7 +138,9 @@ fn simd_quantizer_matches_onnx_runtime() {
     for (input, expected, scheme) in cases {
         let x = quantscope::open(input, "x.npy").unwrap();
         let exp = quantscope::open(expected, "e.npz").unwrap();
-        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap();
+        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap() else {
+            panic!("{scheme} is a linear scheme")
+        };
         let q = s.quantize(&x.tensors[0]).unwrap();
         let want: Vec<i8> = exp
             .tensor("codes")

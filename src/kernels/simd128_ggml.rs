@@ -39,10 +39,7 @@ fn needs_scalar(d: f32) -> bool {
 fn round_away(v: v128) -> v128 {
     let t = f32x4_trunc(v);
     let frac = f32x4_abs(f32x4_sub(v, t));
-    let step = v128_or(
-        v128_and(v, f32x4_splat(-0.0)),
-        f32x4_splat(1.0),
-    );
+    let step = v128_or(v128_and(v, f32x4_splat(-0.0)), f32x4_splat(1.0));
     f32x4_add(t, v128_and(step, f32x4_ge(frac, f32x4_splat(0.5))))
 }
 
@@ -60,8 +57,14 @@ pub fn quantize_q8_0(x: &[f32], out: &mut [u8]) {
         o[..2].copy_from_slice(&scalar::fp16_le(d));
         let q = |k: usize| i32x4_trunc_sat_f32x4(round_away(f32x4_mul(v[k], id)));
         // Codes are within -127..=127, so the saturating narrows are exact.
-        let lo = i8x16_narrow_i16x8(i16x8_narrow_i32x4(q(0), q(1)), i16x8_narrow_i32x4(q(2), q(3)));
-        let hi = i8x16_narrow_i16x8(i16x8_narrow_i32x4(q(4), q(5)), i16x8_narrow_i32x4(q(6), q(7)));
+        let lo = i8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(q(0), q(1)),
+            i16x8_narrow_i32x4(q(2), q(3)),
+        );
+        let hi = i8x16_narrow_i16x8(
+            i16x8_narrow_i32x4(q(4), q(5)),
+            i16x8_narrow_i32x4(q(6), q(7)),
+        );
         // SAFETY: o has 34 bytes: 16 at offset 2 and 16 at offset 18; stores are unaligned.
         unsafe {
             v128_store(o.as_mut_ptr().add(2) as *mut v128, lo);

@@ -238,7 +238,11 @@ pub fn q4_k_block(x: &[f32], y: &mut [u8]) {
             max_min = m;
         }
     }
-    let inv_scale = if max_scale > 0.0 { 63.0 / max_scale } else { 0.0 };
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
     let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
     let sc = &mut y[4..16];
     for j in 0..8 {
@@ -370,7 +374,8 @@ pub fn q6_k_block(x: &[f32], y: &mut [u8]) {
             let q = |o: usize| l[j + k + o];
             ql[64 * h + k] = (q(0) & 0xF) | ((q(64) & 0xF) << 4);
             ql[64 * h + k + 32] = (q(32) & 0xF) | ((q(96) & 0xF) << 4);
-            qh[32 * h + k] = (q(0) >> 4) | ((q(32) >> 4) << 2) | ((q(64) >> 4) << 4) | ((q(96) >> 4) << 6);
+            qh[32 * h + k] =
+                (q(0) >> 4) | ((q(32) >> 4) << 2) | ((q(64) >> 4) << 4) | ((q(96) >> 4) << 6);
         }
     }
 }

@@ -235,9 +235,15 @@ fn dequantize_into(ty: GgmlType, bytes: &[u8], out: &mut [f32]) {
         }
     };
     match ty {
-        GgmlType::F32 => run(|b, y| y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]), out),
+        GgmlType::F32 => run(
+            |b, y| y[0] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            out,
+        ),
         GgmlType::F16 => run(|b, y| y[0] = f16::from_le_bytes([b[0], b[1]]).to_f32(), out),
-        GgmlType::BF16 => run(|b, y| y[0] = bf16::from_le_bytes([b[0], b[1]]).to_f32(), out),
+        GgmlType::BF16 => run(
+            |b, y| y[0] = bf16::from_le_bytes([b[0], b[1]]).to_f32(),
+            out,
+        ),
         GgmlType::Q8_0 => run(legacy::dequantize_q8_0, out),
         GgmlType::Q4_0 => run(legacy::dequantize_q4_0, out),
         GgmlType::Q4_1 => run(legacy::dequantize_q4_1, out),
