@@ -468,4 +468,12 @@ mod tests {
         }
         assert_eq!(GgmlType::from_id(9), None); // Q8_1: not read here
     }
+
+    #[test]
+    fn scheme_json_is_tagged_by_kind() {
+        let s: crate::quant::Scheme = "q4_k".parse().unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"kind":"ggml","format":"q4_k"}"#);
+        assert_eq!(serde_json::from_str::<crate::quant::Scheme>(&json).unwrap(), s);
+    }
 }
