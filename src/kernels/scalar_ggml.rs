@@ -28,6 +28,21 @@ pub fn np_low_byte(v: f32) -> u8 {
     }
 }
 
+/// `np_low_byte(v.round())` without a call to libm's roundf (x86-64's baseline has no
+/// rounding instruction, and the call kept the loop from vectorizing): truncate, then
+/// step away from zero when the dropped fraction (computed exactly) is at least 0.5.
+#[inline(always)]
+pub fn np_round_low_byte(v: f32) -> u8 {
+    let a = v.abs();
+    if a < 8_388_608.0 {
+        let t = a as i32;
+        let r = t + (a - t as f32 >= 0.5) as i32;
+        (if v < 0.0 { -r } else { r }) as u8
+    } else {
+        np_low_byte(v.round())
+    }
+}
+
 /// The reciprocal numpy computes: `np.where(d == 0, 0, 1 / d)`.
 #[inline(always)]
 pub fn recip_or_zero(d: f32) -> f32 {
@@ -53,7 +68,7 @@ pub fn q8_0_block(x: &[f32], out: &mut [u8]) {
     out[..2].copy_from_slice(&fp16_le(d));
     for (o, &v) in out[2..Q8_0_BYTES].iter_mut().zip(x) {
         // f32::round is half away from zero, as np_roundf and C's roundf.
-        *o = np_low_byte((v * id).round());
+        *o = np_round_low_byte(v * id);
     }
 }
 
@@ -77,7 +92,8 @@ pub fn q4_0_block(x: &[f32], out: &mut [u8]) {
     let d = first_absmax(x) / -8.0;
     let id = recip_or_zero(d);
     out[..2].copy_from_slice(&fp16_le(d));
-    let q = |v: f32| np_low_byte((v * id + 8.5).trunc()).min(15);
+    // np_low_byte truncates toward zero itself: numpy's np.trunc before the cast is the same.
+    let q = |v: f32| np_low_byte(v * id + 8.5).min(15);
     for j in 0..QK / 2 {
         out[2 + j] = q(x[j]) | (q(x[j + QK / 2]) << 4);
     }

@@ -51,7 +51,7 @@ fn affine_codes(x: &[f32], top: u8, q: &mut [u8; QK]) -> (f32, f32) {
     let d = (max - min) / top as f32;
     let id = recip_or_zero(d);
     for (c, &v) in q.iter_mut().zip(x) {
-        *c = np_low_byte(((v - min) * id + 0.5).trunc()).min(top);
+        *c = np_low_byte((v - min) * id + 0.5).min(top);
     }
     (d, min)
 }
@@ -61,7 +61,7 @@ fn q5_0_codes(x: &[f32], q: &mut [u8; QK]) -> f32 {
     let d = crate::kernels::scalar_ggml::first_absmax(x) / -16.0;
     let id = recip_or_zero(d);
     for (c, &v) in q.iter_mut().zip(x) {
-        *c = np_low_byte((v * id + 16.5).trunc()).min(31);
+        *c = np_low_byte(v * id + 16.5).min(31);
     }
     d
 }
