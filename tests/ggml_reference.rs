@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use quantscope::quant::ggml::{dequantize, quantize, GgmlType};
+use quantscope::quant::ggml::{dequantize, quantize, quantize_to, GgmlType};
 use quantscope::quant::{Encoded, Scheme};
 use quantscope::{DType, Error, Tensor};
 use serde_json::Value;
@@ -255,6 +255,19 @@ fn bad_input_gives_errors_that_name_the_problem() {
     );
     assert!(dequantize(GgmlType::Q8_0, &[0; 34], usize::MAX / 2).is_err());
     assert!(quantize(GgmlType::Q8_0, &[0.0; 31]).is_err());
+    let mut out = vec![0u8; 33];
+    let e = quantize_to(GgmlType::Q8_0, &[0.0; 32], &mut out).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::GgmlBytes {
+                needed: 34,
+                got: 33,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(quantize(GgmlType::Q2_K, &[0.0; 256]).is_err());
     // Types that can be read but not produced say so.
     let e = "q3_k".parse::<Scheme>().unwrap_err().to_string();

@@ -33,6 +33,17 @@ fn needs_scalar(d: f32) -> bool {
     d != 0.0 && d.abs() < f32::MIN_POSITIVE
 }
 
+/// 1.5 * 2^23: for an integral |v| < 2^22, the bits of v + MAGIC minus MAGIC's bits are
+/// v as an i32. Two cheap adds, where V8 lowers i32x4.trunc_sat_f32x4 on x86 to a
+/// cvttps2dq plus NaN/overflow fix-ups (REFERENCE-FACTS, "WebAssembly SIMD on x86").
+const MAGIC: f32 = 12_582_912.0;
+const MAGIC_BITS: i32 = 0x4B40_0000;
+
+#[inline(always)]
+fn integral_to_i32(v: v128) -> v128 {
+    i32x4_sub(f32x4_add(v, f32x4_splat(MAGIC)), i32x4_splat(MAGIC_BITS))
+}
+
 /// round half away from zero: trunc, then step away when the dropped part is >= 0.5
 /// (the subtraction is exact). wasm's `nearest` rounds half to even, which is not ggml's.
 #[inline(always)]
@@ -55,7 +66,7 @@ pub fn quantize_q8_0(x: &[f32], out: &mut [u8]) {
         }
         let id = f32x4_splat(recip_or_zero(d));
         o[..2].copy_from_slice(&scalar::fp16_le(d));
-        let q = |k: usize| i32x4_trunc_sat_f32x4(round_away(f32x4_mul(v[k], id)));
+        let q = |k: usize| integral_to_i32(round_away(f32x4_mul(v[k], id)));
         // Codes are within -127..=127, so the saturating narrows are exact.
         let lo = i8x16_narrow_i16x8(
             i16x8_narrow_i32x4(q(0), q(1)),
@@ -102,7 +113,7 @@ pub fn quantize_q4_0(x: &[f32], out: &mut [u8]) {
         let fifteen = i32x4_splat(15);
         let q = |k: usize| {
             let t = f32x4_trunc(f32x4_add(f32x4_mul(v[k], id), half));
-            i32x4_min(i32x4_trunc_sat_f32x4(t), fifteen)
+            i32x4_min(integral_to_i32(t), fifteen)
         };
         // Element j in the low nibble, j + 16 in the high nibble.
         let byte = |k: usize| v128_or(q(k), i32x4_shl(q(k + 4), 4));

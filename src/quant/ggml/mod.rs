@@ -191,6 +191,28 @@ pub fn quantize(ty: GgmlType, x: &[f32]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Quantizes `x` into `out`, which must be exactly `ty.bytes_for(x.len())` long: for
+/// callers that reuse one buffer (a writer streaming tensors, a benchmark).
+pub fn quantize_to(ty: GgmlType, x: &[f32], out: &mut [u8]) -> Result<()> {
+    if !ty.can_quantize() {
+        return Err(Error::GgmlUnsupported {
+            ty: ty.name(),
+            what: "quantization",
+        });
+    }
+    let needed = ty.bytes_for(x.len())?;
+    if out.len() != needed {
+        return Err(Error::GgmlBytes {
+            ty: ty.name(),
+            n: x.len(),
+            needed,
+            got: out.len(),
+        });
+    }
+    quantize_into(ty, x, out);
+    Ok(())
+}
+
 /// `x.len()` a whole number of blocks and `out` exactly its bytes: checked by callers.
 fn quantize_into(ty: GgmlType, x: &[f32], out: &mut [u8]) {
     let block: fn(&[f32], &mut [u8]) = match ty {
@@ -474,6 +496,9 @@ mod tests {
         let s: crate::quant::Scheme = "q4_k".parse().unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(json, r#"{"kind":"ggml","format":"q4_k"}"#);
-        assert_eq!(serde_json::from_str::<crate::quant::Scheme>(&json).unwrap(), s);
+        assert_eq!(
+            serde_json::from_str::<crate::quant::Scheme>(&json).unwrap(),
+            s
+        );
     }
 }
