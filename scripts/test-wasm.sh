@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wasm-env.sh
 "${WASM_CARGO[@]}" test --release --no-default-features --target wasm32-unknown-unknown \
-  "${WASM_BUILD_STD[@]}" --test wasm_simd
+  "${WASM_BUILD_STD[@]}" --test wasm_simd --test wasm_ggml

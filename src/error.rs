@@ -43,6 +43,31 @@ pub enum Error {
         count: usize,
         first: usize,
     },
+    #[error("tensor `{name}`: rows of {row} values do not split into {ty} blocks of {block}")]
+    GgmlRow {
+        name: String,
+        ty: &'static str,
+        row: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values are not a whole number of blocks of {block}")]
+    GgmlLength {
+        ty: &'static str,
+        n: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values need exactly {needed} bytes, got {got}")]
+    GgmlBytes {
+        ty: &'static str,
+        n: usize,
+        needed: usize,
+        got: usize,
+    },
+    #[error("ggml {ty}: {what} is not supported")]
+    GgmlUnsupported {
+        ty: &'static str,
+        what: &'static str,
+    },
     #[error("{0}")]
     Invalid(String),
 }

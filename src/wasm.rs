@@ -94,3 +94,36 @@ impl WasmModel {
         to_js(&r)
     }
 }
+
+/// Benchmark hook (scripts/bench/ggml.mjs): a tensor copied into wasm memory once, so
+/// that timing `quantize` measures the quantizer, not the copy from JavaScript.
+#[wasm_bindgen(js_name = GgmlBench)]
+pub struct GgmlBench {
+    data: Vec<f32>,
+    out: Vec<u8>,
+}
+
+#[wasm_bindgen(js_class = GgmlBench)]
+impl GgmlBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(data: &[f32]) -> GgmlBench {
+        GgmlBench {
+            data: data.to_vec(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Quantizes the held values to a ggml type (`q8_0`, `q4_0`, ...) into a buffer
+    /// kept between calls; returns the number of packed bytes.
+    pub fn quantize(&mut self, ty: &str) -> Result<usize, JsError> {
+        let t = crate::quant::GgmlType::from_name(ty)
+            .ok_or_else(|| JsError::new(&format!("unknown ggml type `{ty}`")))?;
+        let n = t
+            .bytes_for(self.data.len())
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        self.out.resize(n, 0);
+        crate::quant::ggml::quantize_to(t, &self.data, &mut self.out)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(n)
+    }
+}

@@ -5,14 +5,23 @@
 //! scalar twin bit for bit (tests/wasm_simd.rs runs them in Node).
 
 pub mod scalar;
+pub mod scalar_ggml;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128_ggml;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use simd128 as active;
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub use scalar as active;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use simd128_ggml as active_ggml;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use scalar_ggml as active_ggml;
 
 /// True when this build runs the SIMD128 kernels (a build-time fact, exported to the
 /// page so a test can prove which path ran).
@@ -60,4 +69,16 @@ pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
 #[inline]
 pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
     active::dequantize_i8_lanes(q, params, out)
+}
+
+/// ggml Q8_0 blocks: `x.len()` a multiple of 32, `out.len()` 34 bytes per block.
+#[inline]
+pub fn quantize_q8_0(x: &[f32], out: &mut [u8]) {
+    active_ggml::quantize_q8_0(x, out)
+}
+
+/// ggml Q4_0 blocks: `x.len()` a multiple of 32, `out.len()` 18 bytes per block.
+#[inline]
+pub fn quantize_q4_0(x: &[f32], out: &mut [u8]) {
+    active_ggml::quantize_q4_0(x, out)
 }

@@ -2,6 +2,7 @@
 //! string such as `int8-sym-ch0`) and one file per scheme family.
 
 pub mod float;
+pub mod ggml;
 pub mod linear;
 pub mod log;
 pub mod mixed;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 pub use float::{FloatFormat, FloatScheme};
+pub use ggml::{GgmlScheme, GgmlType, QuantizedGgml};
 pub use linear::{Granularity, LinearScheme, QuantizedLinear};
 pub use log::LogScheme;
 pub use mixed::{MixedScheme, OutlierRule};
@@ -75,6 +77,7 @@ pub enum Scheme {
     Vq(VqScheme),
     /// INT8 with FP16 outlier columns.
     Mixed(MixedScheme),
+    Ggml(GgmlScheme),
 }
 
 impl Scheme {
@@ -95,6 +98,7 @@ impl Scheme {
             Scheme::Log(s) => Box::new(s.quantize(t)?),
             Scheme::Vq(s) => Box::new(s.quantize(t)?),
             Scheme::Mixed(s) => Box::new(s.quantize(t)?),
+            Scheme::Ggml(g) => Box::new(g.quantize(t)?),
         })
     }
 
@@ -108,6 +112,7 @@ impl Scheme {
             // Bits of one code (PQ: one code per sub-vector).
             Scheme::Vq(s) => vq::code_bits(s.k),
             Scheme::Mixed(_) => 8,
+            Scheme::Ggml(g) => g.format.code_bits(),
         }
     }
 }
@@ -121,6 +126,7 @@ impl fmt::Display for Scheme {
             Scheme::Log(s) => s.fmt(f),
             Scheme::Vq(s) => s.fmt(f),
             Scheme::Mixed(s) => s.fmt(f),
+            Scheme::Ggml(g) => g.fmt(f),
         }
     }
 }
@@ -156,6 +162,9 @@ impl FromStr for Scheme {
         }
         if let Some(r) = mixed::parse(&lower) {
             return r.map(Scheme::Mixed).map_err(bad);
+        }
+        if let Some(r) = ggml::parse(&lower) {
+            return r.map(Scheme::Ggml).map_err(bad);
         }
         Err(Error::BadScheme {
             spec: s.to_string(),
