@@ -17,14 +17,14 @@ fn tensor(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
 
 fn scheme_strategy(ndim: usize) -> impl Strategy<Value = LinearScheme> {
     (2u8..=8, any::<bool>(), proptest::option::of(0..ndim.max(1))).prop_map(
-        move |(bits, symmetric, axis)| LinearScheme {
+        move |(bits, symmetric, axis)| LinearScheme::new(
             bits,
             symmetric,
-            granularity: match axis {
+            match axis {
                 Some(a) if ndim > 0 => Granularity::PerChannel { axis: a },
                 _ => Granularity::PerTensor,
             },
-        },
+        ),
     )
 }
 
@@ -50,12 +50,13 @@ proptest! {
     ) {
         let q = s.quantize(&t).unwrap();
         let y = q.dequantize();
+        let codes = q.codes();
         let channels = q.params.len();
         let inner: usize = match q.axis { Some(a) => t.shape[a + 1..].iter().product(), None => t.numel() };
         for (i, (&x, &r)) in t.data.iter().zip(&y).enumerate() {
             let c = if channels == 1 { 0 } else { (i / inner) % channels };
             let p = q.params[c];
-            prop_assert!(q.codes[i] as i32 >= p.qmin && q.codes[i] as i32 <= p.qmax);
+            prop_assert!(codes[i] >= p.qmin && codes[i] <= p.qmax);
             let lo = (p.qmin - p.zero_point) as f32 * p.scale;
             let hi = (p.qmax - p.zero_point) as f32 * p.scale;
             if x >= lo && x <= hi {
@@ -69,7 +70,7 @@ proptest! {
     /// Symmetric schemes keep zero exact and the zero point at 0.
     #[test]
     fn symmetric_keeps_zero(t in tensor_strategy(), bits in 2u8..=8) {
-        let s = LinearScheme { bits, symmetric: true, granularity: Granularity::PerTensor };
+        let s = LinearScheme::new(bits, true, Granularity::PerTensor);
         let mut t = t;
         t.data[0] = 0.0;
         let q = s.quantize(&t).unwrap();
