@@ -17,14 +17,16 @@ fn tensor(shape: Vec<usize>, data: Vec<f32>) -> Tensor {
 
 fn scheme_strategy(ndim: usize) -> impl Strategy<Value = LinearScheme> {
     (2u8..=8, any::<bool>(), proptest::option::of(0..ndim.max(1))).prop_map(
-        move |(bits, symmetric, axis)| LinearScheme::new(
-            bits,
-            symmetric,
-            match axis {
-                Some(a) if ndim > 0 => Granularity::PerChannel { axis: a },
-                _ => Granularity::PerTensor,
-            },
-        ),
+        move |(bits, symmetric, axis)| {
+            LinearScheme::new(
+                bits,
+                symmetric,
+                match axis {
+                    Some(a) if ndim > 0 => Granularity::PerChannel { axis: a },
+                    _ => Granularity::PerTensor,
+                },
+            )
+        },
     )
 }
 

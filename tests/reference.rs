@@ -122,9 +122,7 @@ fn linear_int8_matches_onnx_runtime() {
         }
         assert_eq!(q.zero_points(), zps, "{scheme_str} {} zero points", x.name);
         let got = q.codes();
-        let mismatches: Vec<usize> = (0..codes.len())
-            .filter(|&i| got[i] != codes[i])
-            .collect();
+        let mismatches: Vec<usize> = (0..codes.len()).filter(|&i| got[i] != codes[i]).collect();
         assert!(
             mismatches.is_empty(),
             "{scheme_str} {}: {} codes differ, first at {} ({} vs {})",

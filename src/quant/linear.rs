@@ -124,7 +124,11 @@ pub fn parse(s: &str) -> Option<std::result::Result<LinearScheme, String>> {
     Some(parse_with(Convention::Plain, s))
 }
 
-fn number<T: std::str::FromStr>(tok: &str, digits: &str, want: &str) -> std::result::Result<T, String> {
+fn number<T: std::str::FromStr>(
+    tok: &str,
+    digits: &str,
+    want: &str,
+) -> std::result::Result<T, String> {
     digits
         .parse()
         .map_err(|_| format!("`{tok}`: expected {want}"))
@@ -139,7 +143,9 @@ pub fn parse_with(convention: Convention, s: &str) -> std::result::Result<Linear
     } else if let Some(d) = head.strip_prefix("int") {
         (true, d)
     } else {
-        return Err(format!("`{head}`: expected int<bits> or uint<bits>, e.g. int8"));
+        return Err(format!(
+            "`{head}`: expected int<bits> or uint<bits>, e.g. int8"
+        ));
     };
     let bits: u8 = digits
         .parse()
@@ -217,9 +223,17 @@ pub fn parse_with(convention: Convention, s: &str) -> std::result::Result<Linear
 #[derive(Clone, Copy, Debug)]
 enum Piece {
     /// Elements `start..start + len` all use slot `slot`.
-    Single { start: usize, len: usize, slot: usize },
+    Single {
+        start: usize,
+        len: usize,
+        slot: usize,
+    },
     /// Element `start + j` uses slot `base + j` (scales running along the last axis).
-    Lanes { start: usize, len: usize, base: usize },
+    Lanes {
+        start: usize,
+        len: usize,
+        base: usize,
+    },
 }
 
 /// How a tensor's elements map to parameter slots.
@@ -342,7 +356,9 @@ impl Layout {
     fn gather(&self, x: &[f32]) -> Vec<Vec<f32>> {
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); self.slots];
         self.for_each_piece(|p| match p {
-            Piece::Single { start, len, slot } => out[slot].extend_from_slice(&x[start..start + len]),
+            Piece::Single { start, len, slot } => {
+                out[slot].extend_from_slice(&x[start..start + len])
+            }
             Piece::Lanes { start, len, base } => {
                 for (j, &v) in x[start..start + len].iter().enumerate() {
                     out[base + j].push(v);
@@ -421,12 +437,13 @@ impl LinearScheme {
 
     fn slot(&self, rmin: f32, rmax: f32) -> Slot {
         let (qmin, qmax) = self.qrange();
+        let (cmin, cmax) = presets::clip_range(self);
         let plain = |scale: f32, zero_point: i32| Slot {
             q: QParams {
                 scale,
                 zero_point,
-                qmin,
-                qmax,
+                qmin: cmin,
+                qmax: cmax,
             },
             inv: 0.0,
             tfjs: (0.0, 0.0, 0.0),
@@ -442,9 +459,15 @@ impl LinearScheme {
                     rmin = -absmax;
                     rmax = absmax;
                 }
-                // Widen before subtracting, as ONNX Runtime does: a finite f32 range can
-                // overflow f32 when subtracted.
-                let scale = (rmax as f64 - rmin as f64) / (qmax - qmin) as f64;
+                // Widen before subtracting, as compute_scale_zp does: a finite f32 range
+                // can overflow f32 when subtracted. compute_scale_zp_blocked subtracts in
+                // f32 and widens after.
+                let dr = if blocked {
+                    (rmax - rmin) as f64
+                } else {
+                    rmax as f64 - rmin as f64
+                };
+                let scale = dr / (qmax - qmin) as f64;
                 if scale.is_nan() || (scale as f32) < f32::MIN_POSITIVE {
                     return plain(1.0, 0);
                 }
@@ -607,51 +630,55 @@ impl LinearScheme {
         let layout = Layout::new(t, self.granularity)?;
         let n = t.numel();
         let x = &t.data;
-        let (ranges, slots, packed) =
-            if self.on_kernels() && self.range == RangeMethod::MinMax && layout.pieces_are_slots() {
-                self.quantize_fused(t, &layout)?
+        let (ranges, slots, packed) = if self.on_kernels()
+            && self.range == RangeMethod::MinMax
+            && layout.pieces_are_slots()
+        {
+            self.quantize_fused(t, &layout)?
+        } else {
+            check_finite(t)?;
+            let ranges = self.ranges(t, &layout);
+            let slots: Vec<Slot> = ranges.iter().map(|&(lo, hi)| self.slot(lo, hi)).collect();
+            let packed = if self.on_kernels() {
+                let off = self.offset();
+                let kp: Vec<QParams> = slots.iter().map(|s| shifted(s.q, off)).collect();
+                let mut work = vec![0u8; n];
+                let w = as_i8_mut(&mut work);
+                layout.for_each_piece(|p| match p {
+                    Piece::Single { start, len, slot } => {
+                        let r = start..start + len;
+                        kernels::quantize_i8(&x[r.clone()], kp[slot], &mut w[r]);
+                    }
+                    Piece::Lanes { start, len, base } => {
+                        let r = start..start + len;
+                        kernels::quantize_i8_lanes(&x[r.clone()], &kp[base..base + len], &mut w[r]);
+                    }
+                });
+                self.finish_i8(work)
             } else {
-                check_finite(t)?;
-                let ranges = self.ranges(t, &layout);
-                let slots: Vec<Slot> = ranges.iter().map(|&(lo, hi)| self.slot(lo, hi)).collect();
-                let packed = if self.on_kernels() {
-                    let off = self.offset();
-                    let kp: Vec<QParams> = slots.iter().map(|s| shifted(s.q, off)).collect();
-                    let mut work = vec![0u8; n];
-                    let w = as_i8_mut(&mut work);
-                    layout.for_each_piece(|p| match p {
-                        Piece::Single { start, len, slot } => {
-                            let r = start..start + len;
-                            kernels::quantize_i8(&x[r.clone()], kp[slot], &mut w[r]);
+                let mut codes = vec![0i32; n];
+                layout.for_each_piece(|p| match p {
+                    Piece::Single { start, len, slot } => {
+                        for i in start..start + len {
+                            codes[i] = self.code(x[i], &slots[slot], i);
                         }
-                        Piece::Lanes { start, len, base } => {
-                            let r = start..start + len;
-                            kernels::quantize_i8_lanes(&x[r.clone()], &kp[base..base + len], &mut w[r]);
+                    }
+                    Piece::Lanes { start, len, base } => {
+                        for j in 0..len {
+                            codes[start + j] = self.code(x[start + j], &slots[base + j], start + j);
                         }
-                    });
-                    self.finish_i8(work)
-                } else {
-                    let mut codes = vec![0i32; n];
-                    layout.for_each_piece(|p| match p {
-                        Piece::Single { start, len, slot } => {
-                            for i in start..start + len {
-                                codes[i] = self.code(x[i], &slots[slot], i);
-                            }
-                        }
-                        Piece::Lanes { start, len, base } => {
-                            for j in 0..len {
-                                codes[start + j] = self.code(x[start + j], &slots[base + j], start + j);
-                            }
-                        }
-                    });
-                    pack::pack(&codes, self.bits)
-                };
-                (ranges, slots, packed)
+                    }
+                });
+                pack::pack(&codes, self.bits)
             };
+            (ranges, slots, packed)
+        };
         let axis = match self.granularity {
             Granularity::PerTensor => None,
             Granularity::PerChannel { axis } => Some(axis),
-            Granularity::PerGroup { axis, .. } => Some(axis.unwrap_or(t.shape.len().saturating_sub(1))),
+            Granularity::PerGroup { axis, .. } => {
+                Some(axis.unwrap_or(t.shape.len().saturating_sub(1)))
+            }
         };
         Ok(QuantizedLinear {
             scheme: *self,
@@ -674,7 +701,11 @@ impl LinearScheme {
     /// piece is read from memory once and re-read from cache; the first non-finite value
     /// stops it.
     #[allow(clippy::type_complexity)]
-    fn quantize_fused(&self, t: &Tensor, layout: &Layout) -> Result<(Vec<(f32, f32)>, Vec<Slot>, Vec<u8>)> {
+    fn quantize_fused(
+        &self,
+        t: &Tensor,
+        layout: &Layout,
+    ) -> Result<(Vec<(f32, f32)>, Vec<Slot>, Vec<u8>)> {
         let off = self.offset();
         let mut ranges = vec![(0.0, 0.0); layout.slots];
         let mut slots = vec![self.slot(0.0, 0.0); layout.slots];
@@ -784,7 +815,9 @@ impl Encoded for QuantizedLinear {
         let params = match (self.axis, self.block) {
             (None, _) => "one scale for the tensor".to_string(),
             (Some(a), None) => format!("{} scales along axis {a}", self.params.len()),
-            (Some(a), Some(b)) => format!("{} scales, blocks of {b} along axis {a}", self.params.len()),
+            (Some(a), Some(b)) => {
+                format!("{} scales, blocks of {b} along axis {a}", self.params.len())
+            }
         };
         let tool = match self.scheme.convention {
             Convention::Plain => String::new(),
@@ -843,7 +876,12 @@ impl QuantizedLinear {
 
     /// The codes, one per element in C order (unpacked).
     pub fn codes(&self) -> Vec<i32> {
-        pack::unpack(&self.packed, self.scheme.bits, self.scheme.signed, self.numel)
+        pack::unpack(
+            &self.packed,
+            self.scheme.bits,
+            self.scheme.signed,
+            self.numel,
+        )
     }
 
     fn slot_of(&self, i: usize) -> Slot {
@@ -902,7 +940,11 @@ impl QuantizedLinear {
                 }
                 Piece::Lanes { start, len, base } => {
                     let r = start..start + len;
-                    kernels::dequantize_i8_lanes(&work[r.clone()], &kp[base..base + len], &mut out[r]);
+                    kernels::dequantize_i8_lanes(
+                        &work[r.clone()],
+                        &kp[base..base + len],
+                        &mut out[r],
+                    );
                 }
             });
         } else {
@@ -982,12 +1024,16 @@ mod tests {
     #[test]
     fn groups_along_the_last_axis() {
         let x: Vec<f32> = (0..12).map(|i| i as f32).collect();
-        let q = s("uint8-asym-group4").quantize(&t(vec![2, 6], x.clone())).unwrap();
+        let q = s("uint8-asym-group4")
+            .quantize(&t(vec![2, 6], x.clone()))
+            .unwrap();
         // Row of 6 in blocks of 4: two groups per row, the second of 2 elements.
         assert_eq!(q.params.len(), 4);
         assert_eq!(q.ranges[1], (4.0, 5.0));
         assert_eq!(q.ranges[3], (10.0, 11.0));
-        let q = s("int8-sym-group2-ax0").quantize(&t(vec![4, 3], x)).unwrap();
+        let q = s("int8-sym-group2-ax0")
+            .quantize(&t(vec![4, 3], x))
+            .unwrap();
         assert_eq!(q.params.len(), 6);
         assert_eq!(q.ranges[4], (7.0, 10.0));
     }
@@ -995,7 +1041,13 @@ mod tests {
     #[test]
     fn packed_size_follows_the_width() {
         let x: Vec<f32> = (0..10).map(|i| i as f32 - 5.0).collect();
-        for (spec, codes) in [("int4-sym", 5), ("int3-sym", 4), ("int8-sym", 10), ("int16-sym", 20), ("int2-sym", 3)] {
+        for (spec, codes) in [
+            ("int4-sym", 5),
+            ("int3-sym", 4),
+            ("int8-sym", 10),
+            ("int16-sym", 20),
+            ("int2-sym", 3),
+        ] {
             let q = s(spec).quantize(&t(vec![10], x.clone())).unwrap();
             assert_eq!(q.packed.len(), codes, "{spec}");
             assert_eq!(q.packed_bytes(), codes + 4, "{spec}");

@@ -144,14 +144,19 @@ pub fn validate(s: &LinearScheme) -> Result<(), String> {
                 return Err("TFLite weights are symmetric int8: tflite-int8[-ch<axis>]".into());
             }
             if matches!(s.granularity, Granularity::PerGroup { .. }) {
-                return Err("TFLite quantizes weights per tensor or per channel, not per group".into());
+                return Err(
+                    "TFLite quantizes weights per tensor or per channel, not per group".into(),
+                );
             }
             fixed_rounding()?;
             minmax_only()
         }
         Convention::Tfjs => {
             if s.signed || s.symmetric || !(s.bits == 8 || s.bits == 16) {
-                return Err("TF.js quantizes weights to affine uint8 or uint16: tfjs-uint8, tfjs-uint16".into());
+                return Err(
+                    "TF.js quantizes weights to affine uint8 or uint16: tfjs-uint8, tfjs-uint16"
+                        .into(),
+                );
             }
             if s.granularity != Granularity::PerTensor {
                 return Err("TF.js uses one scale per tensor".into());
@@ -204,4 +209,18 @@ pub fn parse(s: &str) -> Option<Result<LinearScheme, String>> {
         return None;
     }
     Some(super::linear::parse_with(c, rest))
+}
+
+/// The range codes are clamped to when quantizing. ONNX Runtime's `quantize_nparray`
+/// clips to the storage type's full range even where the parameters used a narrower one
+/// (symmetric int8 [-127, 127], reduce_range): with a calibrated range that cuts values
+/// off, a symmetric int8 code can be -128 there. Everyone else clamps to [`qrange`].
+pub fn clip_range(s: &LinearScheme) -> (i32, i32) {
+    if s.convention == Convention::Ort {
+        let mut full = *s;
+        full.convention = Convention::Torch; // the full range of the type
+        qrange(&full)
+    } else {
+        qrange(s)
+    }
 }

@@ -167,40 +167,16 @@ pub fn percentile(x: &[f32], pct: f64, symmetric: bool) -> (f32, f32) {
     (lo, hi)
 }
 
-/// ONNX Runtime's smooth_distribution: zeros become 1e-4, the mass taken evenly from the
-/// non-zero bins; in f32 as ORT computes it. None when every bin is zero.
-fn smooth(p: &[i64]) -> Option<Vec<f32>> {
-    let zeros = p.iter().filter(|&&v| v == 0).count();
-    let nonzeros = p.len() - zeros;
+/// The amount ONNX Runtime's smooth_distribution adds to each bin of a distribution with
+/// `zeros` empty bins out of `len`: zeros get 1e-4, the others lose the same mass evenly.
+/// None when every bin is empty. In f32 as ORT computes it.
+fn smoothing(zeros: usize, len: usize) -> Option<(f32, f32)> {
+    let nonzeros = len - zeros;
     if nonzeros == 0 {
         return None;
     }
     let eps = 0.0001f64;
-    let eps1 = (eps * zeros as f64 / nonzeros as f64) as f32;
-    Some(
-        p.iter()
-            .map(|&v| {
-                if v == 0 {
-                    v as f32 + eps as f32
-                } else {
-                    v as f32 + -eps1
-                }
-            })
-            .collect(),
-    )
-}
-
-/// KL(p || q) of two unnormalised distributions, rounded to f32 as ORT stores it (so
-/// near-ties resolve to the first candidate as ORT's argmin does).
-fn kl(p: &[f32], q: &[f32]) -> f32 {
-    let sp: f64 = p.iter().map(|&v| v as f64).sum();
-    let sq: f64 = q.iter().map(|&v| v as f64).sum();
-    let mut s = 0f64;
-    for (&a, &b) in p.iter().zip(q) {
-        let (a, b) = (a as f64 / sp, b as f64 / sq);
-        s += a * (a / b).ln();
-    }
-    s as f32
+    Some((eps as f32, -((eps * zeros as f64 / nonzeros as f64) as f32)))
 }
 
 /// ONNX Runtime's entropy calibrator (`get_entropy_threshold`) on one set of values.
@@ -221,33 +197,121 @@ pub fn entropy(x: &[f32]) -> (f32, f32) {
     for (i, &h) in hist.iter().enumerate() {
         prefix[i + 1] = prefix[i] + h;
     }
+    let mut nz_prefix = vec![0usize; nb + 1];
+    for (i, &h) in hist.iter().enumerate() {
+        nz_prefix[i + 1] = nz_prefix[i] + (h != 0) as usize;
+    }
+    let mut qv = vec![0i64; nq];
+    let nz_idx: Vec<usize> = (0..nb).filter(|&i| hist[i] != 0).collect();
+    let mut nz_pos: Vec<usize> = Vec::new();
     let (mut best, mut best_div) = ((edges[0], edges[nb]), f32::INFINITY);
     let mut first = true;
     for i in nq / 2..=zero {
         let start = zero - i;
         let end = (zero + i + 1).min(nb);
-        let sliced = &hist[start..end];
-        let mut p = sliced.to_vec();
-        p[0] += prefix[start];
-        let last = p.len() - 1;
-        p[last] += prefix[nb] - prefix[end];
-        let merged = sliced.len() / nq;
-        let mut q = vec![0i64; p.len()];
-        for k in 0..nq {
+        let len = end - start;
+        let (left, right) = (prefix[start], prefix[nb] - prefix[end]);
+        // The reference distribution p: the slice with the outliers folded into its ends.
+        let p = |j: usize| -> i64 {
+            let mut v = hist[start + j];
+            if j == 0 {
+                v += left;
+            }
+            if j == len - 1 {
+                v += right;
+            }
+            v
+        };
+        let ends: &[usize] = if len == 1 { &[0] } else { &[0, len - 1] };
+        // Non-zero bins of p in [a, b): the slice's, corrected at p's two ends.
+        let p_nonzero = |a: usize, b: usize| -> usize {
+            let mut n = nz_prefix[start + b] - nz_prefix[start + a];
+            for &j in ends {
+                if a <= j && j < b {
+                    n = n + (p(j) != 0) as usize - (hist[start + j] != 0) as usize;
+                }
+            }
+            n
+        };
+        // The candidate q: the slice merged into nq bins, each spread over its bins
+        // (divided by the count of p's non-zero ones there), the quotient truncated to
+        // an integer as ORT's int64 array stores it.
+        let merged = len / nq;
+        for (k, v) in qv.iter_mut().enumerate() {
             let (s, e) = (k * merged, k * merged + merged);
-            let mut bin: i64 = sliced[s..e].iter().sum();
+            let mut bin = prefix[start + e] - prefix[start + s];
             if k == nq - 1 {
-                bin += sliced[nq * merged..].iter().sum::<i64>();
+                bin += prefix[end] - prefix[start + nq * merged];
             }
-            let norm = p[s..e].iter().filter(|&&v| v != 0).count();
-            if norm != 0 {
-                // ORT assigns a float quotient into an int64 array: truncation.
-                let v = (bin as f64 / norm as f64) as i64;
-                q[s..e].iter_mut().for_each(|x| *x = v);
-            }
+            let norm = p_nonzero(s, e);
+            *v = if norm != 0 {
+                (bin as f64 / norm as f64) as i64
+            } else {
+                0
+            };
         }
-        let div = match (smooth(&p), smooth(&q)) {
-            (Some(ps), Some(qs)) => kl(&ps, &qs),
+        // p's non-zero positions, in order: the slice's non-zero bins and p's two ends.
+        nz_pos.clear();
+        let lo_i = nz_idx.partition_point(|&h| h < start);
+        let hi_i = nz_idx.partition_point(|&h| h < end);
+        if hist[start] == 0 && p(0) != 0 {
+            nz_pos.push(0);
+        }
+        nz_pos.extend(nz_idx[lo_i..hi_i].iter().map(|&h| h - start));
+        if len > 1 && hist[end - 1] == 0 && p(len - 1) != 0 {
+            nz_pos.push(len - 1);
+        }
+        let tail = len - nq * merged;
+        let q_zeros = tail
+            + if merged == 0 {
+                0
+            } else {
+                qv.iter().filter(|&&v| v == 0).count() * merged
+            };
+        let p_zeros = len - nz_pos.len();
+        let div = match (smoothing(p_zeros, len), smoothing(q_zeros, len)) {
+            (Some((pz, pn)), Some((qz, qn))) => {
+                // Sums over every position, done region by region (q is constant on each
+                // merged bin and zero on the tail) plus a correction at each non-zero p,
+                // so one candidate costs O(bins + non-zeros), not O(len).
+                let smooth = |v: i64, z: f32, n: f32| v as f32 + if v == 0 { z } else { n };
+                let qs = |k: usize| -> f64 {
+                    if k < nq {
+                        smooth(qv[k], qz, qn) as f64
+                    } else {
+                        qz as f64
+                    }
+                };
+                let region = |j: usize| {
+                    if merged == 0 {
+                        nq
+                    } else {
+                        (j / merged).min(nq)
+                    }
+                };
+                let mut sp = len as f64 * pz as f64;
+                for &j in nz_pos.iter() {
+                    sp += smooth(p(j), pz, pn) as f64 - pz as f64;
+                }
+                let mut sq = tail as f64 * qz as f64;
+                if merged > 0 {
+                    sq += (0..nq).map(qs).sum::<f64>() * merged as f64;
+                }
+                let a0 = pz as f64 / sp;
+                let term = |a: f64, k: usize| a * (a / (qs(k) / sq)).ln();
+                let mut kl = tail as f64 * term(a0, nq);
+                if merged > 0 {
+                    kl += (0..nq).map(|k| term(a0, k)).sum::<f64>() * merged as f64;
+                }
+                for &j in nz_pos.iter() {
+                    let k = if j >= nq * merged { nq } else { region(j) };
+                    let a = smooth(p(j), pz, pn) as f64 / sp;
+                    kl += term(a, k) - term(a0, k);
+                }
+                // Rounded to f32 as ORT stores it, so near-ties resolve to the first
+                // candidate as its argmin does.
+                kl as f32
+            }
             _ => f32::INFINITY,
         };
         if first || div < best_div {
@@ -284,7 +348,9 @@ mod tests {
 
     #[test]
     fn percentile_cuts_an_outlier() {
-        let mut x: Vec<f32> = (0..10_000).map(|i| (i % 200) as f32 / 100.0 - 1.0).collect();
+        let mut x: Vec<f32> = (0..10_000)
+            .map(|i| (i % 200) as f32 / 100.0 - 1.0)
+            .collect();
         x[17] = 50.0;
         let (lo, hi) = percentile(&x, 99.9, true);
         assert!(hi < 2.0 && lo > -2.0, "{lo} {hi}");
@@ -297,7 +363,9 @@ mod tests {
 
     #[test]
     fn entropy_stays_inside_the_data() {
-        let x: Vec<f32> = (0..5000).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let x: Vec<f32> = (0..5000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
         let (lo, hi) = entropy(&x);
         assert!(lo >= -1.0 && hi <= 1.0 && lo < hi, "{lo} {hi}");
         assert_eq!(entropy(&[0.0; 4]), (0.0, 0.0));

@@ -29,9 +29,14 @@ impl Rounding {
             "rna" => Some(Ok(Rounding::HalfAway)),
             _ => {
                 let digits = tok.strip_prefix("sr")?;
-                Some(digits.parse().map(|seed| Rounding::Stochastic { seed }).map_err(|_| {
-                    format!("`{tok}`: stochastic rounding needs a seed, e.g. sr7")
-                }))
+                Some(
+                    digits
+                        .parse()
+                        .map(|seed| Rounding::Stochastic { seed })
+                        .map_err(|_| {
+                            format!("`{tok}`: stochastic rounding needs a seed, e.g. sr7")
+                        }),
+                )
             }
         }
     }
