@@ -141,6 +141,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unusual_byte_groupings)] // grouped by code, not by nibble
     fn three_bit_straddles_bytes() {
         // codes 1..=5 at 3 bits: 001 010 011 100 101, LSB first.
         let b = pack(&[1, 2, 3, 4, 5], 3);

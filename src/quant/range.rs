@@ -282,13 +282,7 @@ pub fn entropy(x: &[f32]) -> (f32, f32) {
                         qz as f64
                     }
                 };
-                let region = |j: usize| {
-                    if merged == 0 {
-                        nq
-                    } else {
-                        (j / merged).min(nq)
-                    }
-                };
+                let region = |j: usize| j.checked_div(merged).map_or(nq, |k| k.min(nq));
                 let mut sp = len as f64 * pz as f64;
                 for &j in nz_pos.iter() {
                     sp += smooth(p(j), pz, pn) as f64 - pz as f64;
