@@ -823,9 +823,16 @@ impl Encoded for QuantizedLinear {
             Convention::Plain => String::new(),
             c => format!(", {c} conventions"),
         };
+        let mut extra = String::new();
+        if self.scheme.range != RangeMethod::MinMax {
+            extra += &format!(", range {}", self.scheme.range);
+        }
+        if self.scheme.rounding != Rounding::HalfEven {
+            extra += &format!(", rounding {}", self.scheme.rounding);
+        }
         format!(
-            "{}-bit codes {qmin}..{qmax}, {params}, range {}, rounding {}{tool}",
-            self.scheme.bits, self.scheme.range, self.scheme.rounding
+            "{}-bit codes {qmin}..{qmax}, {params}{extra}{tool}",
+            self.scheme.bits
         )
     }
     fn scales(&self) -> Vec<f32> {
