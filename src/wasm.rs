@@ -127,3 +127,42 @@ impl GgmlBench {
         Ok(n)
     }
 }
+
+/// A tensor held inside wasm memory for benchmarks: the f32 data crosses from JavaScript
+/// once, so timing `quantize` measures quantization alone (copying 64 MiB in costs about
+/// as much as one quantize pass).
+#[wasm_bindgen(js_name = BenchTensor)]
+pub struct BenchTensor {
+    tensor: crate::Tensor,
+}
+
+#[wasm_bindgen(js_class = BenchTensor)]
+impl BenchTensor {
+    /// `data` in C order with shape `rows x cols`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(data: &[f32], rows: u32, cols: u32) -> Result<BenchTensor, JsError> {
+        if data.len() as u64 != rows as u64 * cols as u64 {
+            return Err(JsError::new(&format!(
+                "{} values do not fill a {rows} x {cols} tensor",
+                data.len()
+            )));
+        }
+        Ok(BenchTensor {
+            tensor: crate::Tensor {
+                name: "bench".into(),
+                shape: vec![rows as usize, cols as usize],
+                dtype: crate::DType::F32,
+                data: data.to_vec(),
+            },
+        })
+    }
+
+    /// Quantizes (codes and parameters only: no dequantization, no metrics) and returns
+    /// the packed size in bytes, so the work cannot be optimised away.
+    pub fn quantize(&self, scheme_str: &str) -> Result<u32, JsError> {
+        let e = scheme(scheme_str)?
+            .encode(&self.tensor)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(e.packed_bytes() as u32)
+    }
+}

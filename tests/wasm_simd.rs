@@ -142,14 +142,65 @@ fn simd_quantizer_matches_onnx_runtime() {
             panic!("{scheme} is not linear")
         };
         let q = s.quantize(&x.tensors[0]).unwrap();
-        let want: Vec<i8> = exp
+        let want: Vec<i32> = exp
             .tensor("codes")
             .unwrap()
             .data
             .iter()
-            .map(|&v| v as i8)
+            .map(|&v| v as i32)
             .collect();
-        assert_eq!(q.codes, want, "{scheme}");
+        assert_eq!(q.codes(), want, "{scheme}");
+    }
+}
+
+/// The linear family as the page runs it (SIMD kernels, wasm arithmetic) against the
+/// tools' codes and the packed bytes: ONNX Runtime's uint8 per channel along the last
+/// axis, its blocked int4 with packed nibbles, and quantscope's stochastic rounding, whose
+/// hash must give the same codes in wasm as natively (the same fixture holds both).
+#[wasm_bindgen_test]
+fn linear_family_matches_the_fixtures_in_wasm() {
+    let cases: &[(&[u8], &[u8], &str)] = &[
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "ort-uint8-asym-ch1",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "ort-int4-sym-group16",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "int8-sym-sr7",
+        ),
+        (
+            include_bytes!("fixtures/linear/heavy.npy"),
+            include_bytes!("fixtures/linear/heavy.expected.npz"),
+            "int4-asym-sr7",
+        ),
+        (
+            include_bytes!("fixtures/linear/minilm_query.npy"),
+            include_bytes!("fixtures/linear/minilm_query.expected.npz"),
+            "int3-asym-ch0",
+        ),
+    ];
+    for (input, expected, scheme) in cases {
+        let x = quantscope::open(input, "x.npy").unwrap();
+        let exp = quantscope::open(expected, "e.npz").unwrap();
+        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap() else {
+            panic!("{scheme} is not linear")
+        };
+        let q = s.quantize(&x.tensors[0]).unwrap();
+        if let Ok(codes) = exp.tensor(&format!("{scheme}.codes")) {
+            let want: Vec<i32> = codes.data.iter().map(|&v| v as i32).collect();
+            assert_eq!(q.codes(), want, "{scheme} codes");
+        }
+        if let Ok(packed) = exp.tensor(&format!("{scheme}.packed")) {
+            let want: Vec<u8> = packed.data.iter().map(|&v| v as u8).collect();
+            assert_eq!(q.packed, want, "{scheme} packed");
+        }
     }
 }
 

@@ -41,6 +41,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Quantize tensors with several schemes and print every tensor x scheme: MSE, SQNR,
+    /// cosine, max |error|, bits per weight, packed bytes.
+    Compare {
+        file: PathBuf,
+        /// Comma-separated schemes, e.g. int8-sym-ch0,int4-asym-group128,torch-int8-sym.
+        #[arg(long, value_delimiter = ',', required = true)]
+        schemes: Vec<String>,
+        /// Only these tensors (repeatable); all tensors by default.
+        #[arg(long, short)]
+        tensor: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -94,8 +111,95 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_summary(&rows);
             }
         }
+        Command::Compare {
+            file,
+            schemes,
+            tensor,
+            json,
+            csv,
+        } => {
+            // Parse every scheme before reading the file: a typo fails fast.
+            let schemes = schemes
+                .iter()
+                .map(|s| s.parse::<Scheme>().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let model = load(&file)?;
+            let names: Vec<String> = if tensor.is_empty() {
+                model.tensors.iter().map(|t| t.name.clone()).collect()
+            } else {
+                tensor
+            };
+            let mut rows = Vec::with_capacity(names.len() * schemes.len());
+            for n in &names {
+                let t = model.tensor(n).map_err(|e| e.to_string())?;
+                for s in &schemes {
+                    rows.push(analysis::summarize(t, s).map_err(|e| e.to_string())?);
+                }
+            }
+            if json {
+                print_json(&rows)?;
+            } else if csv {
+                print_csv(&rows);
+            } else {
+                print_compare(&rows);
+            }
+        }
     }
     Ok(())
+}
+
+fn print_compare(rows: &[TensorSummary]) {
+    let w = rows.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let sw = rows
+        .iter()
+        .map(|t| t.scheme.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<w$}  {:<sw$}  {:>12}  {:>9}  {:>10}  {:>11}  {:>8}  {:>12}",
+        "name", "scheme", "MSE", "SQNR dB", "cosine", "max |err|", "bits/w", "packed bytes"
+    );
+    for r in rows {
+        println!(
+            "{:<w$}  {:<sw$}  {:>12.5e}  {:>9.3}  {:>10.7}  {:>11.5e}  {:>8.3}  {:>12}",
+            r.name,
+            r.scheme,
+            r.metrics.mse,
+            r.metrics.sqnr_db,
+            r.metrics.cosine,
+            r.metrics.max_abs_error,
+            r.bits_per_weight,
+            r.packed_bytes
+        );
+    }
+}
+
+/// CSV with full-precision numbers (Rust's shortest round-trip form); names are quoted
+/// when they hold a comma or quote.
+fn print_csv(rows: &[TensorSummary]) {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    println!("name,scheme,numel,mse,sqnr_db,cosine,max_abs_error,bits_per_weight,packed_bytes");
+    for r in rows {
+        println!(
+            "{},{},{},{},{},{},{},{},{}",
+            quote(&r.name),
+            quote(&r.scheme),
+            r.numel,
+            r.metrics.mse,
+            r.metrics.sqnr_db,
+            r.metrics.cosine,
+            r.metrics.max_abs_error,
+            r.bits_per_weight,
+            r.packed_bytes
+        );
+    }
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), String> {

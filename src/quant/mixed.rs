@@ -126,12 +126,8 @@ impl MixedScheme {
                 r[c] = 0.0;
             }
         }
-        let int8 = LinearScheme {
-            bits: 8,
-            symmetric: true,
-            granularity: Granularity::PerChannel { axis: 0 },
-        }
-        .quantize(&rest)?;
+        let int8 =
+            LinearScheme::new(8, true, Granularity::PerChannel { axis: 0 }).quantize(&rest)?;
         Ok(Mixed {
             scheme: *self,
             rows,

@@ -7,6 +7,10 @@ pub mod linear;
 pub mod log;
 pub mod mixed;
 pub mod nf4;
+pub mod pack;
+pub mod presets;
+pub mod range;
+pub mod rounding;
 pub mod vq;
 
 use std::fmt;
@@ -22,6 +26,9 @@ pub use linear::{Granularity, LinearScheme, QuantizedLinear};
 pub use log::LogScheme;
 pub use mixed::{MixedScheme, OutlierRule};
 pub use nf4::{FourBitFormat, FourBitScheme};
+pub use presets::Convention;
+pub use range::RangeMethod;
+pub use rounding::Rounding;
 pub use vq::{VqMethod, VqScheme};
 
 /// The representable values of one channel (or block) of an encoded tensor, drawn over
@@ -138,7 +145,7 @@ impl FromStr for Scheme {
     /// that claims the string parses it.
     fn from_str(s: &str) -> Result<Scheme> {
         let lower = s.trim().to_ascii_lowercase();
-        if let Some(r) = linear::parse(&lower) {
+        if let Some(r) = presets::parse(&lower).or_else(|| linear::parse(&lower)) {
             return r.map(Scheme::Linear).map_err(|reason| Error::BadScheme {
                 spec: s.to_string(),
                 reason,
@@ -195,6 +202,13 @@ mod tests {
         for (s, needle) in [
             ("fp9", "unknown scheme"),
             ("int9-sym", "between 2 and 8"),
+            ("ort-int3-sym", "4, 8 or 16"),
+            ("tflite-int8-asym", "symmetric int8"),
+            ("tfjs-uint8-ch0", "one scale per tensor"),
+            ("int8-sym-group0", "at least 1"),
+            ("int8-pct200", "percentile"),
+            ("int8-sym-reduced", "reduce_range"),
+            ("torch-int8-sym-rna", "rounding"),
             ("int8-foo", "`foo`"),
             ("int8-sym-chx", "`chx`"),
             ("int8-sym-ch0-x", "`x`"),
