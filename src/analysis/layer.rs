@@ -70,7 +70,7 @@ impl Probe {
                         t.name, t.shape
                     )));
                 }
-                let rows = if k == 0 { 0 } else { t.data.len() / k };
+                let rows = t.data.len().checked_div(k).unwrap_or(0);
                 if rows > MAX_BATCH {
                     return Err(Error::BadProbe(format!(
                         "`{}` has {rows} rows, more than {MAX_BATCH}",

@@ -94,8 +94,8 @@ pub fn q4_0_matches_gguf() {
         let acts = Q4Activations::new(QuantizedRows::from_codes(&e, 1, k, ActQuant::Sym8).unwrap());
         let mut y = vec![0f32; n];
         gemm::gemv_q4_block(&acts, 0, &w, None, 0..w.panels(), &mut y);
-        for r in 0..n {
-            assert_eq!(y[r], deq.data[r * k + kk], "row {r}, k {kk}");
+        for (r, &v) in y.iter().enumerate() {
+            assert_eq!(v, deq.data[r * k + kk], "row {r}, k {kk}");
         }
     }
     let acts = Q4Activations::new(QuantizedRows::from_codes(&x, 1, k, ActQuant::Sym8).unwrap());

@@ -756,6 +756,7 @@ impl PackedF32Matrix {
 
 /// f32 product on one block: y[m, c] = Σ_k x[m, k]·w[c, k] (k in order, multiply then
 /// add: no fused multiply-add, so every twin rounds alike) + bias.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_f32_block(
     x: &[f32],
     w: &PackedF32Matrix,

@@ -12,9 +12,9 @@ use std::ops::Range;
 use super::simd128::{hsum4, store4, store_q4};
 use super::{Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK};
 
-/// Rows x panels of the relaxed int8 tile: MR·NP accumulators + NP weights + 1 splat.
-/// 4 x 2 (8 accumulators) was fastest of 2x2, 4x2, 4x3 and 6x2 in `npm run bench`
-/// (docs/BENCHMARKS.md).
+/// Rows x panels of the relaxed int8 tile: MR·NP accumulators + NP weights + 1 splat
+/// + V8's scratch for pmaddubsw/pmaddwd: 4 x 2 keeps 11 live of 16 xmm registers.
+/// Register budget only, not yet measured (docs/BENCHMARKS.md, issue 4 section).
 pub const MR: usize = 4;
 pub const NP: usize = 2;
 

@@ -14,9 +14,9 @@ use super::{
 };
 
 /// Rows per int8 tile. A tile keeps 2·MR accumulators + 3 weight registers + 1
-/// activation register live; x86 V8 has 16 xmm registers. `npm run bench` on the
-/// AMD EPYC (Zen 3) of docs/BENCHMARKS.md measured 4 rows fastest (see the
-/// "tile" lines there: 2, 4 and 6 rows).
+/// activation register live and x86 V8 has 16 xmm registers, so 4 rows (11 live) is
+/// the largest that cannot spill. Not yet chosen by measurement: docs/BENCHMARKS.md
+/// ("int8 kernels (issue 4)") says why; replace this with the bench figures.
 pub const MR_I8: usize = 4;
 /// Rows x panels of the f32 tile: 4 x 2 panels = 8 accumulators + 2 weight + 1 splat.
 pub const MR_F32: usize = 4;
