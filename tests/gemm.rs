@@ -93,6 +93,30 @@ fn panel_slabs_tile_the_output() {
 }
 
 #[test]
+fn empty_shapes_give_empty_or_bias_outputs() {
+    for (m, k, n) in [(0, 0, 1), (2, 0, 3), (0, 5, 2), (1, 4, 0)] {
+        let pw = PackedI8Matrix::quantize(&vec![0.5; n * k], n, k).unwrap();
+        let bias = vec![0.25; n];
+        for mode in [ActQuant::Sym8, ActQuant::Asym8, ActQuant::U7] {
+            let y = gemm::linear_i8(&vec![1.0; m * k], m, &pw, Some(&bias), mode).unwrap();
+            assert_eq!(y.len(), m * n);
+            if k == 0 {
+                assert!(y.iter().all(|&v| v == 0.25), "{m}x{k}x{n}: {y:?}");
+            }
+        }
+        let pf = PackedF32Matrix::pack(&vec![0.5; n * k], n, k).unwrap();
+        assert_eq!(
+            gemm::linear_f32(&vec![1.0; m * k], m, &pf, None)
+                .unwrap()
+                .len(),
+            m * n
+        );
+    }
+    let w4 = gemm::PackedQ4Matrix::quantize_int4(&[], 3, 0, 32).unwrap();
+    assert_eq!(gemm::linear_q4(&[], 2, &w4, None).unwrap(), vec![0.0; 6]);
+}
+
+#[test]
 fn bad_shapes_are_refused_by_name() {
     let e = PackedI8Matrix::quantize(&[0.0; 10], 3, 4)
         .unwrap_err()

@@ -154,7 +154,7 @@ impl QuantizedRows {
         for (row, dst) in x
             .chunks_exact(k.max(1))
             .take(m)
-            .zip(codes.chunks_exact_mut(kp))
+            .zip(codes.chunks_exact_mut(kp.max(1)))
         {
             let (lo, hi, finite) = kernels::min_max(row);
             if !finite {

@@ -73,7 +73,7 @@ fn rows<const R: usize, const P: usize>(
 pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, mut blk: Block<'_>) {
     let (m_end, p_end) = (blk.rows.end, blk.panels.end);
     let mut m = blk.rows.start;
-    let mut run = |m: usize, mr: usize, blk: &mut Block<'_>| {
+    let run = |m: usize, mr: usize, blk: &mut Block<'_>| {
         let mut p = blk.panels.start;
         macro_rules! go {
             ($r:literal, $p:literal) => {
