@@ -12,8 +12,8 @@ use std::ops::Range;
 use super::simd128::{hsum4, store4, store_q4};
 use super::{Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK};
 
-/// Rows x panels of the relaxed int8 tile: MR·NP accumulators + NP weights + 1 splat
-/// + V8's scratch for pmaddubsw/pmaddwd: 4 x 2 keeps 11 live of 16 xmm registers.
+/// Rows x panels of the relaxed int8 tile: MR·NP accumulators, NP weights, 1 splat and
+/// V8's scratch for pmaddubsw/pmaddwd: 4 x 2 keeps 11 live of 16 xmm registers.
 /// Register budget only, not yet measured (docs/BENCHMARKS.md, issue 4 section).
 pub const MR: usize = 4;
 pub const NP: usize = 2;
@@ -130,8 +130,8 @@ pub fn gemv_q4(
         for g in 0..groups {
             let mut s = [i32x4_splat(0); NR];
             let mut xsum = 0i32;
-            for b in g * per_group..(g + 1) * per_group {
-                xsum += sums[b];
+            for (b, &bsum) in sums.iter().enumerate().skip(g * per_group).take(per_group) {
+                xsum += bsum;
                 // SAFETY: block b of the row holds 32 codes; the panel slab 64 bytes.
                 unsafe {
                     let x0 = v128_load(row.as_ptr().add(b * Q4_BLOCK) as *const v128);

@@ -63,6 +63,7 @@ unsafe fn tile_i8<const MR: usize>(a16: *const i16, kp: usize, wp: *const i8) ->
 /// Stores one row's 4 channels through the epilogue (zero-point corrections, scales,
 /// bias), vectorised; the scalar `correct`/`epilogue` define it.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn store4(
     acc: v128,
     a: &QuantizedRows,
