@@ -68,6 +68,12 @@ pub enum Error {
         ty: &'static str,
         what: &'static str,
     },
+    #[error("tensor `{name}`: shape {shape:?} is not a layer weight; need at least 2 axes [out, in, ...]")]
+    NotAMatrix { name: String, shape: Vec<usize> },
+    #[error("scheme `{scheme}` cannot run on the int8 GEMM: {reason}")]
+    LayerScheme { scheme: String, reason: String },
+    #[error("probe inputs: {0}")]
+    BadProbe(String),
     #[error("{0}")]
     Invalid(String),
 }

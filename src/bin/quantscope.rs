@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
 use quantscope::formats::ModelInfo;
+use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Model, Scheme};
 
 #[derive(Parser)]
@@ -57,6 +59,31 @@ enum Command {
         /// Print CSV instead of a table.
         #[arg(long)]
         csv: bool,
+    },
+    /// Run probe inputs through one layer in f32 and in int8 (the scheme's weights,
+    /// activations quantized per row) and compare the outputs.
+    Layer {
+        file: PathBuf,
+        /// The weight: [out, in] or a conv kernel [out, in, kh, kw] (flattened to [out, in*kh*kw]).
+        #[arg(long, short)]
+        tensor: String,
+        /// Weight scheme: a linear scheme per tensor or per output channel.
+        #[arg(long, short, default_value = "int8-sym-ch0")]
+        scheme: String,
+        /// gaussian, uniform, or an .npy file of inputs ([batch, in] or [in]).
+        #[arg(long, default_value = "gaussian")]
+        inputs: String,
+        /// Probe rows for gaussian/uniform inputs.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Activation quantization per row: asym (int8 with zero point), sym, u7.
+        #[arg(long, default_value = "asym")]
+        activations: String,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -144,6 +171,34 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_compare(&rows);
             }
         }
+        Command::Layer {
+            file,
+            tensor,
+            scheme,
+            inputs,
+            batch,
+            seed,
+            activations,
+            json,
+        } => {
+            let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            let act = ActQuant::parse(&activations).map_err(|e| e.to_string())?;
+            let probe = if inputs.ends_with(".npy") {
+                let m = load(&PathBuf::from(&inputs))?;
+                Probe::Data(m.tensors.into_iter().next().ok_or("empty .npy")?)
+            } else {
+                Probe::parse(&inputs).map_err(|e| e.to_string())?
+            };
+            let model = load(&file)?;
+            let t = model.tensor(&tensor).map_err(|e| e.to_string())?;
+            let r = layer::layer(t, &scheme, &probe, batch, seed, act, 64)
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_layer(&r);
+            }
+        }
     }
     Ok(())
 }
@@ -198,6 +253,30 @@ fn print_csv(rows: &[TensorSummary]) {
             r.metrics.max_abs_error,
             r.bits_per_weight,
             r.packed_bytes
+        );
+    }
+}
+
+fn print_layer(r: &layer::LayerReport) {
+    println!(
+        "{} [{} outputs x {} inputs], weights {}, activations {:?}, {} x {} (seed {})",
+        r.tensor, r.n, r.k, r.scheme, r.activations, r.batch, r.probe, r.seed
+    );
+    println!(
+        "output SQNR {:.3} dB, cosine {:.7}, MSE {:.5e}, max |err| {:.5e}",
+        r.metrics.sqnr_db, r.metrics.cosine, r.metrics.mse, r.metrics.max_abs_error
+    );
+    println!(
+        "row {}: {:>6}  {:>14}  {:>14}  {:>11}",
+        r.shown_row, "out", "float", "int8", "error"
+    );
+    for (i, (f, q)) in r.float_out.iter().zip(&r.int8_out).take(16).enumerate() {
+        println!("       {i:>6}  {f:>14.6}  {q:>14.6}  {:>11.3e}", q - f);
+    }
+    if r.float_out.len() > 16 {
+        println!(
+            "       ... {} more (--json for all)",
+            r.float_out.len() - 16
         );
     }
 }

@@ -2,8 +2,11 @@
 //!
 //! The twin is picked at compile time: a wasm32 build with `+simd128` uses
 //! [`simd128`], everything else uses [`scalar`]. Tests hold every SIMD kernel to its
-//! scalar twin bit for bit (tests/wasm_simd.rs runs them in Node).
+//! scalar twin bit for bit (tests/wasm_simd.rs and tests/wasm_kernels.rs run them in
+//! Node). Matrix products (GEMM/GEMV, int8, 4-bit, f32) live in [`gemm`], with the same
+//! scalar / simd128 split plus a relaxed-SIMD build.
 
+pub mod gemm;
 pub mod scalar;
 pub mod scalar_ggml;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -27,8 +30,17 @@ use scalar_ggml as active_ggml;
 /// page so a test can prove which path ran).
 pub const SIMD128: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
+/// True when this build also uses relaxed-SIMD instructions where they are exact.
+pub const RELAXED_SIMD: bool = gemm::RELAXED_SIMD;
+
 /// Name of the kernel set in this build.
-pub const KERNELS: &str = if SIMD128 { "simd128" } else { "scalar" };
+pub const KERNELS: &str = if RELAXED_SIMD {
+    "simd128+relaxed"
+} else if SIMD128 {
+    "simd128"
+} else {
+    "scalar"
+};
 
 /// Smallest value, largest value, and whether every value was finite.
 /// For an empty slice: (+inf, -inf, true).
