@@ -5,12 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { echo; echo "=== $* ==="; }
 
-step "format and lint"
+step "Rust format and lint (native and wasm32)"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 bash scripts/clippy-wasm.sh
-npm run -s typecheck
-npm run -s fmt:check
 
 step "Rust tests (native)"
 cargo test
@@ -21,6 +19,11 @@ bash scripts/test-wasm.sh
 step "build: wasm, app, CLI"
 npm run -s build
 cargo build --release
+
+# After the build: the worker's types come from the generated www/pkg/*.d.ts.
+step "TypeScript types and format"
+npm run -s typecheck
+npm run -s fmt:check
 
 step "the npm package in Node"
 npm run -s test:node

@@ -43,6 +43,37 @@ pub enum Error {
         count: usize,
         first: usize,
     },
+    #[error("tensor `{name}`: rows of {row} values do not split into {ty} blocks of {block}")]
+    GgmlRow {
+        name: String,
+        ty: &'static str,
+        row: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values are not a whole number of blocks of {block}")]
+    GgmlLength {
+        ty: &'static str,
+        n: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values need exactly {needed} bytes, got {got}")]
+    GgmlBytes {
+        ty: &'static str,
+        n: usize,
+        needed: usize,
+        got: usize,
+    },
+    #[error("ggml {ty}: {what} is not supported")]
+    GgmlUnsupported {
+        ty: &'static str,
+        what: &'static str,
+    },
+    #[error("tensor `{name}`: shape {shape:?} is not a layer weight; need at least 2 axes [out, in, ...]")]
+    NotAMatrix { name: String, shape: Vec<usize> },
+    #[error("scheme `{scheme}` cannot run on the int8 GEMM: {reason}")]
+    LayerScheme { scheme: String, reason: String },
+    #[error("probe inputs: {0}")]
+    BadProbe(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{format}: {reason}")]

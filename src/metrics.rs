@@ -33,7 +33,10 @@ pub fn compare(x: &[f32], y: &[f32]) -> Metrics {
     let sqnr_db = if see == 0.0 {
         f64::INFINITY
     } else {
-        10.0 * (sxx / see).log10()
+        // libm's log10, not std's: std calls the platform's C library natively and a
+        // different implementation on wasm32, and they disagree in the last bit on
+        // some inputs, so the page and the CLI would print different SQNRs.
+        10.0 * libm::log10(sxx / see)
     };
     let cosine = if sxx == 0.0 && syy == 0.0 {
         1.0

@@ -1,5 +1,5 @@
-// The page opens the built-in demo, draws its charts and shows, for a tensor and a
-// scheme, exactly the metrics the native CLI computes.
+// The page opens the built-in demo and compares schemes side by side: for a tensor and
+// each scheme, exactly the metrics the native CLI computes, one chart layer per scheme.
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -11,15 +11,66 @@ import {
   ROOT,
   assertNoProblems,
   chartCounts,
+  chips,
   cliJson,
+  cliMetrics,
+  cliTry,
   launch,
+  metricColumns,
   openApp,
+  pageMetrics,
   serveDist,
   tensorRows,
+  urlState,
   waitForAnalysis,
 } from "./harness.mjs";
 
-const METRICS = ["mse", "sqnr_db", "cosine", "max_abs_error"];
+/**
+ * The schemes compared side by side; adding a family to the tests is adding its string
+ * here (any string `quantscope quantize --scheme` accepts).
+ */
+const SCHEMES = ["int8-sym-ch0", "int4-asym", "int3-sym-ch1", "int2-asym-ch0"];
+
+/** The tensor they are compared on: a matrix, so that per-channel and per-tensor differ. */
+const TENSOR = "layers.0.attn.qkv.weight";
+
+/** Strings the core must reject, whatever families it gains. */
+const BAD_SCHEMES = ["bogus9", "int9-sym", "int8-sym-chx"];
+
+/** The page's defaults, read from the file that defines them. */
+const DEFAULT_SCHEMES = JSON.parse(
+  /DEFAULT_SCHEMES[^=]*=\s*(\[[^\]]*\])/.exec(
+    readFileSync(join(ROOT, "www/src/shared/schemes.ts"), "utf8"),
+  )[1],
+);
+
+/** The core's message when it rejects a scheme string (not a tensor), or undefined if it accepts it. */
+function coreRejects(scheme) {
+  const r = cliTry(["quantize", DEMO, "--scheme", scheme, "--tensor", "head.weight"]);
+  return !r.ok && r.message.includes("scheme `") ? r.message : undefined;
+}
+
+/** The examples column of docs/SCHEMES.md's table, each with the form's family id. */
+const DOC_EXAMPLES = (() => {
+  const docs = readFileSync(join(ROOT, "docs/SCHEMES.md"), "utf8");
+  const families = {
+    linear: "linear",
+    presets: "preset",
+    ggml: "ggml",
+    nf4: "nf4",
+    float: "float",
+    log: "log",
+    vq: "vq",
+    mixed: "mixed",
+  };
+  const examples = [];
+  for (const line of docs.split("\n")) {
+    const m = /^\| [^|]*\(quant\/(\w+)\.rs\) \|[^|]*(?:\\\|[^|]*)*\| (.*) \|$/.exec(line);
+    if (!m) continue;
+    for (const [, ex] of m[2].matchAll(/`([^`]+)`/g)) examples.push({ family: families[m[1]], ex });
+  }
+  return examples;
+})();
 
 let server;
 let browser;
@@ -32,23 +83,10 @@ after(async () => {
   await server?.close();
 });
 
-/** The page's data-value for each metric cell. */
-function pageMetrics(page) {
-  return page.$$eval("#metrics td[data-metric]", (tds) =>
-    Object.fromEntries(tds.map((td) => [td.dataset.metric, td.dataset.value])),
-  );
-}
-
-/** What the page must show for `tensor` under `scheme`, as the CLI prints it. */
-function cliMetrics(tensor, scheme) {
-  const rows = cliJson(["quantize", DEMO, "--scheme", scheme, "--tensor", tensor]);
-  assert.equal(rows.length, 1, "the CLI printed one row for one --tensor");
-  const [row] = rows;
-  assert.equal(row.name, tensor);
-  const expected = { bits_per_weight: String(row.bits_per_weight), packed_bytes: String(row.packed_bytes) };
-  // JSON has no Infinity: the CLI prints null for the SQNR of an exact reconstruction.
-  for (const k of METRICS) expected[k] = String(row.metrics[k] ?? Infinity);
-  return expected;
+/** Waits for the field's message to be non-empty and returns it. */
+async function schemeError(page) {
+  await page.waitForFunction(() => document.getElementById("scheme-error")?.textContent !== "");
+  return page.textContent("#scheme-error");
 }
 
 test("dist serves the same demo model the CLI reads", () => {
@@ -58,7 +96,7 @@ test("dist serves the same demo model the CLI reads", () => {
   );
 });
 
-test("demo opens with SIMD128 wasm, a tensor list and charts", async () => {
+test("demo opens with SIMD128 wasm, the default schemes the core knows, and charts", async () => {
   const { page } = browser;
   await openApp(page, server.url);
   await page.waitForSelector('#build-info[data-simd128="true"]');
@@ -73,74 +111,230 @@ test("demo opens with SIMD128 wasm, a tensor list and charts", async () => {
     "the tensor list is the CLI's inspect list",
   );
 
-  // Default scheme is per-channel: all three charts, with marks in them.
+  // Defaults this build's core rejects are left out without a message.
+  const expected = DEFAULT_SCHEMES.filter((s) => coreRejects(s) === undefined);
+  assert.ok(expected.length >= 2, `at least two defaults are known to the core (${expected})`);
+  assert.deepEqual(await chips(page), expected);
+  assert.deepEqual(urlState(page).schemes, expected);
+  assert.equal(await page.textContent("#scheme-error"), "");
+  await waitForAnalysis(page, undefined, expected);
+  assert.deepEqual(await metricColumns(page), expected);
+
   const c = await chartCounts(page);
   assert.ok(c.weightBars >= 20, `weight histogram has ${c.weightBars} bars`);
-  assert.ok(c.errorBars >= 20, `error histogram has ${c.errorBars} bars`);
-  assert.ok(c.levels >= 255, `int8 grid has ${c.levels} levels`);
-  assert.equal(c.gridRules, c.levels, "one grid rule per level");
-  assert.equal(c.scalesHidden, false, "per-channel scheme shows the scales plot");
-  assert.equal(c.scalesPaths, 1, "scales plot has its line");
-  assert.match(await page.textContent("#grid-note"), /channel \d+/);
+  assert.deepEqual(
+    c.errorLayers,
+    expected.map((scheme) => ({ scheme, drawn: true })),
+    "one error histogram per scheme",
+  );
+  assert.equal(c.gridScheme, expected[0], "the first scheme's grid is shown");
+  assert.ok(c.levels > 1 && c.gridRules === c.levels, `one rule per level (${c.gridRules} of ${c.levels})`);
+  assert.match(await page.textContent("#grid-note"), new RegExp(expected[0]));
   assertNoProblems(assert, page);
 });
 
-for (const scheme of ["int8-sym-ch0", "int8-asym", "int4-sym"]) {
-  test(`metrics for ${scheme} equal the CLI's exactly`, async () => {
-    const { page } = browser;
-    await openApp(page, `${server.url}?scheme=${scheme}`);
-    assert.equal(await page.inputValue("#scheme-text"), scheme);
-    // A matrix: per-channel and per-tensor then differ.
-    const rows = await tensorRows(page);
-    const matrices = rows.filter((r) => r.shape.length >= 2);
-    assert.ok(matrices.length >= 2, "the demo has at least two matrices");
-    const tensor = matrices[1].name;
-    await page.click(`#tensor-list tr[data-name=${JSON.stringify(tensor)}]`);
-    await waitForAnalysis(page, tensor, scheme);
-    assert.deepEqual(await pageMetrics(page), cliMetrics(tensor, scheme));
-    const perChannel = scheme.includes("-ch");
-    assert.equal((await chartCounts(page)).scalesHidden, !perChannel);
-    assertNoProblems(assert, page);
-  });
-}
-
-test("scheme picker: presets, validated text, and the URL", async () => {
+test(`side by side: ${SCHEMES.join(", ")} on ${TENSOR} equal the CLI's, one column and one layer each`, async () => {
   const { page } = browser;
-  await openApp(page, server.url);
-  const options = await page.$$eval("#scheme option", (os) => os.map((o) => o.value));
-  for (const p of ["int8-sym-ch0", "int8-sym", "int8-asym", "int8-asym-ch0"])
-    assert.ok(options.includes(p), `preset ${p}`);
+  await openApp(page, `${server.url}?schemes=${SCHEMES.join(",")}&tensor=${TENSOR}`);
+  await waitForAnalysis(page, TENSOR, SCHEMES);
+  assert.deepEqual(await chips(page), SCHEMES);
+  assert.deepEqual(await metricColumns(page), SCHEMES, "one metrics column per scheme, in order");
+  const shown = await pageMetrics(page);
+  assert.deepEqual(Object.keys(shown), SCHEMES);
+  for (const s of SCHEMES) {
+    const cli = cliMetrics(TENSOR, s);
+    assert.deepEqual(shown[s], cli, `${s}: the page's numbers are the CLI's`);
+  }
 
-  const tensor = await page.getAttribute("#detail", "data-tensor");
-  await page.selectOption("#scheme", "int8-asym-ch0");
-  await waitForAnalysis(page, tensor, "int8-asym-ch0");
-  assert.equal(new URL(page.url()).searchParams.get("scheme"), "int8-asym-ch0");
-  assert.deepEqual(await pageMetrics(page), cliMetrics(tensor, "int8-asym-ch0"));
+  const describe = await page.$$eval("#scheme-describe li", (lis) => lis.map((li) => li.dataset.scheme));
+  assert.deepEqual(describe, SCHEMES, "one describe line per scheme");
 
-  // Invalid text: the core's message, and nothing else changes.
-  await page.fill("#scheme-text", "int9-sym");
+  const c = await chartCounts(page);
+  assert.deepEqual(
+    c.errorLayers,
+    SCHEMES.map((scheme) => ({ scheme, drawn: true })),
+    "one error histogram layer per scheme",
+  );
+  assert.deepEqual(c.gridToggles, [...SCHEMES, ""], "a grid button per scheme, and none");
+  // Per-channel schemes have a line of scales each.
+  const perChannel = SCHEMES.filter((s) => /-ch\d/.test(s));
+  assert.equal(c.scalesHidden, perChannel.length === 0);
+  for (const s of perChannel)
+    assert.ok(
+      c.scalesLayers.some((l) => l.scheme === s && l.drawn),
+      `${s} has its scales line`,
+    );
+
+  // Each grid button shows that scheme's grid, and "none" hides the grid.
+  for (const s of SCHEMES) {
+    await page.click(`#grid-toggle button[data-grid=${JSON.stringify(s)}]`);
+    const g = await chartCounts(page);
+    assert.equal(g.gridScheme, s);
+    assert.ok(g.levels > 1 && g.gridRules === g.levels, `${s}: ${g.gridRules} rules for ${g.levels} levels`);
+    assert.equal(
+      await page.getAttribute(`#grid-toggle button[data-grid=${JSON.stringify(s)}]`, "aria-pressed"),
+      "true",
+    );
+  }
+  await page.click('#grid-toggle button[data-grid=""]');
+  assert.equal((await chartCounts(page)).gridRules, 0);
+  assertNoProblems(assert, page);
+});
+
+test("schemes are added by text and by the form, removed by their chip", async () => {
+  const { page } = browser;
+  await openApp(page, `${server.url}?schemes=int8-sym-ch0&tensor=${TENSOR}`);
+  await waitForAnalysis(page, TENSOR, ["int8-sym-ch0"]);
+  assert.equal(
+    await page.isDisabled('#scheme-chips [data-scheme="int8-sym-ch0"] .chip-remove'),
+    true,
+    "the last chip stays",
+  );
+
+  // Typed text, applied with Enter.
+  await page.fill("#scheme-text", "int4-asym");
   await page.press("#scheme-text", "Enter");
-  await page.waitForFunction(() => document.getElementById("scheme-error")?.textContent !== "");
-  assert.match(await page.textContent("#scheme-error"), /9/);
-  assert.equal(await page.getAttribute("#detail", "data-scheme"), "int8-asym-ch0");
-  assert.equal(new URL(page.url()).searchParams.get("scheme"), "int8-asym-ch0");
+  await waitForAnalysis(page, TENSOR, ["int8-sym-ch0", "int4-asym"]);
 
-  // Valid custom text applies, and a reload restores it from the URL.
-  await page.fill("#scheme-text", "int3-asym-ch0");
+  // The form: every choice rewrites the string, and Add takes it.
+  await page.selectOption("#scheme-family", "linear");
+  await page.selectOption('#scheme-options select[data-option="bits"]', "3");
+  await page.selectOption('#scheme-options select[data-option="mode"]', "asym");
+  await page.selectOption('#scheme-options select[data-option="granularity"]', "ch");
+  await page.fill('#scheme-options input[data-option="axis"]', "1");
+  await page.dispatchEvent('#scheme-options input[data-option="axis"]', "change");
+  assert.equal(await page.inputValue("#scheme-text"), "int3-asym-ch1");
+  await page.click("#scheme-add");
+  const three = ["int8-sym-ch0", "int4-asym", "int3-asym-ch1"];
+  await waitForAnalysis(page, TENSOR, three);
+  assert.deepEqual(await chips(page), three);
+  assert.deepEqual(urlState(page), { schemes: three, tensor: TENSOR });
+  const shown = await pageMetrics(page);
+  for (const s of three) {
+    const cli = cliMetrics(TENSOR, s);
+    assert.deepEqual(shown[s], cli, s);
+  }
+
+  // Adding one again says so and changes nothing.
+  await page.fill("#scheme-text", "int4-asym");
   await page.press("#scheme-text", "Enter");
-  await waitForAnalysis(page, tensor, "int3-asym-ch0");
-  assert.equal(await page.textContent("#scheme-error"), "");
-  assert.equal((await chartCounts(page)).levels, 8, "a 3-bit grid has 8 levels");
+  assert.match(await schemeError(page), /already compared/);
+  assert.deepEqual(await chips(page), three);
+
+  // Removing a chip removes its column and its layer.
+  await page.click('#scheme-chips [data-scheme="int4-asym"] .chip-remove');
+  const two = ["int8-sym-ch0", "int3-asym-ch1"];
+  await waitForAnalysis(page, TENSOR, two);
+  assert.deepEqual(await metricColumns(page), two);
+  assert.deepEqual(
+    (await chartCounts(page)).errorLayers.map((l) => l.scheme),
+    two,
+  );
+  assert.deepEqual(urlState(page).schemes, two);
+  assertNoProblems(assert, page);
+});
+
+test("a scheme the core rejects shows the core's message and changes nothing", async () => {
+  const { page } = browser;
+  const start = ["int8-sym-ch0", "int4-asym"];
+  await openApp(page, `${server.url}?schemes=${start.join(",")}&tensor=${TENSOR}`);
+  await waitForAnalysis(page, TENSOR, start);
+  const before = { url: page.url(), metrics: await pageMetrics(page) };
+  for (const bad of BAD_SCHEMES) {
+    const message = coreRejects(bad);
+    assert.ok(message, `the CLI rejects ${bad}`);
+    await page.fill("#scheme-text", bad);
+    await page.press("#scheme-text", "Enter");
+    assert.equal(await schemeError(page), message, `${bad}: the page shows the core's message`);
+    assert.equal(await page.getAttribute("#scheme-text", "aria-invalid"), "true");
+    assert.deepEqual(await chips(page), start);
+    assert.equal(await page.getAttribute("#detail", "data-schemes"), start.join(","));
+    assert.equal(page.url(), before.url);
+  }
+  assert.deepEqual(await pageMetrics(page), before.metrics);
+  assertNoProblems(assert, page);
+});
+
+test("every family in the form: the core's message where this build lacks it, none where it has it", async () => {
+  const { page } = browser;
+  await openApp(page, `${server.url}?schemes=int8-sym`);
+  const families = await page.$$eval("#scheme-family option", (os) => os.map((o) => o.value));
+  assert.ok(families.length >= 8, `the form offers every family of docs/SCHEMES.md (${families})`);
+  for (const f of families) {
+    await page.selectOption("#scheme-family", f);
+    const built = await page.inputValue("#scheme-text");
+    assert.notEqual(built, "", `${f} builds a string`);
+    await page.waitForSelector(`#scheme-text[data-checked=${JSON.stringify(built)}]`);
+    const rejected = coreRejects(built);
+    assert.equal(await page.textContent("#scheme-error"), rejected ?? "", `${f}: ${built}`);
+    // Where this build has the family (the core takes one of its documented examples),
+    // the form's default string must be one the core takes too.
+    const known = DOC_EXAMPLES.filter((e) => e.family === f && coreRejects(e.ex) === undefined);
+    if (known.length > 0)
+      assert.equal(rejected, undefined, `${f}: the core takes ${known[0].ex} but not the form's ${built}`);
+  }
+  assert.deepEqual(await chips(page), ["int8-sym"], "choosing in the form adds nothing by itself");
+  assertNoProblems(assert, page);
+});
+
+test("every example of docs/SCHEMES.md selects its family in the form and rebuilds to itself", async () => {
+  const { page } = browser;
+  const examples = DOC_EXAMPLES;
+  assert.ok(examples.length >= 15, `found the examples (${examples.length})`);
+  await openApp(page, `${server.url}?schemes=int8-sym`);
+  for (const { family, ex } of examples) {
+    assert.ok(family, `${ex}: a family of the table`);
+    await page.fill("#scheme-text", ex);
+    assert.equal(await page.inputValue("#scheme-family"), family, `${ex} is a ${family} string`);
+    // Re-applying the form's first option rebuilds the string from the parameters.
+    await page.dispatchEvent("#scheme-options [data-option] >> nth=0", "change");
+    assert.equal(await page.inputValue("#scheme-text"), ex, `${ex} survives parse and build`);
+  }
+  assertNoProblems(assert, page);
+});
+
+test("the URL keeps the schemes and the tensor; an old ?scheme= link still opens", async () => {
+  const { page } = browser;
+  const first = ["int4-asym", "int8-sym-ch0"];
+  const tensor = "layers.0.mlp.fc2.weight";
+  await openApp(page, `${server.url}?schemes=${first.join(",")}&tensor=${tensor}`);
+  await waitForAnalysis(page, tensor, first);
+  assert.equal(await page.getAttribute(`#tensor-list tr[data-name="${tensor}"]`, "aria-selected"), "true");
+
+  // Change both, then reload: the link restores the view.
+  const other = "layers.0.mlp.fc1.weight";
+  await page.click(`#tensor-list tr[data-name="${other}"]`);
+  await waitForAnalysis(page, other, first);
+  await page.fill("#scheme-text", "int2-sym-ch0");
+  await page.press("#scheme-text", "Enter");
+  const three = [...first, "int2-sym-ch0"];
+  await waitForAnalysis(page, other, three);
+  assert.deepEqual(urlState(page), { schemes: three, tensor: other });
+  assert.match(page.url(), /schemes=int4-asym,int8-sym-ch0,int2-sym-ch0/, "commas stay readable");
+  const metrics = await pageMetrics(page);
   await page.reload();
-  await page.waitForSelector('#detail[aria-busy="false"][data-scheme="int3-asym-ch0"]');
-  assert.equal(await page.inputValue("#scheme-text"), "int3-asym-ch0");
+  await waitForAnalysis(page, other, three);
+  assert.deepEqual(await chips(page), three);
+  assert.deepEqual(await pageMetrics(page), metrics);
+
+  // The single-scheme links of earlier versions.
+  await openApp(page, `${server.url}?scheme=int3-asym-ch0`);
+  await waitForAnalysis(page, undefined, ["int3-asym-ch0"]);
+  assert.deepEqual(urlState(page).schemes, ["int3-asym-ch0"]);
+  assert.equal(new URL(page.url()).searchParams.get("scheme"), null, "rewritten as schemes=");
+
+  // A scheme in the link that the core rejects is reported and left out.
+  await openApp(page, `${server.url}?schemes=int8-sym,bogus9`);
+  await waitForAnalysis(page, undefined, ["int8-sym"]);
+  assert.ok((await page.textContent("#scheme-error")).includes(coreRejects("bogus9")));
+  assert.deepEqual(urlState(page).schemes, ["int8-sym"]);
   assertNoProblems(assert, page);
 });
 
 test("screenshot for the README", async () => {
   const { page } = browser;
   await page.setViewportSize({ width: 1280, height: 900 });
-  await openApp(page, `${server.url}?scheme=int4-asym-ch0`);
+  await openApp(page, server.url);
   await page.waitForSelector('#summary[data-state="done"]');
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   await page.screenshot({ path: join(ROOT, "docs", "screenshot.png") });

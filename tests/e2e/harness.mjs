@@ -112,12 +112,29 @@ export async function waitForModel(page, fileName) {
   await waitForAnalysis(page);
 }
 
-/** Waits until the detail panel shows `tensor` under `scheme` (either may be omitted). */
-export async function waitForAnalysis(page, tensor, scheme) {
+/**
+ * Waits until the detail panel shows `tensor` under `schemes` (a string or a list, in
+ * chip order); either may be omitted.
+ */
+export async function waitForAnalysis(page, tensor, schemes) {
   let sel = `#detail[aria-busy="false"][data-tensor]`;
   if (tensor !== undefined) sel += `[data-tensor=${JSON.stringify(tensor)}]`;
-  if (scheme !== undefined) sel += `[data-scheme=${JSON.stringify(scheme)}]`;
+  if (schemes !== undefined) {
+    const list = Array.isArray(schemes) ? schemes.join(",") : schemes;
+    sel += `[data-schemes=${JSON.stringify(list)}]`;
+  }
   await page.waitForSelector(sel);
+}
+
+/** The compared schemes, as the chips show them. */
+export function chips(page) {
+  return page.$$eval("#scheme-chips [data-scheme]", (els) => els.map((el) => el.dataset.scheme));
+}
+
+/** The schemes and tensor the page's URL holds. */
+export function urlState(page) {
+  const params = new URL(page.url()).searchParams;
+  return { schemes: params.get("schemes")?.split(",") ?? [], tensor: params.get("tensor") };
 }
 
 /** Rows of #tensor-list as {name, shape, dtype}. */
@@ -135,23 +152,74 @@ export function tensorRows(page) {
 export function chartCounts(page) {
   return page.evaluate(() => {
     const count = (sel) => document.querySelectorAll(sel).length;
+    const layers = (sel) =>
+      [...document.querySelectorAll(sel)].map((g) => ({
+        scheme: g.dataset.scheme,
+        // Drawn: a path with real coordinates.
+        drawn: [...g.querySelectorAll("path")].some((p) => /\d/.test(p.getAttribute("d") ?? "")),
+      }));
+    const weights = document.getElementById("chart-weights");
     return {
       weightBars: count("#chart-weights svg g.weights-bars rect"),
       gridRules: count("#chart-weights svg g.grid-levels line"),
-      levels: Number(document.getElementById("chart-weights")?.dataset.levels),
-      errorBars: count("#chart-error svg g.error-bars rect"),
-      scalesPaths: count("#chart-scales svg g.scales-line path"),
+      levels: Number(weights?.dataset.levels),
+      gridScheme: weights?.dataset.gridScheme,
+      gridToggles: [...document.querySelectorAll("#grid-toggle button")].map((b) => b.dataset.grid),
+      errorLayers: layers("#chart-error svg g.error-layer"),
+      scalesLayers: layers("#chart-scales svg g.scales-line"),
       scalesHidden: document.getElementById("scales-figure")?.hidden ?? true,
     };
   });
 }
 
-/** Runs the native CLI and parses its JSON output. */
-export function cliJson(args) {
+/** Runs the native CLI with --json: `{ ok: true, json }`, or `{ ok: false, message }` with its error. */
+export function cliTry(args) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`cargo build --release\` first`);
   const r = spawnSync(CLI, [...args, "--json"], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`quantscope ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  if (r.status === 0) return { ok: true, json: JSON.parse(r.stdout) };
+  // The CLI prints `quantscope: <the core's message>`.
+  return { ok: false, message: r.stderr.trim().replace(/^quantscope: /, "") };
+}
+
+/** Runs the native CLI and parses its JSON output. */
+export function cliJson(args) {
+  const r = cliTry(args);
+  if (!r.ok) throw new Error(`quantscope ${args.join(" ")} failed: ${r.message}`);
+  return r.json;
+}
+
+/**
+ * What the page must show for `tensor` under `scheme`, as `quantscope quantize --json`
+ * prints it: every metric cell's data-value, keyed by metric.
+ */
+export function cliMetrics(tensor, scheme) {
+  const rows = cliJson(["quantize", DEMO, "--scheme", scheme, "--tensor", tensor]);
+  if (rows.length !== 1 || rows[0].name !== tensor)
+    throw new Error(`CLI printed ${rows.length} rows for ${tensor}`);
+  return metricValues(rows[0]);
+}
+
+/** A CLI row's numbers as the page writes them in data-value. */
+export function metricValues(row) {
+  const expected = { bits_per_weight: String(row.bits_per_weight), packed_bytes: String(row.packed_bytes) };
+  // JSON has no Infinity: the CLI prints null for the SQNR of an exact reconstruction.
+  for (const k of ["mse", "sqnr_db", "cosine", "max_abs_error"])
+    expected[k] = String(row.metrics[k] ?? Infinity);
+  return expected;
+}
+
+/** The metrics table: for each scheme column, its cells' data-value by metric. */
+export function pageMetrics(page) {
+  return page.$$eval("#metrics td[data-metric]", (tds) => {
+    const out = {};
+    for (const td of tds) (out[td.dataset.scheme] ??= {})[td.dataset.metric] = td.dataset.value;
+    return out;
+  });
+}
+
+/** The scheme of each metrics column, left to right. */
+export function metricColumns(page) {
+  return page.$$eval("#metrics thead th[data-scheme]", (ths) => ths.map((th) => th.dataset.scheme));
 }
 
 /** The fixture manifest: what each file must open as, and which error each corrupt file gives. */

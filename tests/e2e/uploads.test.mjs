@@ -1,7 +1,9 @@
 // Every file of the fixture manifest opens through #file-input as the manifest says,
-// and every corrupt one gives its error while the open model stays usable.
+// and every corrupt one gives its error while the open model stays usable; a file
+// dropped on the drop zone opens the same way.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -43,6 +45,28 @@ async function upload(page, file) {
   await waitForAnalysis(page);
 }
 
+/**
+ * Drops a file on #drop-zone the way a browser does: dragenter, dragover and drop
+ * events whose DataTransfer carries the file's bytes.
+ */
+async function drop(page, file) {
+  const bytes = [...readFileSync(join(manifest.dir, file))];
+  await page.evaluate(
+    ({ name, bytes }) => {
+      const zone = document.getElementById("drop-zone");
+      const data = new DataTransfer();
+      data.items.add(new File([new Uint8Array(bytes)], name));
+      for (const type of ["dragenter", "dragover", "drop"]) {
+        const e = new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data });
+        zone.dispatchEvent(e);
+        // The page must take the drop (preventDefault), or the browser would navigate to the file.
+        if (type !== "dragenter" && !e.defaultPrevented) throw new Error(`${type} was not handled`);
+      }
+    },
+    { name: file, bytes },
+  );
+}
+
 test("the manifest lists files and corrupt files", () => {
   assert.ok(manifest.files.length > 0, "manifest has files");
   assert.ok(manifest.corrupt.length > 0, "manifest has corrupt files");
@@ -63,7 +87,10 @@ for (const entry of manifest.files) {
 
     const c = await chartCounts(page);
     assert.ok(c.weightBars > 0, `weight histogram drawn (${c.weightBars} bars)`);
-    assert.ok(c.errorBars > 0, `error histogram drawn (${c.errorBars} bars)`);
+    assert.ok(
+      c.errorLayers.length > 0 && c.errorLayers.every((l) => l.drawn),
+      `error histograms drawn (${JSON.stringify(c.errorLayers)})`,
+    );
     assert.ok(c.gridRules > 0 && c.gridRules === c.levels, `grid drawn (${c.gridRules} of ${c.levels})`);
     assert.equal(await page.isHidden("#error"), true, "no error shown");
     assertNoProblems(assert, page);
@@ -110,4 +137,33 @@ manifest.corrupt.forEach((entry, i) => {
     );
     assertNoProblems(assert, page);
   });
+});
+
+test("a file dropped on the drop zone opens; a corrupt one gives its error", async () => {
+  const { page } = browser;
+  const entry = manifest.files[0];
+  const before = await openedCount(page);
+  await drop(page, entry.file);
+  await page.waitForFunction(
+    (n) => Number(document.getElementById("model-name")?.dataset.opened) > n,
+    before,
+  );
+  await waitForAnalysis(page);
+  assert.match(await page.textContent("#model-name"), new RegExp(`^${entry.file.replace(/\./g, "\\.")} \\(`));
+  assert.deepEqual(
+    (await tensorRows(page)).sort(byName),
+    entry.tensors.map(({ name, shape, dtype }) => ({ name, shape, dtype })).sort(byName),
+  );
+  assert.equal(
+    await page.$eval("#drop-zone", (z) => z.classList.contains("dragging")),
+    false,
+    "the highlight ends",
+  );
+
+  const bad = manifest.corrupt[0];
+  await drop(page, bad.file);
+  await page.waitForSelector("#error:not([hidden])");
+  assert.ok((await page.textContent("#error")).includes(bad.error));
+  assert.equal(await openedCount(page), before + 1, "the dropped model stays open");
+  assertNoProblems(assert, page);
 });

@@ -1,15 +1,19 @@
-// The page: wires the components to the worker and keeps the state of what is shown.
+// The page: wires the components to the worker and keeps the state of what is shown
+// (the open model, the compared schemes, the selected tensor), mirrored in the URL.
 
 import { renderBuildInfo } from "./components/buildInfo";
-import { renderError, renderScales, renderWeights } from "./components/charts";
+import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./components/charts";
 import { setupDropZone } from "./components/dropZone";
 import { ErrorBanner, messageOf } from "./components/errorBanner";
-import { renderMetrics } from "./components/metricsTable";
+import { renderMetrics, swatch } from "./components/metricsTable";
+import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
 import { formatBytes, formatCount, formatShape } from "./format";
-import { DEFAULT_SCHEME, DEMO_MODEL, HISTOGRAM_BINS, SCHEME_PARAM } from "./shared/meta";
+import type { AnalyzeResult } from "./shared/api";
+import { DEMO_MODEL, HISTOGRAM_BINS, LEGACY_SCHEME_PARAM, SCHEMES_PARAM, TENSOR_PARAM } from "./shared/meta";
+import { DEFAULT_SCHEMES } from "./shared/schemes";
 import type { ModelInfo, TensorReport } from "./shared/types";
 import { proxy, startWorker, transferred } from "./worker-client";
 
@@ -24,20 +28,32 @@ const errors = new ErrorBanner($("error"));
 
 let model: { info: ModelInfo; fileName: string } | undefined;
 let selected: string | undefined;
-let lastReport: TensorReport | undefined;
+let lastResults: AnalyzeResult[] = [];
+/** Whose grid the weight chart draws; null draws none. Follows the first scheme until picked. */
+let gridScheme: string | null | undefined;
 /** Bumped per analyze request so that a slow answer for an old selection is dropped. */
 let analyzeSeq = 0;
 /** Id of the whole-model run whose results the table shows. */
 let summaryRun = 0;
+/** Set by Cancel: the run stops, and so do the passes it had still to start. */
+let cancelledRun = -1;
 
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
 const picker = new SchemePicker(
-  $<HTMLSelectElement>("scheme"),
-  $<HTMLInputElement>("scheme-text"),
-  $("scheme-error"),
+  {
+    chips: $("scheme-chips"),
+    family: $<HTMLSelectElement>("scheme-family"),
+    options: $("scheme-options"),
+    text: $<HTMLInputElement>("scheme-text"),
+    add: $<HTMLButtonElement>("scheme-add"),
+    grammar: $("scheme-help"),
+    message: $("scheme-error"),
+    presets: $<HTMLDataListElement>("scheme-presets"),
+  },
   (s) => api.parseScheme(s),
-  (scheme) => {
-    writeSchemeToUrl(scheme);
+  (chosen) => {
+    writeUrl();
+    summary.setSchemes(chosen);
     void analyze();
     void runSummary();
   },
@@ -50,32 +66,62 @@ const summary = new SummaryTable(
 );
 const cancelButton = $<HTMLButtonElement>("cancel-summary");
 const rerunButton = $<HTMLButtonElement>("rerun-summary");
-cancelButton.addEventListener("click", () => void api.cancelSummary(summaryRun));
-rerunButton.addEventListener("click", () => void runSummary());
+cancelButton.addEventListener("click", () => {
+  cancelledRun = summaryRun;
+  void api.cancelSummary(summaryRun);
+});
+rerunButton.addEventListener("click", () => {
+  summary.clearRows();
+  void runSummary();
+});
 setupDropZone($("drop-zone"), $<HTMLInputElement>("file-input"), (file) => void openFile(file));
 
-function writeSchemeToUrl(scheme: string): void {
+/** `?schemes=a,b,c&tensor=NAME`, commas left readable. */
+function writeUrl(): void {
   const url = new URL(location.href);
-  url.searchParams.set(SCHEME_PARAM, scheme);
+  url.searchParams.delete(LEGACY_SCHEME_PARAM);
+  url.searchParams.delete(SCHEMES_PARAM);
+  url.searchParams.delete(TENSOR_PARAM);
+  const parts = [url.searchParams.toString()];
+  parts.push(`${SCHEMES_PARAM}=${picker.schemes.map(encodeURIComponent).join(",")}`);
+  if (selected !== undefined) parts.push(`${TENSOR_PARAM}=${encodeURIComponent(selected)}`);
+  url.search = parts.filter((p) => p !== "").join("&");
   history.replaceState(null, "", url);
 }
 
-async function initialScheme(): Promise<string> {
-  const asked = new URL(location.href).searchParams.get(SCHEME_PARAM);
-  if (asked === null || asked.trim() === "") return DEFAULT_SCHEME;
-  try {
-    return await api.parseScheme(asked);
-  } catch (e) {
-    picker.showError(`URL scheme "${asked}": ${messageOf(e)}; using ${DEFAULT_SCHEME}`);
-    return DEFAULT_SCHEME;
+/**
+ * The schemes the URL names (`schemes=`, or the older `scheme=`), each checked by the
+ * core: a rejected one is reported and left out. None left: the defaults, of which
+ * those this build of the core does not know are dropped without a word.
+ */
+async function initialSchemes(): Promise<{ schemes: string[]; problems: string[] }> {
+  const params = new URL(location.href).searchParams;
+  const asked = [params.get(SCHEMES_PARAM), params.get(LEGACY_SCHEME_PARAM)]
+    .flatMap((v) => (v ?? "").split(","))
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  const problems: string[] = [];
+  const check = async (s: string, report: boolean): Promise<string | undefined> => {
+    try {
+      return await api.parseScheme(s);
+    } catch (e) {
+      if (report) problems.push(`URL scheme "${s}": ${messageOf(e)}`);
+      return undefined;
+    }
+  };
+  let schemes = (await Promise.all(asked.map((s) => check(s, true)))).filter((s) => s !== undefined);
+  if (schemes.length === 0) {
+    schemes = (await Promise.all(DEFAULT_SCHEMES.map((s) => check(s, false)))).filter((s) => s !== undefined);
+    if (problems.length > 0) problems.push("showing the default schemes");
   }
+  return { schemes: [...new Set(schemes)], problems };
 }
 
 async function openFile(file: File): Promise<void> {
   await openBytes(await file.arrayBuffer(), file.name);
 }
 
-async function openBytes(bytes: ArrayBuffer, fileName: string): Promise<void> {
+async function openBytes(bytes: ArrayBuffer, fileName: string, wantTensor?: string | null): Promise<void> {
   let info: ModelInfo;
   try {
     info = await api.open(transferred(bytes), fileName);
@@ -94,9 +140,13 @@ async function openBytes(bytes: ArrayBuffer, fileName: string): Promise<void> {
   $("model-stats").textContent =
     `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}`;
   tensorList.setTensors(info.tensors);
+  summary.setModel(info.tensors.map((t) => t.name));
   selected = undefined;
-  // Start on a matrix if there is one: a bias or a scalar makes a dull first chart.
-  const first = info.tensors.find((t) => t.shape.length >= 2) ?? info.tensors[0];
+  // The tensor the link names, else a matrix if there is one: a bias makes a dull first chart.
+  const first =
+    info.tensors.find((t) => t.name === wantTensor) ??
+    info.tensors.find((t) => t.shape.length >= 2) ??
+    info.tensors[0];
   if (first) selectTensor(first.name);
   else clearDetail();
   void runSummary();
@@ -106,27 +156,38 @@ function selectTensor(name: string): void {
   if (name === selected) return;
   selected = name;
   tensorList.select(name);
+  writeUrl();
   void analyze();
 }
 
 function clearDetail(): void {
-  lastReport = undefined;
+  lastResults = [];
+  writeUrl();
   $("detail-title").textContent = "No tensors in this file";
-  for (const id of ["chart-weights", "chart-error", "chart-scales", "detail-sub", "grid-note"])
+  for (const id of [
+    "chart-weights",
+    "chart-error",
+    "chart-scales",
+    "detail-sub",
+    "grid-note",
+    "scheme-describe",
+  ])
     $(id).replaceChildren();
+  $<HTMLTableElement>("metrics").tHead?.replaceChildren();
   $<HTMLTableElement>("metrics").tBodies[0]?.replaceChildren();
 }
 
 async function analyze(): Promise<void> {
-  if (!model || selected === undefined || picker.scheme === "") return;
+  const schemes = picker.schemes;
+  if (!model || selected === undefined || schemes.length === 0) return;
   const seq = ++analyzeSeq;
   const detail = $("detail");
   detail.setAttribute("aria-busy", "true");
   try {
-    const report = await api.analyze(selected, picker.scheme, HISTOGRAM_BINS);
+    const results = await api.analyzeMany(selected, schemes, HISTOGRAM_BINS);
     if (seq !== analyzeSeq) return;
-    lastReport = report;
-    renderReport(report);
+    lastResults = results;
+    renderResults(results);
   } catch (e) {
     if (seq === analyzeSeq) errors.show(`${selected}: ${messageOf(e)}`);
   } finally {
@@ -134,52 +195,103 @@ async function analyze(): Promise<void> {
   }
 }
 
-function renderReport(r: TensorReport): void {
-  $("detail-title").textContent = r.tensor.name;
-  $("detail").dataset.tensor = r.tensor.name;
-  $("detail").dataset.scheme = r.scheme;
-  const single =
-    r.axis === null && r.scales.length === 1
-      ? ` (scale ${r.scales[0]?.toPrecision(4)}, zero point ${r.zero_points[0] ?? 0})`
-      : "";
-  $("detail-sub").textContent =
-    `${formatShape(r.tensor.shape)} ${r.tensor.dtype} · ${r.scheme}: ${r.describe}${single}`;
-  renderWeights($("chart-weights"), $("grid-note"), r);
-  renderError($("chart-error"), r);
-  const scalesFigure = $("scales-figure");
-  scalesFigure.hidden = r.axis === null;
-  if (r.axis !== null) renderScales($("chart-scales"), $("scales-note"), r);
-  else $("chart-scales").replaceChildren();
-  renderMetrics($<HTMLTableElement>("metrics"), r);
+function renderResults(results: AnalyzeResult[]): void {
+  const chosen: readonly Chosen[] = picker.colors;
+  const reports: TensorReport[] = results.flatMap((r) => ("report" in r ? [r.report] : []));
+  const detail = $("detail");
+  const tensor = reports[0]?.tensor;
+  detail.dataset.tensor = selected ?? "";
+  detail.dataset.schemes = results.map((r) => r.scheme).join(",");
+  $("detail-title").textContent = selected ?? "";
+  $("detail-sub").textContent = tensor
+    ? `${formatShape(tensor.shape)} ${tensor.dtype} · ${formatCount(tensor.numel)} values`
+    : "";
+
+  $("scheme-describe").replaceChildren(
+    ...results.map((r) => {
+      const li = document.createElement("li");
+      li.dataset.scheme = r.scheme;
+      const name = document.createElement("code");
+      name.textContent = r.scheme;
+      const color = chosen.find((c) => c.scheme === r.scheme)?.color ?? "#555";
+      if ("report" in r) {
+        const rep = r.report;
+        const single =
+          rep.axis === null && rep.scales.length === 1
+            ? ` (scale ${rep.scales[0]?.toPrecision(4)}${rep.zero_points.length ? `, zero point ${rep.zero_points[0]}` : ""})`
+            : "";
+        li.append(swatch(color), name, ` ${rep.describe}${single}`);
+      } else {
+        li.classList.add("failed");
+        li.append(swatch(color), name, ` ${r.error}`);
+      }
+      return li;
+    }),
+  );
+
+  if (gridScheme !== null && !reports.some((r) => r.scheme === gridScheme)) gridScheme = undefined;
+  const grid = gridScheme === undefined ? (reports[0]?.scheme ?? null) : gridScheme;
+  renderGridToggle($("grid-toggle"), reports, chosen, grid, (s) => {
+    gridScheme = s;
+    renderResults(lastResults);
+  });
+  renderWeights($("chart-weights"), $("grid-note"), reports, chosen, grid);
+  renderErrors($("chart-error"), reports, chosen);
+  $("scales-figure").hidden = !renderScales($("chart-scales"), $("scales-note"), reports, chosen);
+  renderMetrics($<HTMLTableElement>("metrics"), results, chosen);
 }
 
+/**
+ * Fills the whole-model table: one pass per scheme over the tensors it lacks, so that
+ * adding a scheme computes only that scheme. A newer run (or Cancel) ends this one.
+ */
 async function runSummary(): Promise<void> {
-  if (!model || picker.scheme === "") return;
-  const names = model.info.tensors.map((t) => t.name);
+  if (!model) return;
   const run = ++summaryRun;
-  const scheme = picker.scheme;
-  $("summary-scheme").textContent = `under ${scheme}`;
-  summary.start(names.length);
+  const todo = picker.schemes
+    .map((scheme) => ({ scheme, tensors: summary.missing(scheme) }))
+    .filter((p) => p.tensors.length > 0);
+  $("summary-scheme").textContent =
+    `${picker.schemes.length} scheme${picker.schemes.length === 1 ? "" : "s"}`;
+  if (todo.length === 0) {
+    summary.setState("done");
+    cancelButton.disabled = true;
+    rerunButton.disabled = false;
+    return;
+  }
+  summary.setState("running");
   cancelButton.disabled = false;
   rerunButton.disabled = true;
+  let state: "done" | "cancelled" | "failed" = "done";
   try {
-    const result = await api.summarize(
-      run,
-      names,
-      scheme,
-      proxy((done: number, total: number, rows) => {
-        if (run === summaryRun) summary.add(rows, done, total);
-      }),
-    );
-    if (run !== summaryRun) return;
-    summaryRun++;
-    summary.finish(result.rows, result.cancelled ? "cancelled" : "done", names.length);
+    for (const pass of todo) {
+      if (cancelledRun === run) {
+        state = "cancelled";
+        break;
+      }
+      const result = await api.summarize(
+        run,
+        pass.tensors,
+        pass.scheme,
+        proxy((_done: number, _total: number, rows) => {
+          if (run === summaryRun) summary.add(rows);
+        }),
+      );
+      if (run !== summaryRun) return;
+      summary.add(result.rows);
+      if (result.cancelled) {
+        state = "cancelled";
+        break;
+      }
+    }
   } catch (e) {
     if (run !== summaryRun) return;
-    summaryRun++;
-    summary.setState("failed");
+    state = "failed";
     errors.show(`Whole-model summary: ${messageOf(e)}`);
   }
+  if (run !== summaryRun) return;
+  summaryRun++;
+  summary.setState(state);
   cancelButton.disabled = true;
   rerunButton.disabled = false;
 }
@@ -187,20 +299,23 @@ async function runSummary(): Promise<void> {
 let resizeTimer: number | undefined;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
-  resizeTimer = window.setTimeout(() => lastReport && renderReport(lastReport), 150);
+  resizeTimer = window.setTimeout(() => lastResults.length > 0 && renderResults(lastResults), 150);
 });
 
 async function boot(): Promise<void> {
   const build = await api.init();
   renderBuildInfo($("build-info"), build);
   picker.setPresets(await api.schemePresets());
-  const scheme = await initialScheme();
-  picker.set(scheme);
-  writeSchemeToUrl(scheme);
+  const { schemes, problems } = await initialSchemes();
+  picker.set(schemes);
+  if (problems.length > 0) picker.showError(problems.join("; "));
+  summary.setSchemes(picker.colors);
+  const wantTensor = new URL(location.href).searchParams.get(TENSOR_PARAM);
+  writeUrl();
   try {
     const response = await fetch(new URL(DEMO_MODEL, document.baseURI));
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    await openBytes(await response.arrayBuffer(), DEMO_MODEL);
+    await openBytes(await response.arrayBuffer(), DEMO_MODEL, wantTensor);
   } catch (e) {
     errors.show(`Could not load the demo model: ${messageOf(e)}. Drop a model file to start.`);
   }

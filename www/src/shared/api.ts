@@ -9,10 +9,31 @@ import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "./types"
  * progress never runs ahead of what the page has shown (and never arrives after the
  * result, as it could on its own message port).
  */
-export type SummaryProgress = (done: number, total: number, rows: TensorSummary[]) => void;
+export type SummaryProgress = (done: number, total: number, rows: SummaryRow[]) => void;
+
+/** A tensor the core could not encode under a scheme (an axis it lacks, NaN values, ...). */
+export interface SummaryFailure {
+  name: string;
+  scheme: string;
+  /** The core's message. */
+  error: string;
+}
+
+export type SummaryRow = TensorSummary | SummaryFailure;
+
+export function isFailedRow(r: SummaryRow): r is SummaryFailure {
+  return "error" in r;
+}
+
+/** One scheme's report for the selected tensor, or the core's message for it. */
+export type AnalyzeResult = { scheme: string; report: TensorReport } | AnalyzeFailure;
+export interface AnalyzeFailure {
+  scheme: string;
+  error: string;
+}
 
 export interface SummaryResult {
-  rows: TensorSummary[];
+  rows: SummaryRow[];
   /** True when the run was cancelled or superseded before it finished. */
   cancelled: boolean;
 }
@@ -30,9 +51,15 @@ export interface WorkerApi {
   open(bytes: ArrayBuffer, fileName: string): Promise<ModelInfo>;
   analyze(tensor: string, scheme: string, bins: number): Promise<TensorReport>;
   /**
-   * Summarizes every named tensor in order, yielding between tensors so that a cancel
-   * (or a newer run, which supersedes this one) gets through. `runId` names the run for
-   * `cancelSummary`.
+   * One tensor under several schemes, in order; a scheme the core cannot apply to this
+   * tensor gives its message in place of a report, and the others still come back.
+   */
+  analyzeMany(tensor: string, schemes: string[], bins: number): Promise<AnalyzeResult[]>;
+  /**
+   * Summarizes every named tensor in order under one scheme (the page makes one pass per
+   * scheme), yielding between tensors so that a cancel (or a newer run, which supersedes
+   * this one) gets through. A tensor the scheme cannot encode gives a failure row.
+   * `runId` names the run for `cancelSummary`.
    */
   summarize(
     runId: number,

@@ -1,7 +1,5 @@
-// Option defaults shared by the page and the worker.
-
-/** Scheme used when the URL names none (or an invalid one). */
-export const DEFAULT_SCHEME = "int8-sym-ch0";
+// Option defaults shared by the page and the worker (the scheme families and their
+// defaults live in schemes.ts).
 
 /** Histogram bins for the weight and error charts. */
 export const HISTOGRAM_BINS = 80;
@@ -9,8 +7,14 @@ export const HISTOGRAM_BINS = 80;
 /** The built-in model the page opens on load, relative to the page. */
 export const DEMO_MODEL = "demo.safetensors";
 
-/** URL query parameter that holds the scheme, so a link restores it. */
-export const SCHEME_PARAM = "scheme";
+/** URL query parameter that holds the compared schemes, comma-separated. */
+export const SCHEMES_PARAM = "schemes";
+
+/** The single-scheme parameter of earlier links, still accepted on load. */
+export const LEGACY_SCHEME_PARAM = "scheme";
+
+/** URL query parameter that holds the selected tensor. */
+export const TENSOR_PARAM = "tensor";
 
 /** How often a whole-model summary reports its finished rows to the page. */
 export const PROGRESS_INTERVAL_MS = 100;

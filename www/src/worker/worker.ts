@@ -3,9 +3,13 @@
 import * as Comlink from "comlink";
 import init, { Model, buildInfo, parseScheme, schemePresets } from "../../pkg/quantscope.js";
 import wasmUrl from "../../pkg/quantscope_bg.wasm?url";
-import type { WorkerApi } from "../shared/api";
+import type { AnalyzeResult, SummaryRow, WorkerApi } from "../shared/api";
 import { PROGRESS_INTERVAL_MS } from "../shared/meta";
 import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 let ready: Promise<BuildInfo> | undefined;
 let model: Model | undefined;
@@ -71,12 +75,26 @@ const api: WorkerApi = {
     return current().analyze(tensor, scheme, bins) as TensorReport;
   },
 
+  async analyzeMany(tensor, schemes, bins) {
+    await loaded();
+    const m = current();
+    const results: AnalyzeResult[] = [];
+    for (const scheme of schemes) {
+      try {
+        results.push({ scheme, report: m.analyze(tensor, scheme, bins) as TensorReport });
+      } catch (e) {
+        results.push({ scheme, error: messageOf(e) });
+      }
+    }
+    return results;
+  },
+
   async summarize(runId, tensors, scheme, onProgress) {
     await loaded();
     activeRun = runId;
     const m = current();
-    const rows: TensorSummary[] = [];
-    let batch: TensorSummary[] = [];
+    const rows: SummaryRow[] = [];
+    let batch: SummaryRow[] = [];
     let lastReport = performance.now();
     const report = async (): Promise<void> => {
       const sent = batch;
@@ -93,7 +111,12 @@ const api: WorkerApi = {
           if (batch.length > 0) await report();
           return { rows, cancelled: true };
         }
-        const row = m.summarize(name, scheme) as TensorSummary;
+        let row: SummaryRow;
+        try {
+          row = m.summarize(name, scheme) as TensorSummary;
+        } catch (e) {
+          row = { name, scheme, error: messageOf(e) };
+        }
         rows.push(row);
         batch.push(row);
         if (rows.length === 1 || performance.now() - lastReport >= PROGRESS_INTERVAL_MS) await report();
