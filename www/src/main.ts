@@ -330,7 +330,9 @@ async function runSummary(): Promise<void> {
   rerunButton.disabled = true;
   const table = $("summary");
   table.dataset.workers = String(workers.size);
-  delete table.dataset.rowsPerWorker;
+  // Rows each worker has delivered: lets a test see that the pool shares the work.
+  const perWorker = new Array<number>(workers.size).fill(0);
+  table.dataset.rowsPerWorker = perWorker.join(",");
   const numel = new Map(model.info.tensors.map((t) => [t.name, t.numel]));
   const started = performance.now();
   let state: "done" | "cancelled" | "failed" = "done";
@@ -339,14 +341,15 @@ async function runSummary(): Promise<void> {
       run,
       tasks,
       (t) => numel.get(t.name) ?? 1,
-      (rows) => {
-        if (run === summaryRun) summary.add(rows);
+      (rows, worker) => {
+        if (run !== summaryRun) return;
+        perWorker[worker] = (perWorker[worker] ?? 0) + rows.length;
+        table.dataset.rowsPerWorker = perWorker.join(",");
+        summary.add(rows);
       },
     );
     if (run !== summaryRun) return;
     summary.add(result.rows);
-    // Which worker computed how many rows: lets a test see that the pool shared the work.
-    table.dataset.rowsPerWorker = result.rowsPerWorker.join(",");
     if (result.cancelled) state = "cancelled";
   } catch (e) {
     if (run !== summaryRun) return;

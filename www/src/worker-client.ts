@@ -28,8 +28,6 @@ export interface PoolSummary {
   /** Every row computed, in task order. */
   rows: SummaryRow[];
   cancelled: boolean;
-  /** Rows each member delivered, by member index. */
-  rowsPerWorker: number[];
 }
 
 interface Opened {
@@ -163,7 +161,6 @@ export class ComputeWorkers {
     this.current?.abort.abort();
     const abort = new AbortController();
     this.current = { run, abort };
-    const rowsPerWorker = new Array<number>(this.pool.size).fill(0);
     const chunks = shares(tasks, weight, this.pool.size * CALLS_PER_WORKER);
     const result = await this.pool.map(
       chunks,
@@ -171,7 +168,6 @@ export class ComputeWorkers {
         const delivered = new Set<string>();
         const deliver = (rows: SummaryRow[]): void => {
           for (const r of rows) delivered.add(`${r.scheme}\n${r.name}`);
-          rowsPerWorker[worker] = (rowsPerWorker[worker] ?? 0) + rows.length;
           onRows(rows, worker);
         };
         try {
@@ -205,7 +201,7 @@ export class ComputeWorkers {
       result.aborted ||
       result.outcomes.some((o) => o === undefined || o.status === "rejected" || o.value.cancelled);
     const rows = result.outcomes.flatMap((o) => (o?.status === "fulfilled" ? o.value.rows : []));
-    return { rows, cancelled, rowsPerWorker };
+    return { rows, cancelled };
   }
 
   /** Ends run `run`: no further share starts, and every worker stops at its next tensor. */
