@@ -1,0 +1,140 @@
+// Worker pool benchmark (issue 4), not a test: the page's whole-model summary of a
+// generated model under three schemes, with 1 worker and with 2, in headless Chromium
+// against the built dist/. Prints the medians and a Markdown table for docs/BENCHMARKS.md.
+//
+//   npm run build && npm run bench:pool [-- --runs 3 --tensors 24 --side 1024]
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { launch, serveDist, waitForModel, writeSafetensors } from "../../tests/e2e/harness.mjs";
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    tensors: { type: "string", default: "24" },
+    side: { type: "string", default: "1024" },
+    workers: { type: "string", default: "1,2" },
+  },
+});
+const RUNS = Number(opts.runs);
+const TENSORS = Number(opts.tensors);
+const SIDE = Number(opts.side);
+const WORKERS = opts.workers.split(",").map(Number);
+const SCHEMES = ["int8-sym-ch0", "int4-sym-ch0", "int8-asym"];
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+/** lscpu's model name, and the x86 vector extensions V8 may use for SIMD128. */
+const cpu = () => {
+  try {
+    const out = execFileSync("lscpu", { encoding: "utf8" });
+    const model = /Model name:\s*(.+)/.exec(out)?.[1]?.trim() ?? "?";
+    const flags = new Set(/Flags:\s*(.+)/.exec(out)?.[1]?.split(/\s+/) ?? []);
+    const vector = ["sse4_1", "avx", "avx2", "avx512f", "avx_vnni", "avx512_vnni"].filter((f) =>
+      flags.has(f),
+    );
+    return `${model} (${vector.join(" ")}), ${execFileSync("nproc", { encoding: "utf8" }).trim()} logical cores`;
+  } catch {
+    return "?";
+  }
+};
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+
+/**
+ * `TENSORS` F32 matrices of SIDE × SIDE from a seeded generator (mulberry32), so every
+ * run and every machine summarizes the same bytes; each tensor has its own scale, so
+ * the per-tensor numbers differ.
+ */
+function model(dir) {
+  let seed = 0x9e3779b9;
+  const uniform = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const per = SIDE * SIDE;
+  const tensors = Array.from({ length: TENSORS }, (_, t) => ({
+    name: `layers.${t}.weight`,
+    shape: [SIDE, SIDE],
+  }));
+  return writeSafetensors(join(dir, "bench.safetensors"), tensors, (i) => {
+    const scale = 0.02 * (1 + (Math.floor(i / per) % 5));
+    return (uniform() * 2 - 1) * scale;
+  });
+}
+
+/** A browser with the page at `workers` workers, the model open and summarized once. */
+async function prepare(url, file, workers) {
+  const browser = await launch();
+  const { page } = browser;
+  page.setDefaultTimeout(600_000);
+  await page.goto(`${url}?workers=${workers}&schemes=${SCHEMES.join(",")}`);
+  await waitForModel(page, "demo.safetensors");
+  await page.waitForSelector('#summary[data-state="done"]');
+  const name = file.split("/").pop();
+  // Open (every worker reads and parses the file itself) and the first summary.
+  const t0 = Date.now();
+  await page.setInputFiles("#file-input", file);
+  await page.waitForFunction(
+    (n) =>
+      document.getElementById("model-name").textContent.startsWith(n) &&
+      document.getElementById("summary").dataset.state === "done",
+    name,
+    { polling: 50 },
+  );
+  const first = Date.now() - t0;
+  const build = await page.getAttribute("#build-info", "data-build");
+  return { browser, page, workers, first, build, runs: [], perWorker: "" };
+}
+
+/** The summary alone, the model open in every worker: Run again, timed by the page. */
+async function rerun(c) {
+  await c.page.click("#rerun-summary");
+  await c.page.waitForSelector('#summary[data-state="done"][data-elapsed-ms]', { state: "attached" });
+  c.runs.push(Number(await c.page.getAttribute("#summary", "data-elapsed-ms")));
+  c.perWorker = await c.page.getAttribute("#summary", "data-rows-per-worker");
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "quantscope-bench-"));
+const server = await serveDist();
+try {
+  const file = model(scratch);
+  const mb = (statSync(file).size / 2 ** 20).toFixed(0);
+  console.log(
+    `model: ${TENSORS} × F32 [${SIDE}, ${SIDE}] safetensors, ${mb} MiB; schemes ${SCHEMES.join(", ")}`,
+  );
+  console.log(`cpu: ${cpu()}; load before: ${load()}`);
+  const results = [];
+  try {
+    for (const w of WORKERS) results.push(await prepare(server.url, file, w));
+    // Alternating, so that whatever else loads the machine weighs on every count alike;
+    // a page that is not running sits idle.
+    for (let r = 0; r < RUNS; r++) for (const c of results) await rerun(c);
+  } finally {
+    for (const c of results) await c.browser.close();
+  }
+  for (const r of results)
+    console.log(
+      `${r.workers} worker(s), ${r.build}: summary runs ${r.runs.join(", ")} ms (median ${median(r.runs)}), ` +
+        `open + first summary ${r.first} ms, rows per worker ${r.perWorker}`,
+    );
+  console.log(`load after: ${load()}`);
+  const base = median(results[0].runs);
+  console.log(
+    `\n| workers | summary, median of ${RUNS} (ms) | runs (ms) | speed-up | open + first summary (ms) |`,
+  );
+  console.log("|---:|---:|---|---:|---:|");
+  for (const r of results)
+    console.log(
+      `| ${r.workers} | ${median(r.runs)} | ${r.runs.join(", ")} | ${(base / median(r.runs)).toFixed(2)}× | ${r.first} |`,
+    );
+} finally {
+  await server.close();
+  rmSync(scratch, { recursive: true, force: true });
+}
