@@ -72,11 +72,6 @@ export class ComputeWorkers {
     return this.pool.size;
   }
 
-  /** Items the pool's workers are running now. */
-  get busy(): number {
-    return this.pool.busy;
-  }
-
   /**
    * Loads the wasm build in the first worker; the others load the build it chose (so
    * that every worker runs the same one) when they first join a run.
