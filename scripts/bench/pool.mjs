@@ -101,6 +101,37 @@ async function rerun(c) {
   c.perWorker = await c.page.getAttribute("#summary", "data-rows-per-worker");
 }
 
+/**
+ * What this machine gives two workers right now, whatever our code does: the same
+ * integer loop in one worker, then split over two. On a loaded machine (other builds
+ * on both cores) this ratio, not the pool, limits the speed-up.
+ */
+async function machineCheck() {
+  const browser = await launch();
+  try {
+    return await browser.page.evaluate(async () => {
+      const src = `onmessage = (e) => { const n = e.data; let x = 0; for (let i = 0; i < n; i++) x = (x * 1103515245 + 12345) | 0; postMessage(x); }`;
+      const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+      const ws = [new Worker(url), new Worker(url)];
+      const run = (w, n) =>
+        new Promise((resolve) => {
+          w.onmessage = resolve;
+          w.postMessage(n);
+        });
+      await Promise.all(ws.map((w) => run(w, 1e6)));
+      let t = performance.now();
+      await run(ws[0], 4e8);
+      const one = performance.now() - t;
+      t = performance.now();
+      await Promise.all(ws.map((w) => run(w, 2e8)));
+      const two = performance.now() - t;
+      return { one: Math.round(one), two: Math.round(two) };
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
 const scratch = mkdtempSync(join(tmpdir(), "quantscope-bench-"));
 const server = await serveDist();
 try {
@@ -110,6 +141,11 @@ try {
     `model: ${TENSORS} × F32 [${SIDE}, ${SIDE}] safetensors, ${mb} MiB; schemes ${SCHEMES.join(", ")}`,
   );
   console.log(`cpu: ${cpu()}; load before: ${load()}`);
+  const check = await machineCheck();
+  console.log(
+    `machine check, an integer loop: 1 worker ${check.one} ms, split over 2 ${check.two} ms ` +
+      `(${(check.one / check.two).toFixed(2)}×)`,
+  );
   const results = [];
   try {
     for (const w of WORKERS) results.push(await prepare(server.url, file, w));
