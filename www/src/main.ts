@@ -11,7 +11,7 @@ import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
 import { formatBytes, formatCount, formatShape } from "./format";
-import type { AnalyzeResult, BuildChoice, ModelSource } from "./shared/api";
+import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
 import {
   BUILD_PARAM,
   DEFAULT_MAX_WORKERS,
@@ -19,6 +19,7 @@ import {
   HISTOGRAM_BINS,
   LEGACY_SCHEME_PARAM,
   MAX_WORKERS,
+  PROGRESS_INTERVAL_MS,
   SCHEMES_PARAM,
   TENSOR_PARAM,
   WORKERS_PARAM,
@@ -333,6 +334,20 @@ async function runSummary(): Promise<void> {
   // Rows each worker has delivered: lets a test see that the pool shares the work.
   const perWorker = new Array<number>(workers.size).fill(0);
   table.dataset.rowsPerWorker = perWorker.join(",");
+  // Rows reach the table at most every PROGRESS_INTERVAL_MS however many workers report:
+  // each update lays out and repaints the page on its main thread, which shares the
+  // cores with the workers (with a flush per report, 2 workers ran no faster than 1:
+  // scripts/bench/pool.mjs, docs/BENCHMARKS.md).
+  let pending: SummaryRow[] = [];
+  let flushTimer: number | undefined;
+  const flush = (): void => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (run !== summaryRun) return;
+    table.dataset.rowsPerWorker = perWorker.join(",");
+    summary.add(pending);
+    pending = [];
+  };
   const numel = new Map(model.info.tensors.map((t) => [t.name, t.numel]));
   const started = performance.now();
   let state: "done" | "cancelled" | "failed" = "done";
@@ -344,14 +359,16 @@ async function runSummary(): Promise<void> {
       (rows, worker) => {
         if (run !== summaryRun) return;
         perWorker[worker] = (perWorker[worker] ?? 0) + rows.length;
-        table.dataset.rowsPerWorker = perWorker.join(",");
-        summary.add(rows);
+        pending.push(...rows);
+        flushTimer ??= window.setTimeout(flush, PROGRESS_INTERVAL_MS);
       },
     );
+    flush();
     if (run !== summaryRun) return;
     summary.add(result.rows);
     if (result.cancelled) state = "cancelled";
   } catch (e) {
+    flush();
     if (run !== summaryRun) return;
     state = "failed";
     errors.show(`Whole-model summary: ${messageOf(e)}`);
