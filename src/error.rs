@@ -9,7 +9,7 @@ pub enum Error {
     #[error("empty file: {0} holds no bytes")]
     EmptyFile(String),
     #[error(
-        "unrecognised file format: {name} starts with {head}; expected safetensors, .npy or .npz"
+        "unrecognised file format: {name} starts with {head}; expected safetensors, ONNX, TFLite, PyTorch (.pt/.pth/.bin), .npy or .npz"
     )]
     UnknownFormat { name: String, head: String },
     #[error("safetensors: {0}")]
@@ -43,8 +43,92 @@ pub enum Error {
         count: usize,
         first: usize,
     },
+    #[error("tensor `{name}`: rows of {row} values do not split into {ty} blocks of {block}")]
+    GgmlRow {
+        name: String,
+        ty: &'static str,
+        row: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values are not a whole number of blocks of {block}")]
+    GgmlLength {
+        ty: &'static str,
+        n: usize,
+        block: usize,
+    },
+    #[error("{ty}: {n} values need exactly {needed} bytes, got {got}")]
+    GgmlBytes {
+        ty: &'static str,
+        n: usize,
+        needed: usize,
+        got: usize,
+    },
+    #[error("ggml {ty}: {what} is not supported")]
+    GgmlUnsupported {
+        ty: &'static str,
+        what: &'static str,
+    },
+    #[error("tensor `{name}`: shape {shape:?} is not a layer weight; need at least 2 axes [out, in, ...]")]
+    NotAMatrix { name: String, shape: Vec<usize> },
+    #[error("scheme `{scheme}` cannot run on the int8 GEMM: {reason}")]
+    LayerScheme { scheme: String, reason: String },
+    #[error("probe inputs: {0}")]
+    BadProbe(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{format}: {reason}")]
+    NotYetSupported { format: String, reason: String },
+    #[error(
+        "`{outer}`: member `{member}` is itself a zip archive; unpack it and open what is inside"
+    )]
+    NestedArchive { outer: String, member: String },
+    #[error("zip archive `{name}`: {reason}")]
+    Zip { name: String, reason: String },
+    #[error("ONNX: not a valid ModelProto: {0}")]
+    OnnxDecode(String),
+    #[error("ONNX tensor `{name}`: {reason}")]
+    OnnxTensor { name: String, reason: String },
+    #[error("ONNX tensor `{name}` keeps its data in external file `{location}`, which was not given; open it together with that file")]
+    MissingExternalData { name: String, location: String },
+    #[error("ONNX tensor `{name}`: external data [{offset}, {offset}+{length}) lies outside `{location}` ({file_len} bytes)")]
+    ExternalDataRange {
+        name: String,
+        location: String,
+        offset: u64,
+        length: u64,
+        file_len: usize,
+    },
+    #[error("TFLite: not a valid model flatbuffer: {0}")]
+    TfliteDecode(String),
+    #[error("TFLite tensor `{name}`: buffer index {index} is out of range (the model has {buffers} buffers)")]
+    TfliteBufferIndex {
+        name: String,
+        index: u32,
+        buffers: usize,
+    },
+    #[error("TFLite tensor `{name}`: {reason}")]
+    TfliteTensor { name: String, reason: String },
+    #[error("pickle: {0}")]
+    Pickle(String),
+    #[error("pickle wants to call `{module}.{name}`, which is not a tensor, storage or plain container: refused (nothing in the file is executed)")]
+    ForbiddenGlobal { module: String, name: String },
+    #[error("PyTorch: {0}")]
+    Pytorch(String),
+    #[error("PyTorch tensor `{name}`: storage `{key}` holds {available} bytes, the tensor's offset, size and stride reach byte {needed}")]
+    StorageOutOfRange {
+        name: String,
+        key: String,
+        needed: String,
+        available: usize,
+    },
+    #[error("sharded model: {0}")]
+    Shard(String),
+    #[error("tensor `{name}` appears in both `{first}` and `{second}`")]
+    DuplicateTensor {
+        name: String,
+        first: String,
+        second: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -19,6 +19,12 @@ pub enum DType {
     U16,
     U8,
     Bool,
+    /// 8-bit float, 4 exponent bits, 3 mantissa bits, no infinities (OCP "E4M3FN").
+    #[serde(rename = "F8_E4M3")]
+    F8E4M3,
+    /// 8-bit float, 5 exponent bits, 2 mantissa bits (OCP "E5M2").
+    #[serde(rename = "F8_E5M2")]
+    F8E5M2,
 }
 
 impl DType {
@@ -28,7 +34,7 @@ impl DType {
             DType::F64 | DType::I64 | DType::U64 => 8,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
-            DType::I8 | DType::U8 | DType::Bool => 1,
+            DType::I8 | DType::U8 | DType::Bool | DType::F8E4M3 | DType::F8E5M2 => 1,
         }
     }
 
@@ -47,11 +53,16 @@ impl DType {
             DType::U16 => "U16",
             DType::U8 => "U8",
             DType::Bool => "BOOL",
+            DType::F8E4M3 => "F8_E4M3",
+            DType::F8E5M2 => "F8_E5M2",
         }
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F64 | DType::F32 | DType::F16 | DType::BF16)
+        matches!(
+            self,
+            DType::F64 | DType::F32 | DType::F16 | DType::BF16 | DType::F8E4M3 | DType::F8E5M2
+        )
     }
 }
 

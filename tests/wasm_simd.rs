@@ -138,15 +138,140 @@ fn simd_quantizer_matches_onnx_runtime() {
     for (input, expected, scheme) in cases {
         let x = quantscope::open(input, "x.npy").unwrap();
         let exp = quantscope::open(expected, "e.npz").unwrap();
-        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap();
+        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap() else {
+            panic!("{scheme} is not linear")
+        };
         let q = s.quantize(&x.tensors[0]).unwrap();
-        let want: Vec<i8> = exp
+        let want: Vec<i32> = exp
             .tensor("codes")
             .unwrap()
             .data
             .iter()
-            .map(|&v| v as i8)
+            .map(|&v| v as i32)
             .collect();
-        assert_eq!(q.codes, want, "{scheme}");
+        assert_eq!(q.codes(), want, "{scheme}");
     }
+}
+
+/// The linear family as the page runs it (SIMD kernels, wasm arithmetic) against the
+/// tools' codes and the packed bytes: ONNX Runtime's uint8 per channel along the last
+/// axis, its blocked int4 with packed nibbles, and quantscope's stochastic rounding, whose
+/// hash must give the same codes in wasm as natively (the same fixture holds both).
+#[wasm_bindgen_test]
+fn linear_family_matches_the_fixtures_in_wasm() {
+    let cases: &[(&[u8], &[u8], &str)] = &[
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "ort-uint8-asym-ch1",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "ort-int4-sym-group16",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "int8-sym-sr7",
+        ),
+        (
+            include_bytes!("fixtures/linear/heavy.npy"),
+            include_bytes!("fixtures/linear/heavy.expected.npz"),
+            "int4-asym-sr7",
+        ),
+        (
+            include_bytes!("fixtures/linear/minilm_query.npy"),
+            include_bytes!("fixtures/linear/minilm_query.expected.npz"),
+            "int3-asym-ch0",
+        ),
+    ];
+    for (input, expected, scheme) in cases {
+        let x = quantscope::open(input, "x.npy").unwrap();
+        let exp = quantscope::open(expected, "e.npz").unwrap();
+        let Scheme::Linear(s) = scheme.parse::<Scheme>().unwrap() else {
+            panic!("{scheme} is not linear")
+        };
+        let q = s.quantize(&x.tensors[0]).unwrap();
+        if let Ok(codes) = exp.tensor(&format!("{scheme}.codes")) {
+            let want: Vec<i32> = codes.data.iter().map(|&v| v as i32).collect();
+            assert_eq!(q.codes(), want, "{scheme} codes");
+        }
+        if let Ok(packed) = exp.tensor(&format!("{scheme}.packed")) {
+            let want: Vec<u8> = packed.data.iter().map(|&v| v as u8).collect();
+            assert_eq!(q.packed, want, "{scheme} packed");
+        }
+    }
+}
+
+/// The other scheme families give, under wasm, the bits they give natively: the seeded
+/// clustering (and a few deterministic families) hash to the values the native run pinned
+/// in fixtures/schemes/vq_golden.json (tests/schemes_props.rs), and NF4 codes equal the
+/// bitsandbytes-rule fixture.
+#[wasm_bindgen_test]
+fn other_scheme_families_match_the_native_build() {
+    use quantscope::{DType, Tensor};
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let data = (0..64 * 48)
+        .map(|_| {
+            s ^= s >> 12;
+            s ^= s << 25;
+            s ^= s >> 27;
+            ((s.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+                * 0.25
+        })
+        .collect();
+    let t = Tensor {
+        name: "golden".into(),
+        shape: vec![64, 48],
+        dtype: DType::F32,
+        data,
+    };
+    let golden: serde_json::Value =
+        serde_json::from_slice(include_bytes!("fixtures/schemes/vq_golden.json")).unwrap();
+    let golden = golden.as_object().unwrap();
+    assert!(golden.len() >= 8);
+    for (scheme, want) in golden {
+        let e = scheme.parse::<Scheme>().unwrap().encode(&t).unwrap();
+        let h = e
+            .dequantize()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, v| {
+                v.to_bits()
+                    .to_le_bytes()
+                    .iter()
+                    .fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+            });
+        assert_eq!(
+            format!("{h:016x}"),
+            want["fnv"].as_str().unwrap(),
+            "{scheme}"
+        );
+        assert_eq!(
+            e.packed_bytes() as u64,
+            want["packed_bytes"].as_u64().unwrap()
+        );
+    }
+    let x = quantscope::open(
+        include_bytes!("fixtures/schemes/fourbit_in_gauss.npy"),
+        "x.npy",
+    )
+    .unwrap();
+    let exp = quantscope::open(
+        include_bytes!("fixtures/schemes/fourbit_gauss.nf4.npz"),
+        "e.npz",
+    )
+    .unwrap();
+    let Scheme::FourBit(s) = "nf4".parse::<Scheme>().unwrap() else {
+        panic!("nf4")
+    };
+    let q = s.quantize(&x.tensors[0]).unwrap();
+    let want: Vec<u8> = exp
+        .tensor("packed")
+        .unwrap()
+        .data
+        .iter()
+        .map(|&v| v as u8)
+        .collect();
+    assert_eq!(q.packed, want);
 }

@@ -2,16 +2,18 @@
 // generated model under three schemes, with 1 worker and with 2, in headless Chromium
 // against the built dist/. Prints the medians and a Markdown table for docs/BENCHMARKS.md.
 //
-//   npm run build && npm run bench:pool [-- --runs 3 --tensors 24 --side 1024]
+//   npm run build:wasm && npm run bench:pool [-- --runs 3 --tensors 24 --side 1024 --workers 1,2]
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { launch, serveDist, waitForModel, writeSafetensors } from "../../tests/e2e/harness.mjs";
+import { ROOT, launch, serveDist, waitForModel, writeSafetensors } from "../../tests/e2e/harness.mjs";
 
+// Not strict: `npm run bench` hands every benchmark the same arguments.
 const { values: opts } = parseArgs({
+  strict: false,
   options: {
     runs: { type: "string", default: "3" },
     tensors: { type: "string", default: "24" },
@@ -149,6 +151,8 @@ async function machineCheck() {
   }
 }
 
+// dist/ from the www/pkg and www/pkg-relaxed there are now (`npm run bench` rebuilds those).
+execFileSync("npx", ["vite", "build", "--logLevel", "warn"], { cwd: ROOT, stdio: "inherit" });
 const scratch = mkdtempSync(join(tmpdir(), "quantscope-bench-"));
 const server = await serveDist();
 try {

@@ -1,5 +1,7 @@
 //! Reports: plain `Serialize` structs that the CLI prints and the page plots.
 
+pub mod layer;
+
 use serde::Serialize;
 
 use crate::error::Result;

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
 use quantscope::formats::ModelInfo;
+use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Model, Scheme};
 
 #[derive(Parser)]
@@ -21,16 +23,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the tensors of a model file: name, shape, dtype, size.
+    /// List the tensors of a model: name, shape, dtype, size; metadata, the graph
+    /// summary (ONNX) and stored quantization parameters (TFLite).
+    /// Several files open as one model: checkpoint shards (with their
+    /// model.safetensors.index.json), or an ONNX model with its external data files.
     Inspect {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Quantize tensors with a scheme and print per-tensor error metrics.
     Quantize {
-        file: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Scheme, e.g. int8-sym-ch0, int8-asym, int4-sym-ch1.
         #[arg(long, short)]
         scheme: String,
@@ -38,6 +45,48 @@ enum Command {
         #[arg(long, short)]
         tensor: Vec<String>,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quantize tensors with several schemes and print every tensor x scheme: MSE, SQNR,
+    /// cosine, max |error|, bits per weight, packed bytes.
+    Compare {
+        file: PathBuf,
+        /// Comma-separated schemes, e.g. int8-sym-ch0,int4-asym-group128,torch-int8-sym.
+        #[arg(long, value_delimiter = ',', required = true)]
+        schemes: Vec<String>,
+        /// Only these tensors (repeatable); all tensors by default.
+        #[arg(long, short)]
+        tensor: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Run probe inputs through one layer in f32 and in int8 (the scheme's weights,
+    /// activations quantized per row) and compare the outputs.
+    Layer {
+        file: PathBuf,
+        /// The weight: [out, in] or a conv kernel [out, in, kh, kw] (flattened to [out, in*kh*kw]).
+        #[arg(long, short)]
+        tensor: String,
+        /// Weight scheme: a linear scheme per tensor or per output channel.
+        #[arg(long, short, default_value = "int8-sym-ch0")]
+        scheme: String,
+        /// gaussian, uniform, or an .npy file of inputs ([batch, in] or [in]).
+        #[arg(long, default_value = "gaussian")]
+        inputs: String,
+        /// Probe rows for gaussian/uniform inputs.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Activation quantization per row: asym (int8 with zero point), sym, u7.
+        #[arg(long, default_value = "asym")]
+        activations: String,
+        /// Print JSON instead of a summary.
         #[arg(long)]
         json: bool,
     },
@@ -53,15 +102,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(file: &PathBuf) -> Result<Model, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    quantscope::open(&bytes, &file.to_string_lossy()).map_err(|e| e.to_string())
+fn load(files: &[PathBuf]) -> Result<Model, String> {
+    let mut named: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            Ok((f.to_string_lossy().into_owned(), bytes))
+        })
+        .collect::<Result<_, String>>()?;
+    loop {
+        let refs: Vec<(&str, &[u8])> = named
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        match quantscope::formats::open_many(&refs) {
+            // A lone ONNX model whose tensors live in a file beside it: read that file
+            // from the model's folder (by its file name only) and try again.
+            Err(quantscope::Error::MissingExternalData { location, .. }) if files.len() == 1 => {
+                let base = quantscope::formats::base_name(&location).to_string();
+                let beside = files[0].with_file_name(&base);
+                if named.iter().any(|(n, _)| n.ends_with(&base)) || !beside.is_file() {
+                    return Err(format!(
+                        "ONNX tensors keep their data in `{location}`, not found beside {}; give it as another file",
+                        files[0].display()
+                    ));
+                }
+                let bytes =
+                    std::fs::read(&beside).map_err(|e| format!("{}: {e}", beside.display()))?;
+                named.push((beside.to_string_lossy().into_owned(), bytes));
+            }
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Inspect { file, json } => {
-            let info = load(&file)?.info();
+        Command::Inspect { files, json } => {
+            let info = load(&files)?.info();
             if json {
                 print_json(&info)?;
             } else {
@@ -69,13 +147,13 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Quantize {
-            file,
+            files,
             scheme,
             tensor,
             json,
         } => {
             let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
-            let model = load(&file)?;
+            let model = load(&files)?;
             let names: Vec<String> = if tensor.is_empty() {
                 model.tensors.iter().map(|t| t.name.clone()).collect()
             } else {
@@ -94,8 +172,147 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_summary(&rows);
             }
         }
+        Command::Compare {
+            file,
+            schemes,
+            tensor,
+            json,
+            csv,
+        } => {
+            // Parse every scheme before reading the file: a typo fails fast.
+            let schemes = schemes
+                .iter()
+                .map(|s| s.parse::<Scheme>().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let model = load(std::slice::from_ref(&file))?;
+            let names: Vec<String> = if tensor.is_empty() {
+                model.tensors.iter().map(|t| t.name.clone()).collect()
+            } else {
+                tensor
+            };
+            let mut rows = Vec::with_capacity(names.len() * schemes.len());
+            for n in &names {
+                let t = model.tensor(n).map_err(|e| e.to_string())?;
+                for s in &schemes {
+                    rows.push(analysis::summarize(t, s).map_err(|e| e.to_string())?);
+                }
+            }
+            if json {
+                print_json(&rows)?;
+            } else if csv {
+                print_csv(&rows);
+            } else {
+                print_compare(&rows);
+            }
+        }
+        Command::Layer {
+            file,
+            tensor,
+            scheme,
+            inputs,
+            batch,
+            seed,
+            activations,
+            json,
+        } => {
+            let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            let act = ActQuant::parse(&activations).map_err(|e| e.to_string())?;
+            let probe = if inputs.ends_with(".npy") {
+                let m = load(&[PathBuf::from(&inputs)])?;
+                Probe::Data(m.tensors.into_iter().next().ok_or("empty .npy")?)
+            } else {
+                Probe::parse(&inputs).map_err(|e| e.to_string())?
+            };
+            let model = load(std::slice::from_ref(&file))?;
+            let t = model.tensor(&tensor).map_err(|e| e.to_string())?;
+            let r = layer::layer(t, &scheme, &probe, batch, seed, act, 64)
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&r)?;
+            } else {
+                print_layer(&r);
+            }
+        }
     }
     Ok(())
+}
+
+fn print_compare(rows: &[TensorSummary]) {
+    let w = rows.iter().map(|t| t.name.len()).max().unwrap_or(4).max(4);
+    let sw = rows
+        .iter()
+        .map(|t| t.scheme.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:<w$}  {:<sw$}  {:>12}  {:>9}  {:>10}  {:>11}  {:>8}  {:>12}",
+        "name", "scheme", "MSE", "SQNR dB", "cosine", "max |err|", "bits/w", "packed bytes"
+    );
+    for r in rows {
+        println!(
+            "{:<w$}  {:<sw$}  {:>12.5e}  {:>9.3}  {:>10.7}  {:>11.5e}  {:>8.3}  {:>12}",
+            r.name,
+            r.scheme,
+            r.metrics.mse,
+            r.metrics.sqnr_db,
+            r.metrics.cosine,
+            r.metrics.max_abs_error,
+            r.bits_per_weight,
+            r.packed_bytes
+        );
+    }
+}
+
+/// CSV with full-precision numbers (Rust's shortest round-trip form); names are quoted
+/// when they hold a comma or quote.
+fn print_csv(rows: &[TensorSummary]) {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    println!("name,scheme,numel,mse,sqnr_db,cosine,max_abs_error,bits_per_weight,packed_bytes");
+    for r in rows {
+        println!(
+            "{},{},{},{},{},{},{},{},{}",
+            quote(&r.name),
+            quote(&r.scheme),
+            r.numel,
+            r.metrics.mse,
+            r.metrics.sqnr_db,
+            r.metrics.cosine,
+            r.metrics.max_abs_error,
+            r.bits_per_weight,
+            r.packed_bytes
+        );
+    }
+}
+
+fn print_layer(r: &layer::LayerReport) {
+    println!(
+        "{} [{} outputs x {} inputs], weights {}, activations {:?}, {} x {} (seed {})",
+        r.tensor, r.n, r.k, r.scheme, r.activations, r.batch, r.probe, r.seed
+    );
+    println!(
+        "output SQNR {:.3} dB, cosine {:.7}, MSE {:.5e}, max |err| {:.5e}",
+        r.metrics.sqnr_db, r.metrics.cosine, r.metrics.mse, r.metrics.max_abs_error
+    );
+    println!(
+        "row {}: {:>6}  {:>14}  {:>14}  {:>11}",
+        r.shown_row, "out", "float", "int8", "error"
+    );
+    for (i, (f, q)) in r.float_out.iter().zip(&r.int8_out).take(16).enumerate() {
+        println!("       {i:>6}  {f:>14.6}  {q:>14.6}  {:>11.3e}", q - f);
+    }
+    if r.float_out.len() > 16 {
+        println!(
+            "       ... {} more (--json for all)",
+            r.float_out.len() - 16
+        );
+    }
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), String> {
@@ -139,6 +356,44 @@ fn print_inspect(info: &ModelInfo) {
     }
     for (k, v) in &info.metadata {
         println!("metadata {k} = {v}");
+    }
+    for (name, q) in &info.quantization {
+        let axis = if q.scales.len() > 1 {
+            format!(" along dimension {}", q.quantized_dimension)
+        } else {
+            String::new()
+        };
+        println!(
+            "quantized {name}: {} codes, {} scale(s){axis}, scales {}, zero points {:?}",
+            q.code_dtype,
+            q.scales.len(),
+            abbreviate(&q.scales),
+            &q.zero_points[..q.zero_points.len().min(8)]
+        );
+    }
+    if let Some(g) = &info.graph {
+        println!(
+            "graph: {} nodes ({} subgraphs)",
+            g.node_count, g.subgraph_count
+        );
+        let ops: Vec<String> = g.op_types.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("ops: {}", ops.join(", "));
+        for (w, nodes) in &g.weight_consumers {
+            let n: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("{} ({})", n.node, n.op_type))
+                .collect();
+            println!("feeds {w} -> {}", n.join(", "));
+        }
+    }
+}
+
+fn abbreviate(v: &[f32]) -> String {
+    let head: Vec<String> = v.iter().take(4).map(|x| format!("{x:e}")).collect();
+    if v.len() > 4 {
+        format!("[{}, ...]", head.join(", "))
+    } else {
+        format!("[{}]", head.join(", "))
     }
 }
 

@@ -14,21 +14,20 @@ use crate::tensor::{DType, Tensor};
 
 pub const NPY_MAGIC: &[u8] = b"\x93NUMPY";
 
+/// Deepest bracket nesting accepted in an .npy header (see `precheck_shape`).
+const MAX_HEADER_NESTING: usize = 8;
+
 /// Reads a lone .npy file; the tensor is named after the file, without extension.
 pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     let name = base.strip_suffix(".npy").unwrap_or(base);
     let tensor = read_array(bytes, name)?;
-    Ok(Model {
-        format: Format::Npy,
-        tensors: vec![tensor],
-        metadata: BTreeMap::new(),
-    })
+    Ok(Model::new(Format::Npy, vec![tensor], BTreeMap::new()))
 }
 
 /// Reads every array of an .npz archive. Each member is inflated only up to the size
 /// its zip entry declares and never beyond what its own .npy header justifies.
-pub fn read_npz(bytes: &[u8]) -> Result<Model> {
+pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
     let mut zip =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Error::Npz(e.to_string()))?;
     let mut tensors = Vec::new();
@@ -38,6 +37,12 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
             continue;
         }
         let member = entry.name().to_string();
+        if member.ends_with(".zip") || member.ends_with(".npz") {
+            return Err(Error::NestedArchive {
+                outer: archive.to_string(),
+                member,
+            });
+        }
         let Some(name) = member.strip_suffix(".npy") else {
             return Err(Error::Npz(format!(
                 "member `{member}` is not an .npy array"
@@ -60,6 +65,12 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
             .take(declared)
             .read_to_end(&mut raw)
             .map_err(|e| Error::Npz(format!("member `{member}`: {e}")))?;
+        if raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06") {
+            return Err(Error::NestedArchive {
+                outer: archive.to_string(),
+                member,
+            });
+        }
         if !raw.starts_with(NPY_MAGIC) {
             return Err(Error::Npz(format!(
                 "member `{member}` does not start with the .npy magic"
@@ -71,11 +82,7 @@ pub fn read_npz(bytes: &[u8]) -> Result<Model> {
         return Err(Error::Npz("the archive holds no arrays".into()));
     }
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Model {
-        format: Format::Npz,
-        tensors,
-        metadata: BTreeMap::new(),
-    })
+    Ok(Model::new(Format::Npz, tensors, BTreeMap::new()))
 }
 
 fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
@@ -134,7 +141,9 @@ fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
         DType::U16 => conv(npy.into_vec::<u16>().map_err(io)?, |v| v as f32),
         DType::U8 => conv(npy.into_vec::<u8>().map_err(io)?, |v| v as f32),
         DType::Bool => conv(npy.into_vec::<bool>().map_err(io)?, |v| v as u8 as f32),
-        DType::BF16 => unreachable!("numpy has no bfloat16"),
+        DType::BF16 | DType::F8E4M3 | DType::F8E5M2 => {
+            unreachable!("numpy has no bfloat16 or float8: not produced by the match above")
+        }
     };
     let shape: Vec<usize> = shape_u64.iter().map(|&d| d as usize).collect();
     let data = match order {
@@ -183,6 +192,30 @@ fn precheck_shape(bytes: &[u8], name: &str) -> Result<()> {
             reason: "header is truncated or has an unknown format version".into(),
         });
     };
+    // npyz parses the header with a Python-literal parser that takes minutes on a few
+    // dozen nested brackets (found by fuzz/fuzz_targets/npy.rs). A plain array's header
+    // nests two deep ({'shape': (..)}); structured dtypes, which we refuse anyway, a few
+    // more. Refuse anything deeper before it reaches that parser.
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_HEADER_NESTING {
+        return Err(Error::Npy {
+            name: name.to_string(),
+            reason: format!(
+                "header nests brackets {deepest} deep (at most {MAX_HEADER_NESTING} allowed)"
+            ),
+        });
+    }
     let Some(tuple) = text
         .split_once("'shape'")
         .and_then(|(_, rest)| rest.split_once('('))

@@ -36,11 +36,7 @@ pub fn read(bytes: &[u8]) -> Result<Model> {
         });
     }
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Model {
-        format: Format::Safetensors,
-        tensors,
-        metadata,
-    })
+    Ok(Model::new(Format::Safetensors, tensors, metadata))
 }
 
 /// The crate says "invalid header length" for both a truncated file and a lying
@@ -68,9 +64,11 @@ fn explain(e: safetensors::SafeTensorError, bytes: &[u8]) -> Error {
         E::TensorInvalidInfo => {
             find_bad_tensor(bytes).unwrap_or_else(|| "invalid shape, dtype or offsets".into())
         }
-        E::MetadataIncompleteBuffer => {
+        E::MetadataIncompleteBuffer => find_bad_tensor(bytes).unwrap_or_else(|| {
             "the tensors' data offsets do not cover the data section exactly (truncated file, or bytes the header does not account for)".into()
-        }
+        }),
+        E::ValidationOverflow => find_bad_tensor(bytes)
+            .unwrap_or_else(|| "a tensor's shape overflows when multiplied out".into()),
         E::InvalidOffset(name) => format!(
             "tensor `{name}`: data offsets are out of order, overlap, or run past the end of the file"
         ),
@@ -126,6 +124,8 @@ fn map_dtype(name: &str, d: StDtype) -> Result<DType> {
         StDtype::U16 => DType::U16,
         StDtype::U8 => DType::U8,
         StDtype::BOOL => DType::Bool,
+        StDtype::F8_E4M3 => DType::F8E4M3,
+        StDtype::F8_E5M2 => DType::F8E5M2,
         other => {
             return Err(Error::UnsupportedDtype {
                 name: name.to_string(),
@@ -156,5 +156,43 @@ pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
         DType::U32 => each::<4>(raw, |b| u32::from_le_bytes(b) as f32),
         DType::U16 => each::<2>(raw, |b| u16::from_le_bytes(b) as f32),
         DType::U8 | DType::Bool => each::<1>(raw, |b| b[0] as f32),
+        DType::F8E4M3 => each::<1>(raw, |b| f8_e4m3_to_f32(b[0])),
+        DType::F8E5M2 => each::<1>(raw, |b| f8_e5m2_to_f32(b[0])),
     }
+}
+
+/// Decodes `raw` as in [`decode`], but from big-endian bytes (PyTorch checkpoints saved
+/// on big-endian machines say so in their `byteorder` record).
+pub(crate) fn decode_be(raw: &[u8], dtype: DType) -> Vec<f32> {
+    let n = dtype.size();
+    let swapped: Vec<u8> = raw
+        .chunks_exact(n)
+        .flat_map(|c| c.iter().rev().copied())
+        .collect();
+    decode(&swapped, dtype)
+}
+
+// The two OCP 8-bit float formats are decoded by their definition rather than through a
+// crate: each is a few lines, and tests/formats_safetensors.rs holds all 256 codes of
+// each to ml_dtypes' decoding.
+
+/// E4M3FN: bias 7, no infinities; S.1111.111 is NaN.
+pub(crate) fn f8_e4m3_to_f32(b: u8) -> f32 {
+    let sign = if b & 0x80 != 0 { -1.0 } else { 1.0 };
+    let exp = ((b >> 3) & 0x0f) as i32;
+    let man = (b & 0x07) as f32;
+    if exp == 0x0f && b & 0x07 == 0x07 {
+        return f32::from_bits(0x7fc0_0000 | (((b & 0x80) as u32) << 24));
+    }
+    sign * if exp == 0 {
+        man / 8.0 * 2f32.powi(-6)
+    } else {
+        (1.0 + man / 8.0) * 2f32.powi(exp - 7)
+    }
+}
+
+/// E5M2: bias 15, IEEE-like infinities and NaNs.
+pub(crate) fn f8_e5m2_to_f32(b: u8) -> f32 {
+    // E5M2 is the top byte of an IEEE half: widen it exactly through `half`.
+    f16::from_bits((b as u16) << 8).to_f32()
 }

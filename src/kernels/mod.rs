@@ -2,11 +2,17 @@
 //!
 //! The twin is picked at compile time: a wasm32 build with `+simd128` uses
 //! [`simd128`], everything else uses [`scalar`]. Tests hold every SIMD kernel to its
-//! scalar twin bit for bit (tests/wasm_simd.rs runs them in Node).
+//! scalar twin bit for bit (tests/wasm_simd.rs and tests/wasm_kernels.rs run them in
+//! Node). Matrix products (GEMM/GEMV, int8, 4-bit, f32) live in [`gemm`], with the same
+//! scalar / simd128 split plus a relaxed-SIMD build.
 
+pub mod gemm;
 pub mod scalar;
+pub mod scalar_ggml;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128_ggml;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub use simd128 as active;
@@ -14,12 +20,27 @@ pub use simd128 as active;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub use scalar as active;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use simd128_ggml as active_ggml;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use scalar_ggml as active_ggml;
+
 /// True when this build runs the SIMD128 kernels (a build-time fact, exported to the
 /// page so a test can prove which path ran).
 pub const SIMD128: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
+/// True when this build also uses relaxed-SIMD instructions where they are exact.
+pub const RELAXED_SIMD: bool = gemm::RELAXED_SIMD;
+
 /// Name of the kernel set in this build.
-pub const KERNELS: &str = if SIMD128 { "simd128" } else { "scalar" };
+pub const KERNELS: &str = if RELAXED_SIMD {
+    "simd128+relaxed"
+} else if SIMD128 {
+    "simd128"
+} else {
+    "scalar"
+};
 
 /// Smallest value, largest value, and whether every value was finite.
 /// For an empty slice: (+inf, -inf, true).
@@ -60,4 +81,16 @@ pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
 #[inline]
 pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
     active::dequantize_i8_lanes(q, params, out)
+}
+
+/// ggml Q8_0 blocks: `x.len()` a multiple of 32, `out.len()` 34 bytes per block.
+#[inline]
+pub fn quantize_q8_0(x: &[f32], out: &mut [u8]) {
+    active_ggml::quantize_q8_0(x, out)
+}
+
+/// ggml Q4_0 blocks: `x.len()` a multiple of 32, `out.len()` 18 bytes per block.
+#[inline]
+pub fn quantize_q4_0(x: &[f32], out: &mut [u8]) {
+    active_ggml::quantize_q4_0(x, out)
 }

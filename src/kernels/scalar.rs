@@ -24,8 +24,15 @@ pub fn quantize_one(v: f32, p: &QParams) -> i8 {
     // Same NaN rule as wasm's pmax/pmin: a NaN becomes `lo`.
     let v = if lo < v { v } else { lo };
     let v = if v < hi { v } else { hi };
-    (v.round_ties_even() as i32 + p.zero_point) as i8
+    // Round half to even by the magic bias (exact for |v| < 2^22; here |v| <= 255), the
+    // SIMD twin's method: `round_ties_even` needs SSE4.1's roundss, and without it (the
+    // x86-64 baseline) it is a call to rintf per element that stops vectorisation.
+    let r = (v + MAGIC) - MAGIC;
+    (r as i32 + p.zero_point) as i8
 }
+
+/// 1.5 * 2^23: v + MAGIC rounds v to an integer (half to even) for |v| < 2^22.
+const MAGIC: f32 = 12_582_912.0;
 
 #[inline(always)]
 pub fn dequantize_one(q: i8, p: &QParams) -> f32 {

@@ -1,7 +1,17 @@
 //! Quantization schemes: how a scheme is described ([`Scheme`], parseable from a short
 //! string such as `int8-sym-ch0`) and one file per scheme family.
 
+pub mod float;
+pub mod ggml;
 pub mod linear;
+pub mod log;
+pub mod mixed;
+pub mod nf4;
+pub mod pack;
+pub mod presets;
+pub mod range;
+pub mod rounding;
+pub mod vq;
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,7 +20,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
+pub use float::{FloatFormat, FloatScheme};
+pub use ggml::{GgmlScheme, GgmlType, QuantizedGgml};
 pub use linear::{Granularity, LinearScheme, QuantizedLinear};
+pub use log::LogScheme;
+pub use mixed::{MixedScheme, OutlierRule};
+pub use nf4::{FourBitFormat, FourBitScheme};
+pub use presets::Convention;
+pub use range::RangeMethod;
+pub use rounding::Rounding;
+pub use vq::{VqMethod, VqScheme};
 
 /// The representable values of one channel (or block) of an encoded tensor, drawn over
 /// the weight histogram.
@@ -55,6 +74,17 @@ pub trait Encoded {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Scheme {
     Linear(LinearScheme),
+    /// NF4 / FP4 (bitsandbytes).
+    FourBit(FourBitScheme),
+    /// FP16, BF16, FP8 casts.
+    Float(FloatScheme),
+    /// Powers of two and additive powers of two.
+    Log(LogScheme),
+    /// k-means, optimal 1-D k-means, product quantization.
+    Vq(VqScheme),
+    /// INT8 with FP16 outlier columns.
+    Mixed(MixedScheme),
+    Ggml(GgmlScheme),
 }
 
 impl Scheme {
@@ -70,6 +100,12 @@ impl Scheme {
     pub fn encode(&self, t: &Tensor) -> Result<Box<dyn Encoded>> {
         Ok(match self {
             Scheme::Linear(l) => Box::new(l.quantize(t)?),
+            Scheme::FourBit(s) => Box::new(s.quantize(t)?),
+            Scheme::Float(s) => Box::new(s.quantize(t)?),
+            Scheme::Log(s) => Box::new(s.quantize(t)?),
+            Scheme::Vq(s) => Box::new(s.quantize(t)?),
+            Scheme::Mixed(s) => Box::new(s.quantize(t)?),
+            Scheme::Ggml(g) => Box::new(g.quantize(t)?),
         })
     }
 
@@ -77,6 +113,13 @@ impl Scheme {
     pub fn bits(&self) -> u8 {
         match self {
             Scheme::Linear(l) => l.bits,
+            Scheme::FourBit(_) => 4,
+            Scheme::Float(s) => s.format.bits(),
+            Scheme::Log(s) => s.bits,
+            // Bits of one code (PQ: one code per sub-vector).
+            Scheme::Vq(s) => vq::code_bits(s.k),
+            Scheme::Mixed(_) => 8,
+            Scheme::Ggml(g) => g.format.code_bits(),
         }
     }
 }
@@ -85,6 +128,12 @@ impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scheme::Linear(l) => l.fmt(f),
+            Scheme::FourBit(s) => s.fmt(f),
+            Scheme::Float(s) => s.fmt(f),
+            Scheme::Log(s) => s.fmt(f),
+            Scheme::Vq(s) => s.fmt(f),
+            Scheme::Mixed(s) => s.fmt(f),
+            Scheme::Ggml(g) => g.fmt(f),
         }
     }
 }
@@ -96,11 +145,33 @@ impl FromStr for Scheme {
     /// that claims the string parses it.
     fn from_str(s: &str) -> Result<Scheme> {
         let lower = s.trim().to_ascii_lowercase();
-        if let Some(r) = linear::parse(&lower) {
+        if let Some(r) = presets::parse(&lower).or_else(|| linear::parse(&lower)) {
             return r.map(Scheme::Linear).map_err(|reason| Error::BadScheme {
                 spec: s.to_string(),
                 reason,
             });
+        }
+        let bad = |reason| Error::BadScheme {
+            spec: s.to_string(),
+            reason,
+        };
+        if let Some(r) = nf4::parse(&lower) {
+            return r.map(Scheme::FourBit).map_err(bad);
+        }
+        if let Some(r) = float::parse(&lower) {
+            return r.map(Scheme::Float).map_err(bad);
+        }
+        if let Some(r) = log::parse(&lower) {
+            return r.map(Scheme::Log).map_err(bad);
+        }
+        if let Some(r) = vq::parse(&lower) {
+            return r.map(Scheme::Vq).map_err(bad);
+        }
+        if let Some(r) = mixed::parse(&lower) {
+            return r.map(Scheme::Mixed).map_err(bad);
+        }
+        if let Some(r) = ggml::parse(&lower) {
+            return r.map(Scheme::Ggml).map_err(bad);
         }
         Err(Error::BadScheme {
             spec: s.to_string(),
@@ -129,8 +200,15 @@ mod tests {
     #[test]
     fn bad_strings_name_the_problem() {
         for (s, needle) in [
-            ("fp8", "unknown scheme"),
+            ("fp9", "unknown scheme"),
             ("int9-sym", "between 2 and 8"),
+            ("ort-int3-sym", "4, 8 or 16"),
+            ("tflite-int8-asym", "symmetric int8"),
+            ("tfjs-uint8-ch0", "one scale per tensor"),
+            ("int8-sym-group0", "at least 1"),
+            ("int8-pct200", "percentile"),
+            ("int8-sym-reduced", "reduce_range"),
+            ("torch-int8-sym-rna", "rounding"),
             ("int8-foo", "`foo`"),
             ("int8-sym-chx", "`chx`"),
             ("int8-sym-ch0-x", "`x`"),

@@ -13,7 +13,7 @@ export interface TensorInfo {
 }
 
 export interface ModelInfo {
-  format: "safetensors" | "npy" | "npz";
+  format: "safetensors" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
   tensors: TensorInfo[];
   metadata: Record<string, string>;
   total_params: number;

@@ -1,0 +1,96 @@
+// Quantize throughput of the wasm build (SIMD128) under Node, on a 4096 x 4096 f32
+// tensor, against numpy's per-channel int8 in the same run.
+//   npm run bench:quantize [-- extra,schemes]      (needs www/pkg: npm run build:wasm)
+// The tensor crosses into wasm memory once (BenchTensor); each timed call quantizes only.
+// Median of RUNS runs after one warm-up; GB/s of f32 input (1e9 bytes).
+// Other scheme families join by passing their scheme strings (e.g. `-- q8_0,q4_0`) and,
+// for their peer, a PEERS entry in scripts/bench/numpy_quant.py run with --peer NAME.
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const { initSync, BenchTensor, buildInfo } = await import(join(root, "www/pkg/quantscope.js"));
+initSync({ module: readFileSync(join(root, "www/pkg/quantscope_bg.wasm")) });
+
+const ROWS = 4096;
+const COLS = 4096;
+const RUNS = 7;
+const SCHEMES = [
+  "int8-sym-ch0",
+  "int8-asym-ch0",
+  "uint8-asym-ch0",
+  "int8-sym",
+  "int8-sym-ch1",
+  "int4-sym-group128",
+  "int4-asym-ch0",
+  "int16-sym-ch0",
+  "torch-int8-sym-ch0",
+  "tflite-int8-ch0",
+  "tfjs-uint8",
+];
+const extra = process.argv.slice(2).flatMap((a) => a.split(",")).filter(Boolean);
+const PEERS = [["numpy-int8-sym-ch0"]];
+
+// xorshift-style deterministic data, roughly Gaussian (sum of three uniforms).
+const data = new Float32Array(ROWS * COLS);
+let s = 0x2545f491 >>> 0;
+const u = () => {
+  s ^= s << 13;
+  s >>>= 0;
+  s ^= s >>> 17;
+  s ^= s << 5;
+  s >>>= 0;
+  return s / 4294967296;
+};
+for (let i = 0; i < data.length; i++) data[i] = (u() + u() + u() - 1.5) * 0.03;
+
+const t = new BenchTensor(data, ROWS, COLS);
+const bytes = data.length * 4;
+const info = buildInfo();
+console.log(
+  `quantize ${ROWS}x${COLS} f32 (${bytes >> 20} MiB) in wasm (${info.kernels}), Node ${process.version}, ${cpus()[0].model}; median of ${RUNS}`,
+);
+console.log(`${"scheme".padEnd(28)} ${"ms".padStart(10)} ${"GB/s".padStart(8)}`);
+const rows = [];
+for (const scheme of [...SCHEMES, ...extra]) {
+  try {
+    t.quantize(scheme);
+  } catch (e) {
+    console.log(`${scheme.padEnd(28)} skipped: ${e.message}`);
+    continue;
+  }
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    const start = performance.now();
+    t.quantize(scheme);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[RUNS >> 1];
+  rows.push({ scheme, ms, gbps: bytes / (ms / 1e3) / 1e9 });
+  console.log(`${scheme.padEnd(28)} ${ms.toFixed(2).padStart(10)} ${(bytes / (ms / 1e3) / 1e9).toFixed(2).padStart(8)}`);
+}
+t.free();
+
+for (const [peer] of PEERS) {
+  const py = spawnSync(
+    join(root, ".venv/bin/python"),
+    [join(root, "scripts/bench/numpy_quant.py"), String(ROWS), String(COLS), String(RUNS), "--peer", peer],
+    { encoding: "utf8" },
+  );
+  if (py.status !== 0) {
+    console.log(`${peer.padEnd(28)} skipped: ${py.error?.message ?? py.stderr.trim().split("\n").pop()} (bash scripts/setup-python.sh)`);
+    continue;
+  }
+  const r = JSON.parse(py.stdout);
+  console.log(
+    `${peer.padEnd(28)} ${(r.median_s * 1e3).toFixed(2).padStart(10)} ${r.gbps.toFixed(2).padStart(8)}   (numpy ${r.numpy})`,
+  );
+  const ours = rows.find((x) => x.scheme === "int8-sym-ch0");
+  if (ours && peer === "numpy-int8-sym-ch0") {
+    console.log(`int8-sym-ch0: wasm is ${(r.median_s * 1e3 / ours.ms).toFixed(1)}x numpy; target 8 GB/s ${ours.gbps >= 8 ? "met" : "MISSED"}`);
+  }
+}

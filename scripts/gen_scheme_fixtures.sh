@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates tests/fixtures/schemes/ with the pinned reference tools in .venv and the
+# bitsandbytes wheel (fetched with `pip download --no-deps`: its CPU library runs without
+# torch; installing it would pull in torch, which is far too large to need here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-python.sh
+bnb_version=0.50.2
+cache=.venv/bnb-$bnb_version
+if [ ! -f "$cache/bitsandbytes/functional.py" ]; then
+  mkdir -p "$cache"
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps \
+    "bitsandbytes==$bnb_version" -d "$cache"
+  .venv/bin/python -m zipfile -e "$cache"/bitsandbytes-"$bnb_version"-*.whl "$cache"
+fi
+BNB_DIR="$cache" .venv/bin/python scripts/gen_scheme_fixtures.py

@@ -1,0 +1,405 @@
+//! ONNX models: initializers and Constant-node weights (also inside If/Loop/Scan
+//! subgraphs), external data files, and a summary of the graph. Decoding is prost's, with
+//! types generated from onnx.proto (src/formats/generated/onnx.rs).
+
+use std::collections::{BTreeMap, HashSet};
+
+use half::{bf16, f16};
+use prost::Message;
+
+use super::generated::onnx::{
+    tensor_proto::DataLocation, tensor_proto::DataType, AttributeProto, GraphProto, ModelProto,
+    TensorProto,
+};
+use super::safetensors::decode;
+use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
+use crate::error::{Error, Result};
+use crate::tensor::{DType, Tensor};
+
+/// ModelProto field numbers, to tell a serialized model from other bytes: protobuf has
+/// no magic number, but every exporter writes `ir_version` (field 1) first.
+const MODEL_FIELDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 21, 25];
+
+pub fn looks_like(bytes: &[u8]) -> bool {
+    let Some((ir_version, n)) = varint(bytes.get(1..).unwrap_or_default()) else {
+        return false;
+    };
+    let Some((tag, _)) = varint(bytes.get(1 + n..).unwrap_or_default()) else {
+        return false;
+    };
+    bytes[0] == 0x08
+        && (1..=64).contains(&ir_version)
+        && MODEL_FIELDS.contains(&(tag >> 3))
+        && matches!(tag & 7, 0 | 2)
+}
+
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &byte) in b.iter().take(10).enumerate() {
+        v |= ((byte & 0x7f) as u64) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Reads a model; `external` are the other files given with it, by file name, where
+/// tensors stored outside the model are looked up (by the last component of their
+/// `location`).
+pub fn read(bytes: &[u8], external: &[(&str, &[u8])]) -> Result<Model> {
+    let model = ModelProto::decode(bytes).map_err(|e| Error::OnnxDecode(e.to_string()))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
+    let budget = bytes.len() + external.iter().map(|(_, b)| b.len()).sum::<usize>();
+    let mut r = Reader {
+        external,
+        budget,
+        tensors: Vec::new(),
+        names: HashSet::new(),
+        skipped: Vec::new(),
+        summary: GraphSummary::default(),
+        consumers: Vec::new(),
+    };
+    r.graph(graph, "")?;
+    // Which weight feeds which node: only names that turned out to be weights count.
+    for (input, node) in std::mem::take(&mut r.consumers) {
+        if r.names.contains(&input) {
+            r.summary
+                .weight_consumers
+                .entry(input)
+                .or_default()
+                .push(node);
+        }
+    }
+    for op in &model.opset_import {
+        r.summary
+            .opsets
+            .insert(op.domain().to_string(), op.version());
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("ir_version".into(), model.ir_version().to_string());
+    for (k, v) in [
+        ("producer_name", model.producer_name()),
+        ("producer_version", model.producer_version()),
+        ("domain", model.domain()),
+        ("doc_string", model.doc_string()),
+        ("graph_name", graph.name()),
+    ] {
+        if !v.is_empty() {
+            metadata.insert(k.into(), v.to_string());
+        }
+    }
+    for p in &model.metadata_props {
+        metadata.insert(p.key().to_string(), p.value().to_string());
+    }
+    if !r.skipped.is_empty() {
+        metadata.insert("skipped_tensors".into(), r.skipped.join(", "));
+    }
+    let mut tensors = r.tensors;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Model {
+        format: Format::Onnx,
+        tensors,
+        metadata,
+        graph: Some(r.summary),
+        quantization: BTreeMap::new(),
+    })
+}
+
+struct Reader<'a> {
+    external: &'a [(&'a str, &'a [u8])],
+    /// Bytes of all input files: no tensor may claim more.
+    budget: usize,
+    tensors: Vec<Tensor>,
+    names: HashSet<String>,
+    /// Non-numeric tensors (strings, complex, sparse), listed in the metadata.
+    skipped: Vec<String>,
+    summary: GraphSummary,
+    /// (input name, node) for every node input; filtered to weights at the end.
+    consumers: Vec<(String, NodeRef)>,
+}
+
+impl Reader<'_> {
+    fn graph(&mut self, g: &GraphProto, path: &str) -> Result<()> {
+        for t in &g.initializer {
+            self.tensor(t, t.name(), path)?;
+        }
+        for s in &g.sparse_initializer {
+            let name = s.values.as_ref().map(|v| v.name()).unwrap_or_default();
+            self.skipped.push(format!("{name} (sparse)"));
+        }
+        for (i, node) in g.node.iter().enumerate() {
+            self.summary.node_count += 1;
+            *self
+                .summary
+                .op_types
+                .entry(node.op_type().to_string())
+                .or_default() += 1;
+            let node_name = if node.name().is_empty() {
+                format!("{path}{}#{i}", node.op_type())
+            } else {
+                format!("{path}{}", node.name())
+            };
+            let node_ref = NodeRef {
+                node: node_name.clone(),
+                op_type: node.op_type().to_string(),
+            };
+            for input in node.input.iter().filter(|i| !i.is_empty()) {
+                self.consumers.push((input.clone(), node_ref.clone()));
+            }
+            if node.op_type() == "Constant" && node.domain().is_empty() {
+                if let Some(out) = node.output.first() {
+                    self.constant(&node.attribute, out, path)?;
+                }
+            }
+            for a in &node.attribute {
+                let sub = format!("{node_name}/{}/", a.name());
+                if let Some(g) = &a.g {
+                    self.summary.subgraph_count += 1;
+                    self.graph(g, &sub)?;
+                }
+                for (j, g) in a.graphs.iter().enumerate() {
+                    self.summary.subgraph_count += 1;
+                    self.graph(g, &format!("{sub}{j}/"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A Constant node's value, from whichever `value*` attribute it has.
+    fn constant(&mut self, attrs: &[AttributeProto], output: &str, path: &str) -> Result<()> {
+        for a in attrs {
+            let (dtype, shape, data): (DType, Vec<usize>, Vec<f32>) = match a.name() {
+                "value" => match &a.t {
+                    Some(t) => return self.tensor(t, output, path),
+                    None => continue,
+                },
+                "value_float" => (DType::F32, vec![], vec![a.f()]),
+                "value_floats" => (DType::F32, vec![a.floats.len()], a.floats.clone()),
+                "value_int" => (DType::I64, vec![], vec![a.i() as f32]),
+                "value_ints" => (
+                    DType::I64,
+                    vec![a.ints.len()],
+                    a.ints.iter().map(|&v| v as f32).collect(),
+                ),
+                "sparse_value" | "value_string" | "value_strings" => {
+                    self.skipped.push(format!("{output} ({})", a.name()));
+                    return Ok(());
+                }
+                _ => continue,
+            };
+            return self.push(
+                Tensor {
+                    name: output.to_string(),
+                    shape,
+                    dtype,
+                    data,
+                },
+                path,
+            );
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, mut t: Tensor, path: &str) -> Result<()> {
+        if t.name.is_empty() {
+            return Err(Error::OnnxTensor {
+                name: format!("{path}(unnamed)"),
+                reason: "a weight without a name".into(),
+            });
+        }
+        // Names are unique in a well-formed model; a subgraph reusing one gets its path.
+        if self.names.contains(&t.name) {
+            t.name = format!("{path}{}", t.name);
+            if self.names.contains(&t.name) {
+                return Err(Error::OnnxTensor {
+                    name: t.name,
+                    reason: "two weights have this name".into(),
+                });
+            }
+        }
+        self.names.insert(t.name.clone());
+        self.tensors.push(t);
+        Ok(())
+    }
+
+    fn tensor(&mut self, t: &TensorProto, name: &str, path: &str) -> Result<()> {
+        let err = |reason: String| Error::OnnxTensor {
+            name: name.to_string(),
+            reason,
+        };
+        let Ok(onnx_type) = DataType::try_from(t.data_type()) else {
+            return Err(err(format!("unknown data_type {}", t.data_type())));
+        };
+        let Some(dtype) = map_dtype(onnx_type) else {
+            self.skipped
+                .push(format!("{name} ({})", onnx_type.as_str_name()));
+            return Ok(());
+        };
+        let dims: Vec<u64> = t
+            .dims
+            .iter()
+            .map(|&d| {
+                u64::try_from(d)
+                    .map_err(|_| err(format!("negative dimension {d} in dims {:?}", t.dims)))
+            })
+            .collect::<Result<_>>()?;
+        let numel = checked_numel(name, &dims, dtype.size(), self.budget)?;
+        let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
+        let need = numel * dtype.size();
+        let data = if t.data_location() == DataLocation::External {
+            let raw = self.external_bytes(t, name)?;
+            if raw.len() != need {
+                return Err(err(format!(
+                    "external data holds {} bytes, dims {shape:?} of {} need {need}",
+                    raw.len(),
+                    onnx_type.as_str_name()
+                )));
+            }
+            decode(raw, dtype)
+        } else if let Some(raw) = &t.raw_data {
+            if raw.len() != need {
+                return Err(err(format!(
+                    "raw_data holds {} bytes, dims {shape:?} of {} need {need}",
+                    raw.len(),
+                    onnx_type.as_str_name()
+                )));
+            }
+            decode(raw, dtype)
+        } else {
+            typed_field(t, dtype, numel).map_err(err)?
+        };
+        self.push(
+            Tensor {
+                name: name.to_string(),
+                shape,
+                dtype,
+                data,
+            },
+            path,
+        )
+    }
+
+    fn external_bytes(&self, t: &TensorProto, name: &str) -> Result<&[u8]> {
+        let mut location = None;
+        let (mut offset, mut length) = (0u64, None);
+        for kv in &t.external_data {
+            let bad = |what: &str| Error::OnnxTensor {
+                name: name.to_string(),
+                reason: format!("external_data {what} `{}` is not a number", kv.value()),
+            };
+            match kv.key() {
+                "location" => location = Some(kv.value()),
+                "offset" => offset = kv.value().parse().map_err(|_| bad("offset"))?,
+                "length" => length = Some(kv.value().parse().map_err(|_| bad("length"))?),
+                _ => {}
+            }
+        }
+        let location = location.ok_or_else(|| Error::OnnxTensor {
+            name: name.to_string(),
+            reason: "data_location is EXTERNAL but external_data has no `location`".into(),
+        })?;
+        // Only the file name counts: the core never touches a file system, and a
+        // location with `..` in it must not reach anything but the files given.
+        let file = base_name(location);
+        let (_, bytes) = self
+            .external
+            .iter()
+            .find(|(n, _)| base_name(n) == file)
+            .ok_or_else(|| Error::MissingExternalData {
+                name: name.to_string(),
+                location: location.to_string(),
+            })?;
+        let range_err = |length: u64| Error::ExternalDataRange {
+            name: name.to_string(),
+            location: location.to_string(),
+            offset,
+            length,
+            file_len: bytes.len(),
+        };
+        let length = length.unwrap_or_else(|| (bytes.len() as u64).saturating_sub(offset));
+        let end = offset
+            .checked_add(length)
+            .filter(|&e| e <= bytes.len() as u64)
+            .ok_or_else(|| range_err(length))?;
+        Ok(&bytes[offset as usize..end as usize])
+    }
+}
+
+/// The numeric ONNX types quantscope reads; others are listed as skipped.
+fn map_dtype(t: DataType) -> Option<DType> {
+    Some(match t {
+        DataType::Float => DType::F32,
+        DataType::Double => DType::F64,
+        DataType::Float16 => DType::F16,
+        DataType::Bfloat16 => DType::BF16,
+        DataType::Int64 => DType::I64,
+        DataType::Int32 => DType::I32,
+        DataType::Int16 => DType::I16,
+        DataType::Int8 => DType::I8,
+        DataType::Uint64 => DType::U64,
+        DataType::Uint32 => DType::U32,
+        DataType::Uint16 => DType::U16,
+        DataType::Uint8 => DType::U8,
+        DataType::Bool => DType::Bool,
+        DataType::Float8e4m3fn => DType::F8E4M3,
+        DataType::Float8e5m2 => DType::F8E5M2,
+        _ => return None,
+    })
+}
+
+/// Values kept in the typed repeated fields, as onnx.proto assigns them: float_data for
+/// FLOAT; int32_data for the narrow types (FLOAT16/BFLOAT16/FLOAT8 as their bit
+/// patterns); int64_data; uint64_data for UINT32/UINT64; double_data.
+fn typed_field(
+    t: &TensorProto,
+    dtype: DType,
+    numel: usize,
+) -> std::result::Result<Vec<f32>, String> {
+    let count = |field: &str, n: usize| {
+        if n == numel {
+            Ok(())
+        } else {
+            Err(format!(
+                "{field} holds {n} values, dims {:?} need {numel}",
+                t.dims
+            ))
+        }
+    };
+    Ok(match dtype {
+        DType::F32 => {
+            count("float_data", t.float_data.len())?;
+            t.float_data.clone()
+        }
+        DType::F64 => {
+            count("double_data", t.double_data.len())?;
+            t.double_data.iter().map(|&v| v as f32).collect()
+        }
+        DType::I64 => {
+            count("int64_data", t.int64_data.len())?;
+            t.int64_data.iter().map(|&v| v as f32).collect()
+        }
+        DType::U32 | DType::U64 => {
+            count("uint64_data", t.uint64_data.len())?;
+            t.uint64_data.iter().map(|&v| v as f32).collect()
+        }
+        _ => {
+            count("int32_data", t.int32_data.len())?;
+            let bits = |v: i32| v as u32;
+            t.int32_data
+                .iter()
+                .map(|&v| match dtype {
+                    DType::F16 => f16::from_bits(bits(v) as u16).to_f32(),
+                    DType::BF16 => bf16::from_bits(bits(v) as u16).to_f32(),
+                    DType::F8E4M3 => super::safetensors::f8_e4m3_to_f32(bits(v) as u8),
+                    DType::F8E5M2 => super::safetensors::f8_e5m2_to_f32(bits(v) as u8),
+                    _ => v as f32,
+                })
+                .collect()
+        }
+    })
+}

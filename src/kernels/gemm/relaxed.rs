@@ -1,0 +1,157 @@
+//! Relaxed-SIMD twins (`+relaxed-simd` builds only), used only where
+//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` is exact: its second operand must be in
+//! [0, 127], else engines may treat it as signed or unsigned. Here that operand is
+//! either u7 activations (`ActQuant::U7`, codes 0..127) or the unsigned Q4 nibbles
+//! (0..15; the −8 offset is taken back out with 8·Σx per block). On x86 without
+//! AVX-VNNI, V8 lowers the instruction to pmaddubsw + pmaddwd(1) + paddd: 16 MACs in
+//! three instructions, with no widening.
+
+use core::arch::wasm32::*;
+use std::ops::Range;
+
+use super::simd128::{hsum4, store4, store_q4};
+use super::{Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK};
+
+/// Rows x panels of the relaxed int8 tile: MR·NP accumulators, NP weights, 1 splat and
+/// V8's scratch for pmaddubsw/pmaddwd: 4 x 2 keeps 11 live of 16 xmm registers.
+/// Register budget only, not yet measured (docs/BENCHMARKS.md, issue 4 section).
+pub const MR: usize = 4;
+pub const NP: usize = 2;
+
+/// # Safety
+/// `a` points at MR rows of `kp` u7 codes (stride kp); `wp` at NP consecutive panels.
+#[inline(always)]
+unsafe fn tile<const R: usize, const P: usize>(
+    a: *const i8,
+    kp: usize,
+    wp: *const i8,
+) -> [[v128; P]; R] {
+    let mut acc = [[i32x4_splat(0); P]; R];
+    let mut q = 0;
+    while q < kp {
+        let mut wv = [i32x4_splat(0); P];
+        for (j, v) in wv.iter_mut().enumerate() {
+            *v = v128_load(wp.add(j * kp * NR + q * 4) as *const v128);
+        }
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // x[k..k+4] in every lane: lane c gets Σ_j w[c][k+j]·x[k+j].
+            let av = v128_load32_splat(a.add(r * kp + q) as *const u32);
+            for j in 0..P {
+                acc[j] = i32x4_relaxed_dot_i8x16_i7x16_add(wv[j], av, acc[j]);
+            }
+        }
+        q += 4;
+    }
+    acc
+}
+
+fn rows<const R: usize, const P: usize>(
+    a: &QuantizedRows,
+    w: &PackedI8Matrix,
+    m0: usize,
+    p0: usize,
+    blk: &mut Block<'_>,
+) {
+    let kp = a.kp;
+    // SAFETY: rows m0..m0+R and panels p0..p0+P exist (caller).
+    let acc = unsafe {
+        tile::<R, P>(
+            a.codes.as_ptr().add(m0 * kp),
+            kp,
+            w.data.as_ptr().add(p0 * kp * NR),
+        )
+    };
+    for (r, acc) in acc.iter().enumerate() {
+        let m = m0 + r;
+        let off = (m - blk.rows.start) * blk.ld;
+        for (j, &v) in acc.iter().enumerate() {
+            store4(v, a, m, w, p0 + j, off, blk.col0, &mut blk.sink);
+        }
+    }
+}
+
+pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, mut blk: Block<'_>) {
+    let (m_end, p_end) = (blk.rows.end, blk.panels.end);
+    let mut m = blk.rows.start;
+    let run = |m: usize, mr: usize, blk: &mut Block<'_>| {
+        let mut p = blk.panels.start;
+        macro_rules! go {
+            ($r:literal, $p:literal) => {
+                rows::<$r, $p>(a, w, m, p, blk)
+            };
+        }
+        while p + NP <= p_end {
+            match mr {
+                4 => go!(4, 2),
+                2 => go!(2, 2),
+                _ => go!(1, 2),
+            }
+            p += NP;
+        }
+        if p < p_end {
+            match mr {
+                4 => go!(4, 1),
+                2 => go!(2, 1),
+                _ => go!(1, 1),
+            }
+        }
+    };
+    while m + MR <= m_end {
+        run(m, MR, &mut blk);
+        m += MR;
+    }
+    while m + 2 <= m_end {
+        run(m, 2, &mut blk);
+        m += 2;
+    }
+    if m < m_end {
+        run(m, 1, &mut blk);
+    }
+}
+
+pub fn gemv_q4(
+    x: &Q4Activations,
+    m: usize,
+    w: &PackedQ4Matrix,
+    bias: Option<&[f32]>,
+    panels: Range<usize>,
+    out: &mut [f32],
+) {
+    let a = &x.rows;
+    let blocks = w.k / Q4_BLOCK;
+    let per_group = w.group / Q4_BLOCK;
+    let groups = w.k / w.group;
+    let row = &a.codes[m * a.kp..];
+    let sums = &x.block_sums[m * blocks..(m + 1) * blocks];
+    let mask = u8x16_splat(0x0F);
+    let col0 = panels.start * NR;
+    for p in panels {
+        let mut acc = f32x4_splat(0.0);
+        for g in 0..groups {
+            let mut s = [i32x4_splat(0); NR];
+            let mut xsum = 0i32;
+            for (b, &bsum) in sums.iter().enumerate().skip(g * per_group).take(per_group) {
+                xsum += bsum;
+                // SAFETY: block b of the row holds 32 codes; the panel slab 64 bytes.
+                unsafe {
+                    let x0 = v128_load(row.as_ptr().add(b * Q4_BLOCK) as *const v128);
+                    let x1 = v128_load(row.as_ptr().add(b * Q4_BLOCK + 16) as *const v128);
+                    let wp = w.nibbles.as_ptr().add((p * blocks + b) * 64);
+                    for (c, s) in s.iter_mut().enumerate() {
+                        let v = v128_load(wp.add(c * 16) as *const v128);
+                        // Nibbles 0..15 are the 7-bit operand: exact.
+                        *s = i32x4_relaxed_dot_i8x16_i7x16_add(x0, v128_and(v, mask), *s);
+                        *s = i32x4_relaxed_dot_i8x16_i7x16_add(x1, u8x16_shr(v, 4), *s);
+                    }
+                }
+            }
+            // Σ (q − 8)·x = Σ q·x − 8·Σx, per channel.
+            let tot = i32x4_sub(hsum4(s[0], s[1], s[2], s[3]), i32x4_splat(8 * xsum));
+            // SAFETY: 4 scales per panel and group.
+            let sc =
+                unsafe { v128_load(w.scales.as_ptr().add((p * groups + g) * NR) as *const v128) };
+            acc = f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(tot), sc));
+        }
+        store_q4(acc, a.scales[m], w, bias, p, col0, out);
+    }
+}

@@ -1,0 +1,118 @@
+//! Broken model files (tests/fixtures/broken/, made by scripts/gen_broken_fixtures.py):
+//! each must give its own clear error, never a panic, and never make one allocation
+//! larger than the file justifies. One test per file.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+
+/// Records the largest single allocation made by the current thread (tests run on
+/// threads of their own, so each test sees only its own allocations).
+struct Largest;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LARGEST.with(|m| m.set(m.get().max(l.size())));
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LARGEST.with(|m| m.set(m.get().max(new)));
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Largest = Largest;
+
+fn read(name: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/broken")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Opens `files` (the first is the model; the others ride along, as external data),
+/// expects an error containing `needle`, and checks the largest allocation.
+fn rejects(files: &[&str], needle: &str) {
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| read(f)).collect();
+    let total: usize = bytes.iter().map(Vec::len).sum();
+    let named: Vec<(&str, &[u8])> = files
+        .iter()
+        .zip(&bytes)
+        .map(|(n, b)| (*n, b.as_slice()))
+        .collect();
+    LARGEST.with(|m| m.set(0));
+    let result = quantscope::formats::open_many(&named);
+    let largest = LARGEST.with(Cell::get);
+    let err = match result {
+        Ok(m) => panic!(
+            "{files:?} opened ({} tensors) but is broken",
+            m.tensors.len()
+        ),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(needle), "{files:?}: `{err}` lacks `{needle}`");
+    // Readers' fixed working buffers (zip, protobuf) stay well under 1 MiB.
+    let bound = (4 * total).max(1 << 20);
+    assert!(
+        largest <= bound,
+        "{files:?}: allocated {largest} bytes at once for a {total}-byte input"
+    );
+}
+
+macro_rules! broken {
+    ($($test:ident: [$($file:literal),+] => $needle:literal;)*) => {
+        $(#[test] fn $test() { rejects(&[$($file),+], $needle); })*
+    };
+}
+
+broken! {
+    safetensors_truncated: ["safetensors_truncated.safetensors"] => "data_offsets end at 48, past the 38-byte data section";
+    safetensors_absurd_header_length: ["safetensors_absurd_header_length.safetensors"] => "header length field says 4611686018427387904 bytes";
+    safetensors_offsets_past_end: ["safetensors_offsets_past_end.safetensors"] => "tensor `w`: data_offsets end at 16, past the 8-byte data section";
+    safetensors_overlapping: ["safetensors_overlapping.safetensors"] => "overlap";
+    safetensors_shape_overflow: ["safetensors_shape_overflow.safetensors"] => "needs more than 2^64 bytes";
+    safetensors_unknown_dtype: ["safetensors_unknown_dtype.safetensors"] => "Q7";
+    safetensors_header_not_json: ["safetensors_header_not_json.safetensors"] => "safetensors:";
+    npz_nested_zip: ["npz_nested_zip.npz"] => "member `inner.npz` is itself a zip archive";
+    pytorch_nested_zip: ["pytorch_nested_zip.pt"] => "member `archive/data.pkl` is itself a zip archive";
+    zip_truncated: ["zip_truncated.pt"] => "zip archive `zip_truncated.pt`: invalid Zip archive";
+    gguf_not_yet: ["gguf_not_yet.gguf"] => "GGUF files are recognised but not read yet";
+    empty_file: ["empty.bin"] => "empty file";
+    pickle_os_system: ["pickle_os_system.pt"] => "pickle wants to call `posix.system`";
+    pickle_stack_global: ["pickle_stack_global.pt"] => "pickle wants to call `posix.system`";
+    pickle_legacy_eval: ["pickle_legacy_eval.pt"] => "pickle wants to call `__builtin__.eval`";
+    pytorch_missing_storage: ["pytorch_missing_storage.pt"] => "storage `0` is missing";
+    pytorch_truncated_pickle: ["pytorch_truncated_pickle.pt"] => "truncated";
+    pytorch_storage_out_of_range: ["pytorch_storage_out_of_range.pt"] => "storage `0` holds 24 bytes";
+    pytorch_shape_overflow: ["pytorch_shape_overflow.pt"] => "more than 2^64";
+    pytorch_negative_size: ["pytorch_negative_size.pt"] => "tensor size is negative (-1)";
+    pytorch_legacy_storage_too_long: ["pytorch_legacy_storage_too_long.pt"] => "storage `0` says it holds 2305843009213693952 elements";
+    onnx_raw_data_short: ["onnx_raw_data_short.onnx"] => "raw_data holds 12 bytes, dims [4, 4] of FLOAT need 64";
+    onnx_typed_count: ["onnx_typed_count.onnx"] => "float_data holds 2 values";
+    onnx_negative_dim: ["onnx_negative_dim.onnx"] => "negative dimension -2";
+    onnx_shape_overflow: ["onnx_shape_overflow.onnx"] => "needs more than 2^64 bytes";
+    onnx_unknown_data_type: ["onnx_unknown_data_type.onnx"] => "unknown data_type 99";
+    onnx_truncated: ["onnx_truncated.onnx"] => "not a valid ModelProto";
+    onnx_external_missing: ["onnx_external_outside.onnx"] => "external file `weights.bin`, which was not given";
+    onnx_external_outside: ["onnx_external_outside.onnx", "weights.bin"] => "external data [8, 8+16) lies outside `weights.bin` (16 bytes)";
+    onnx_external_traversal: ["onnx_external_traversal.onnx", "weights.bin"] => "external file `../../etc/passwd`, which was not given";
+    tflite_buffer_index: ["tflite_buffer_index.tflite"] => "buffer index 99 is out of range (the model has 2 buffers)";
+    tflite_truncated: ["tflite_truncated.tflite"] => "TFLite";
+    tflite_shape_larger_than_buffer: ["tflite_shape_larger_than_buffer.tflite"] => "shape [4, 3] needs 48 bytes";
+    tflite_scales_mismatch: ["tflite_scales_mismatch.tflite"] => "2 scales along dimension 0, which has 3 entries";
+    tflite_quantized_dimension: ["tflite_quantized_dimension.tflite"] => "quantized_dimension 5 is out of range";
+}
+
+// Found by `scripts/fuzz.sh 60 npy`: the header parser took minutes on nested brackets.
+broken! {
+    npy_deep_nesting: ["npy_deep_nesting.npy"] => "header nests brackets 60 deep";
+}

@@ -1,0 +1,75 @@
+//! Shared by the tests/formats_*.rs files: open a fixture of tests/fixtures/formats2 and
+//! hold it to what the tool's own reader returned (scripts/gen_format_fixtures.py).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use quantscope::Model;
+use serde_json::Value;
+
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats2")
+}
+
+pub fn read(rel: &str) -> Vec<u8> {
+    let p = dir().join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn manifest(rel: &str) -> Value {
+    let text = std::fs::read_to_string(dir().join("manifest.json")).unwrap();
+    let m: Value = serde_json::from_str(&text).unwrap();
+    m[rel].clone()
+}
+
+/// The expected values, as the tool's reader returned them (float32, in an .npz).
+pub fn expected(rel: &str) -> Model {
+    let name = format!("expected/{}.npz", rel.replace('/', "__"));
+    quantscope::open(&read(&name), &name).unwrap()
+}
+
+/// Names, shapes, dtypes and every value (bit for bit; NaN equals NaN) of `model`
+/// equal the manifest's and the expected arrays of `rel`.
+pub fn assert_matches_tool(model: &Model, rel: &str) {
+    let m = manifest(rel);
+    let want = m["tensors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{rel} not in manifest"));
+    let exp = expected(rel);
+    let names: Vec<&str> = model.tensors.iter().map(|t| t.name.as_str()).collect();
+    let want_names: Vec<&str> = want.iter().map(|w| w["name"].as_str().unwrap()).collect();
+    assert_eq!(names, want_names, "{rel}: tensor names");
+    for (t, w) in model.tensors.iter().zip(want) {
+        let shape: Vec<usize> = w["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(t.shape, shape, "{rel} {}: shape", t.name);
+        assert_eq!(
+            t.dtype.name(),
+            w["dtype"].as_str().unwrap(),
+            "{rel} {}",
+            t.name
+        );
+        let e = exp.tensor(&t.name).unwrap();
+        assert_eq!(e.data.len(), t.data.len(), "{rel} {}", t.name);
+        for (i, (a, b)) in t.data.iter().zip(&e.data).enumerate() {
+            assert!(
+                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                "{rel} {}[{i}]: {a} vs the tool's {b}",
+                t.name
+            );
+        }
+    }
+    if let Some(meta) = m["metadata"].as_object() {
+        for (k, v) in meta {
+            assert_eq!(
+                model.metadata.get(k).map(String::as_str),
+                v.as_str(),
+                "{rel}: metadata {k}"
+            );
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Float versus int8 layer outputs: the int8 path equals dequantized weights times
+//! dequantized activations, the float path equals the plain product, and bad requests
+//! are refused by name.
+
+use quantscope::analysis::layer::{layer, Probe};
+use quantscope::kernels::gemm::{range_params, ActQuant};
+use quantscope::{Scheme, Tensor};
+
+fn demo() -> quantscope::Model {
+    quantscope::open(
+        include_bytes!("../www/public/demo.safetensors"),
+        "demo.safetensors",
+    )
+    .unwrap()
+}
+
+#[test]
+fn outputs_match_the_definitions() {
+    let model = demo();
+    let t = model.tensor("stem.conv.weight").unwrap(); // [16, 3, 3, 3] -> [16, 27]
+    let scheme: Scheme = "int8-asym-ch0".parse().unwrap();
+    let x: Vec<f32> = (0..3 * 27)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+        .collect();
+    let probe = Probe::Data(Tensor {
+        name: "x".into(),
+        shape: vec![3, 27],
+        dtype: quantscope::DType::F32,
+        data: x.clone(),
+    });
+    let r = layer(t, &scheme, &probe, 0, 0, ActQuant::Asym8, 32).unwrap();
+    assert_eq!((r.n, r.k, r.batch), (16, 27, 3));
+    let Scheme::Linear(lin) = &scheme else {
+        panic!("{scheme} is linear")
+    };
+    let q = lin.quantize(t).unwrap();
+    let wdq = q.dequantize();
+    // Row 0's activations, quantized as the kernel does (ONNX Runtime's rule), dequantized.
+    let row = &x[..27];
+    let (lo, hi) = row
+        .iter()
+        .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
+    let p = range_params(lo, hi, -128, 127, false);
+    let xdq: Vec<f64> = row
+        .iter()
+        .map(|&v| {
+            let c = (v / p.scale)
+                .round_ties_even()
+                .clamp(-128.0 - p.zero_point as f32, 127.0 - p.zero_point as f32);
+            c as f64 * p.scale as f64
+        })
+        .collect();
+    for c in 0..16 {
+        let f: f64 = (0..27)
+            .map(|i| t.data[c * 27 + i] as f64 * row[i] as f64)
+            .sum();
+        assert!((r.float_out[c] as f64 - f).abs() < 1e-4, "float {c}");
+        let d: f64 = (0..27).map(|i| wdq[c * 27 + i] as f64 * xdq[i]).sum();
+        assert!(
+            (r.int8_out[c] as f64 - d).abs() < 1e-4 * (1.0 + d.abs()),
+            "int8 {c}: {} vs {d}",
+            r.int8_out[c]
+        );
+    }
+    assert_eq!(r.error.counts.iter().sum::<u32>(), 3 * 16);
+    assert!(
+        r.metrics.sqnr_db > 30.0 && r.metrics.sqnr_db.is_finite(),
+        "{:?}",
+        r.metrics
+    );
+}
+
+#[test]
+fn fewer_bits_cost_output_sqnr() {
+    let model = demo();
+    let t = model.tensor("layers.0.mlp.fc1.weight").unwrap();
+    let run = |s: &str| {
+        layer(
+            t,
+            &s.parse().unwrap(),
+            &Probe::Gaussian,
+            32,
+            7,
+            ActQuant::Asym8,
+            64,
+        )
+        .unwrap()
+        .metrics
+        .sqnr_db
+    };
+    let (s8, s4) = (run("int8-sym-ch0"), run("int4-sym-ch0"));
+    assert!(s8 > s4 + 10.0, "int8 {s8} dB vs int4 {s4} dB");
+    // Same seed, same report; another seed, other inputs.
+    let a = layer(
+        t,
+        &"int8-sym".parse().unwrap(),
+        &Probe::Uniform,
+        4,
+        1,
+        ActQuant::Sym8,
+        16,
+    )
+    .unwrap();
+    let b = layer(
+        t,
+        &"int8-sym".parse().unwrap(),
+        &Probe::Uniform,
+        4,
+        1,
+        ActQuant::Sym8,
+        16,
+    )
+    .unwrap();
+    let c = layer(
+        t,
+        &"int8-sym".parse().unwrap(),
+        &Probe::Uniform,
+        4,
+        2,
+        ActQuant::Sym8,
+        16,
+    )
+    .unwrap();
+    assert_eq!(a.float_out, b.float_out);
+    assert_ne!(a.float_out, c.float_out);
+}
+
+#[test]
+fn bad_requests_name_the_problem() {
+    let model = demo();
+    let s8: Scheme = "int8-sym-ch0".parse().unwrap();
+    let e = layer(
+        model.tensor("layers.0.norm.weight").unwrap(),
+        &s8,
+        &Probe::Gaussian,
+        4,
+        0,
+        ActQuant::Asym8,
+        8,
+    );
+    assert!(e.unwrap_err().to_string().contains("not a layer weight"));
+    let t = model.tensor("layers.0.mlp.fc1.weight").unwrap();
+    let e = layer(
+        t,
+        &"int8-sym-ch1".parse().unwrap(),
+        &Probe::Gaussian,
+        4,
+        0,
+        ActQuant::Asym8,
+        8,
+    );
+    assert!(e.unwrap_err().to_string().contains("per output channel"));
+    let e = layer(t, &s8, &Probe::Gaussian, 0, 0, ActQuant::Asym8, 8);
+    assert!(e.unwrap_err().to_string().contains("batch 0"));
+    let bad = Tensor {
+        name: "x".into(),
+        shape: vec![2, 5],
+        dtype: quantscope::DType::F32,
+        data: vec![0.0; 10],
+    };
+    let e = layer(t, &s8, &Probe::Data(bad), 0, 0, ActQuant::Asym8, 8)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rows of 64 values"), "{e}");
+    assert!(Probe::parse("cauchy")
+        .unwrap_err()
+        .to_string()
+        .contains("`cauchy`"));
+}

@@ -1,0 +1,152 @@
+//! The ggml SIMD128 block quantizers, run in Node under wasm-bindgen-test: each equals
+//! its scalar twin byte for byte, and the quantizer the page runs still equals the
+//! `gguf` package's bytes. Native `cargo test` compiles this file to nothing;
+//! scripts/test-wasm.sh runs it.
+#![cfg(target_arch = "wasm32")]
+
+use quantscope::kernels::{scalar_ggml as scalar, simd128_ggml as simd, SIMD128};
+use quantscope::quant::ggml::{quantize, GgmlType};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// xorshift64*: seeded test inputs (no OS randomness on wasm32).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Blocks of many kinds: Gaussian-ish at magnitudes from subnormal to near f32::MAX,
+/// exact ties for both rounding rules, zeros and signed zeros, constants, a repeated
+/// extreme (first-index rule), one outlier.
+fn blocks(rng: &mut Rng, count: usize) -> Vec<f32> {
+    let scales = [1e-42f32, 1e-39, 1e-37, 1e-20, 1e-3, 1.0, 1e4, 1e30, 3e38];
+    let mut x = Vec::with_capacity(count * 32);
+    for b in 0..count {
+        let k = scales[(rng.next() % scales.len() as u64) as usize];
+        let mut blk: Vec<f32> = (0..32).map(|_| (rng.unit() * 2.0 - 1.0) * k).collect();
+        match b % 8 {
+            0 => {
+                // Q8_0 ties: amax 127·s, values (k + 0.5)·s with s a power of two.
+                let s = 2f32.powi((rng.next() % 20) as i32 - 10);
+                for (j, v) in blk.iter_mut().enumerate() {
+                    *v = ((j as f32) - 16.5) * s;
+                }
+                blk[3] = 127.0 * s;
+            }
+            1 => {
+                // Q4_0 ties: max -8·s, values (k + 0.5)·s.
+                let s = 2f32.powi((rng.next() % 20) as i32 - 10);
+                for (j, v) in blk.iter_mut().enumerate() {
+                    *v = ((j % 16) as f32 - 7.5) * s;
+                }
+                blk[9] = -8.0 * s;
+            }
+            2 => blk
+                .iter_mut()
+                .for_each(|v| *v = if rng.next() % 2 == 0 { 0.0 } else { -0.0 }),
+            3 => blk.fill(-0.3 * k),
+            4 => {
+                let v = blk[5].abs();
+                blk[5] = -v;
+                blk[20] = v; // the same |x| twice: the first one's sign decides
+            }
+            5 => blk[(rng.next() % 32) as usize] *= 1000.0f32.min(f32::MAX / k.max(1.0)),
+            _ => {}
+        }
+        x.extend(blk);
+    }
+    x
+}
+
+/// Constant by design: a build without +simd128 fails here by name.
+#[wasm_bindgen_test]
+#[allow(clippy::assertions_on_constants)]
+fn this_build_runs_simd128() {
+    assert!(
+        SIMD128,
+        "the wasm test build must be compiled with +simd128"
+    );
+}
+
+#[wasm_bindgen_test]
+fn q8_0_simd_equals_scalar() {
+    let mut rng = Rng(11);
+    for count in [0usize, 1, 2, 3, 8, 17, 64, 257] {
+        let x = blocks(&mut rng, count);
+        let (mut a, mut b) = (vec![0u8; count * 34], vec![0u8; count * 34]);
+        simd::quantize_q8_0(&x, &mut a);
+        scalar::quantize_q8_0(&x, &mut b);
+        assert_eq!(a, b, "{count} blocks");
+    }
+}
+
+#[wasm_bindgen_test]
+fn q4_0_simd_equals_scalar() {
+    let mut rng = Rng(12);
+    for count in [0usize, 1, 2, 3, 8, 17, 64, 257] {
+        let x = blocks(&mut rng, count);
+        let (mut a, mut b) = (vec![0u8; count * 18], vec![0u8; count * 18]);
+        simd::quantize_q4_0(&x, &mut a);
+        scalar::quantize_q4_0(&x, &mut b);
+        assert_eq!(a, b, "{count} blocks");
+    }
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// The quantizer as the page runs it (SIMD kernels) against the gguf package's bytes.
+#[wasm_bindgen_test]
+fn simd_quantizer_matches_gguf() {
+    let cases: &[(&[u8], &[u8], GgmlType)] = &[
+        (
+            include_bytes!("fixtures/ggml/gauss.f32"),
+            include_bytes!("fixtures/ggml/gauss.q8_0.bin"),
+            GgmlType::Q8_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/gauss.f32"),
+            include_bytes!("fixtures/ggml/gauss.q4_0.bin"),
+            GgmlType::Q4_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/ties.f32"),
+            include_bytes!("fixtures/ggml/ties.q8_0.bin"),
+            GgmlType::Q8_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/ties.f32"),
+            include_bytes!("fixtures/ggml/ties.q4_0.bin"),
+            GgmlType::Q4_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/extremes.f32"),
+            include_bytes!("fixtures/ggml/extremes.q8_0.bin"),
+            GgmlType::Q8_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/extremes.f32"),
+            include_bytes!("fixtures/ggml/extremes.q4_0.bin"),
+            GgmlType::Q4_0,
+        ),
+        (
+            include_bytes!("fixtures/ggml/minilm.f32"),
+            include_bytes!("fixtures/ggml/minilm.q4_0.bin"),
+            GgmlType::Q4_0,
+        ),
+    ];
+    for (input, want, ty) in cases {
+        assert_eq!(quantize(*ty, &f32s(input)).unwrap(), want.to_vec(), "{ty}");
+    }
+}
