@@ -32,7 +32,7 @@ const relaxedWasmUrls = import.meta.glob<true, string, string>("../../pkg-relaxe
 /**
  * The smallest module that uses relaxed SIMD's integer dot product, the one instruction
  * the relaxed build is for; WebAssembly.validate accepts it only where the browser has
- * relaxed SIMD. Written out by hand, being 37 bytes:
+ * relaxed SIMD. Written by hand (37 bytes) rather than assembled at build time:
  *   (module (func (param v128 v128 v128) (result v128)
  *     local.get 0 local.get 1 local.get 2 i32x4.relaxed_dot_i8x16_i7x16_add_s))
  */
