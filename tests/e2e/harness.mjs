@@ -2,7 +2,7 @@
 // the native CLI and the fixture manifest.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
@@ -208,6 +208,37 @@ export function metricValues(row) {
   return expected;
 }
 
+/**
+ * What the whole-model table must hold for `file`, as the CLI computes it: per
+ * "scheme name" key, the row's data-values, or the core's message for a failed row.
+ * One CLI call per scheme; where the CLI stops at a tensor it cannot encode, the list
+ * is halved until each failure stands alone (few calls for a few failures).
+ */
+export function cliSummary(file, tensors, schemes) {
+  const rows = (scheme, names) => {
+    if (names.length === 0) return [];
+    const r = cliTry(["quantize", file, "--scheme", scheme, ...names.flatMap((n) => ["--tensor", n])]);
+    if (r.ok)
+      return r.json.map((row) => ({
+        name: row.name,
+        scheme,
+        numel: String(row.numel),
+        ...metricValues(row),
+      }));
+    if (names.length === 1) return [{ name: names[0], scheme, error: r.message }];
+    const mid = names.length >> 1;
+    return [...rows(scheme, names.slice(0, mid)), ...rows(scheme, names.slice(mid))];
+  };
+  return bySummaryKey(schemes.flatMap((scheme) => rows(scheme, tensors)));
+}
+
+export const summaryKey = (name, scheme) => `${scheme} ${name}`;
+
+/** Summary rows (as `summaryRows` gives them) keyed like `cliSummary`. */
+export function bySummaryKey(rows) {
+  return new Map(rows.map((r) => [summaryKey(r.name, r.scheme), r]));
+}
+
 /** The metrics table: for each scheme column, its cells' data-value by metric. */
 export function pageMetrics(page) {
   return page.$$eval("#metrics td[data-metric]", (tds) => {
@@ -231,4 +262,40 @@ export function readManifest() {
 
 export function assertNoProblems(assert, page) {
   assert.deepEqual(page.problems, [], "the page logged errors");
+}
+
+/** Rows of #summary in display order: name, scheme, failure message and each column's data-value. */
+export function summaryRows(page) {
+  return page.$$eval("#summary tbody tr", (trs) =>
+    trs.map((tr) => ({
+      ...Object.fromEntries(
+        [...tr.cells]
+          .filter((td) => td.dataset.value !== undefined)
+          .map((td) => [td.dataset.key, td.dataset.value]),
+      ),
+      ...(tr.classList.contains("failed") ? { error: tr.title } : {}),
+    })),
+  );
+}
+
+/**
+ * Writes a safetensors file of F32 tensors: `tensors` is a list of `{ name, shape }`,
+ * and `value(i)` gives the i-th value over the whole file (deterministic data).
+ */
+export function writeSafetensors(file, tensors, value) {
+  const header = {};
+  let offset = 0;
+  for (const t of tensors) {
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * 4;
+    header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const data = new Float32Array(offset / 4);
+  for (let i = 0; i < data.length; i++) data[i] = value(i);
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(file, Buffer.concat([len, Buffer.from(json), Buffer.from(data.buffer)]));
+  return file;
 }

@@ -3,20 +3,22 @@
 // 100 %; schemes added or removed change only their rows; a long run can be cancelled.
 
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   DEMO,
   assertNoProblems,
+  bySummaryKey,
   chips,
-  cliTry,
+  cliSummary,
   launch,
-  metricValues,
   openApp,
   serveDist,
+  summaryRows,
   tensorRows,
+  writeSafetensors,
 } from "./harness.mjs";
 
 /**
@@ -39,44 +41,20 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Rows of #summary in display order: name, scheme, failure message and each column's data-value. */
-function summaryRows(page) {
-  return page.$$eval("#summary tbody tr", (trs) =>
-    trs.map((tr) => ({
-      ...Object.fromEntries(
-        [...tr.cells]
-          .filter((td) => td.dataset.value !== undefined)
-          .map((td) => [td.dataset.key, td.dataset.value]),
-      ),
-      ...(tr.classList.contains("failed") ? { error: tr.title } : {}),
-    })),
-  );
-}
-
-const key = (name, scheme) => `${scheme} ${name}`;
-
 /**
  * A safetensors file of `count` small F32 tensors with deterministic values: enough
  * tensors that the summary takes a while, small enough to write in milliseconds.
  */
 function manyTensors(count, numel) {
-  const header = {};
-  const data = new Float32Array(count * numel);
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.7) * (1 + (i % 13));
-  for (let t = 0; t < count; t++) {
-    header[`layer${String(t).padStart(5, "0")}.weight`] = {
-      dtype: "F32",
-      shape: [numel / 16, 16],
-      data_offsets: [t * numel * 4, (t + 1) * numel * 4],
-    };
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const file = join(scratch, "many.safetensors");
-  writeFileSync(file, Buffer.concat([len, Buffer.from(json), Buffer.from(data.buffer)]));
-  return file;
+  const tensors = Array.from({ length: count }, (_, t) => ({
+    name: `layer${String(t).padStart(5, "0")}.weight`,
+    shape: [numel / 16, 16],
+  }));
+  return writeSafetensors(
+    join(scratch, "many.safetensors"),
+    tensors,
+    (i) => Math.sin(i * 0.7) * (1 + (i % 13)),
+  );
 }
 
 test(`summary of the demo under ${SCHEMES.join(", ")}: every tensor × scheme, the CLI's numbers, sorted`, async () => {
@@ -93,25 +71,18 @@ test(`summary of the demo under ${SCHEMES.join(", ")}: every tensor × scheme, t
   assert.equal(await page.isDisabled("#cancel-summary"), true, "nothing left to cancel");
 
   // What the CLI says of each tensor under each scheme, one call per pair.
-  const expected = new Map();
-  for (const scheme of SCHEMES)
-    for (const t of tensors) {
-      const r = cliTry(["quantize", DEMO, "--scheme", scheme, "--tensor", t.name]);
-      expected.set(
-        key(t.name, scheme),
-        r.ok
-          ? { name: t.name, scheme, numel: String(r.json[0].numel), ...metricValues(r.json[0]) }
-          : { name: t.name, scheme, error: r.message },
-      );
-    }
+  const expected = cliSummary(
+    DEMO,
+    tensors.map((t) => t.name),
+    SCHEMES,
+  );
   assert.ok(
     [...expected.values()].some((e) => e.error),
     "some tensor × scheme fails, to show the failure rows",
   );
   const rows = await summaryRows(page);
   assert.equal(rows.length, total, "one row per tensor × scheme");
-  const byKey = (rs) => new Map(rs.map((r) => [key(r.name, r.scheme), r]));
-  assert.deepEqual(byKey(rows), expected);
+  assert.deepEqual(bySummaryKey(rows), expected);
 
   // Unsorted, a tensor's schemes sit together in chip order.
   assert.deepEqual(
@@ -154,7 +125,7 @@ test(`summary of the demo under ${SCHEMES.join(", ")}: every tensor × scheme, t
     total,
   );
   const again = await summaryRows(page);
-  assert.deepEqual(byKey(again), expected);
+  assert.deepEqual(bySummaryKey(again), expected);
   assertNoProblems(assert, page);
 });
 

@@ -41,3 +41,8 @@ export function formatCosine(n: number): string {
 export function formatBitsPerWeight(n: number): string {
   return n.toFixed(3);
 }
+
+/** A duration given in milliseconds: "850 ms", "3.2 s". */
+export function formatSeconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

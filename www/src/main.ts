@@ -11,11 +11,22 @@ import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
 import { formatBytes, formatCount, formatShape } from "./format";
-import type { AnalyzeResult } from "./shared/api";
-import { DEMO_MODEL, HISTOGRAM_BINS, LEGACY_SCHEME_PARAM, SCHEMES_PARAM, TENSOR_PARAM } from "./shared/meta";
+import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
+import {
+  BUILD_PARAM,
+  DEFAULT_MAX_WORKERS,
+  DEMO_MODEL,
+  HISTOGRAM_BINS,
+  LEGACY_SCHEME_PARAM,
+  MAX_WORKERS,
+  PROGRESS_INTERVAL_MS,
+  SCHEMES_PARAM,
+  TENSOR_PARAM,
+  WORKERS_PARAM,
+} from "./shared/meta";
 import { DEFAULT_SCHEMES } from "./shared/schemes";
 import type { ModelInfo, TensorReport } from "./shared/types";
-import { proxy, startWorker, transferred } from "./worker-client";
+import { ComputeWorkers } from "./worker-client";
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -23,7 +34,41 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
-const api = startWorker();
+/** Problems with the URL's `workers=` and `build=`, shown once the page has loaded. */
+const urlProblems: string[] = [];
+
+/** The most workers this machine gets: one per logical core. */
+const workerLimit = Math.min(MAX_WORKERS, Math.max(1, navigator.hardwareConcurrency || 1));
+
+/**
+ * `?workers=N`, else one per core up to DEFAULT_MAX_WORKERS. More than this machine has
+ * cores is lowered without a word: a link made on a bigger machine still opens.
+ */
+function initialWorkers(): number {
+  const fallback = Math.min(DEFAULT_MAX_WORKERS, workerLimit);
+  const raw = new URL(location.href).searchParams.get(WORKERS_PARAM);
+  if (raw === null) return fallback;
+  if (!/^\s*[0-9]+\s*$/.test(raw) || Number(raw) < 1) {
+    urlProblems.push(`URL workers "${raw}": not a whole number of at least 1; using ${fallback}`);
+    return fallback;
+  }
+  return Math.min(Number(raw), workerLimit);
+}
+
+/** `?build=simd128` loads the SIMD128 build even where relaxed SIMD runs. */
+function buildChoice(): BuildChoice {
+  const raw = new URL(location.href).searchParams.get(BUILD_PARAM);
+  if (raw === null || raw === "auto") return "auto";
+  if (raw === "simd128") return "simd128";
+  urlProblems.push(
+    `URL build "${raw}": expected "simd128" or "auto"; using the best build this browser runs`,
+  );
+  return "auto";
+}
+
+const workers = new ComputeWorkers(initialWorkers());
+/** The worker for everything that is not whole-model work. */
+const api = workers.primary;
 const errors = new ErrorBanner($("error"));
 
 let model: { info: ModelInfo; fileName: string } | undefined;
@@ -35,8 +80,10 @@ let gridScheme: string | null | undefined;
 let analyzeSeq = 0;
 /** Id of the whole-model run whose results the table shows. */
 let summaryRun = 0;
-/** Set by Cancel: the run stops, and so do the passes it had still to start. */
-let cancelledRun = -1;
+/** True while a whole-model run is under way. */
+let summaryRunning = false;
+/** Counts opens, so that an open overtaken by a later one is dropped. */
+let openSeq = 0;
 
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
 const picker = new SchemePicker(
@@ -66,9 +113,20 @@ const summary = new SummaryTable(
 );
 const cancelButton = $<HTMLButtonElement>("cancel-summary");
 const rerunButton = $<HTMLButtonElement>("rerun-summary");
-cancelButton.addEventListener("click", () => {
-  cancelledRun = summaryRun;
-  void api.cancelSummary(summaryRun);
+cancelButton.addEventListener("click", () => workers.cancel(summaryRun));
+const workersSelect = $<HTMLSelectElement>("workers");
+workersSelect.replaceChildren(
+  ...Array.from({ length: workerLimit }, (_, i) => new Option(String(i + 1), String(i + 1))),
+);
+workersSelect.value = String(workers.size);
+workersSelect.addEventListener("change", () => {
+  workers.resize(Number(workersSelect.value));
+  const url = new URL(location.href);
+  url.searchParams.set(WORKERS_PARAM, String(workers.size));
+  history.replaceState(null, "", url);
+  writeUrl();
+  // A run under way goes on with the new pool, from the rows it has.
+  if (summaryRunning) void runSummary();
 });
 rerunButton.addEventListener("click", () => {
   summary.clearRows();
@@ -118,18 +176,26 @@ async function initialSchemes(): Promise<{ schemes: string[]; problems: string[]
 }
 
 async function openFile(file: File): Promise<void> {
-  await openBytes(await file.arrayBuffer(), file.name);
+  try {
+    // The workers read the File themselves: posting it copies no bytes.
+    await openSource({ blob: file }, file.name);
+  } catch (e) {
+    // The workers keep the previous model open, and so does the page.
+    errors.show(`Could not open ${file.name}: ${messageOf(e)}`);
+  }
 }
 
-async function openBytes(bytes: ArrayBuffer, fileName: string, wantTensor?: string | null): Promise<void> {
+/** Opens a model in every worker; rejects with the core's message, or the fetch's. */
+async function openSource(source: ModelSource, fileName: string, wantTensor?: string | null): Promise<void> {
+  const seq = ++openSeq;
   let info: ModelInfo;
   try {
-    info = await api.open(transferred(bytes), fileName);
+    info = await workers.open(source, fileName);
   } catch (e) {
-    // The worker keeps the previous model open, and so does the page.
-    errors.show(`Could not open ${fileName}: ${messageOf(e)}`);
+    if (seq === openSeq) throw e;
     return;
   }
+  if (seq !== openSeq) return;
   errors.clear();
   model = { info, fileName };
   const name = $("model-name");
@@ -242,56 +308,75 @@ function renderResults(results: AnalyzeResult[]): void {
 }
 
 /**
- * Fills the whole-model table: one pass per scheme over the tensors it lacks, so that
- * adding a scheme computes only that scheme. A newer run (or Cancel) ends this one.
+ * Fills the whole-model table: every tensor × scheme row it lacks (so that adding a
+ * scheme computes only that scheme), spread over the worker pool. A newer run (or
+ * Cancel) ends this one.
  */
 async function runSummary(): Promise<void> {
   if (!model) return;
   const run = ++summaryRun;
-  const todo = picker.schemes
-    .map((scheme) => ({ scheme, tensors: summary.missing(scheme) }))
-    .filter((p) => p.tensors.length > 0);
+  const tasks = picker.schemes.flatMap((scheme) => summary.missing(scheme).map((name) => ({ name, scheme })));
   $("summary-scheme").textContent =
     `${picker.schemes.length} scheme${picker.schemes.length === 1 ? "" : "s"}`;
-  if (todo.length === 0) {
+  if (tasks.length === 0) {
+    summaryRunning = false;
     summary.setState("done");
     cancelButton.disabled = true;
     rerunButton.disabled = false;
     return;
   }
+  summaryRunning = true;
   summary.setState("running");
   cancelButton.disabled = false;
   rerunButton.disabled = true;
+  const table = $("summary");
+  table.dataset.workers = String(workers.size);
+  // Rows each worker has delivered: lets a test see that the pool shares the work.
+  const perWorker = new Array<number>(workers.size).fill(0);
+  table.dataset.rowsPerWorker = perWorker.join(",");
+  // Rows reach the table at most every PROGRESS_INTERVAL_MS however many workers report:
+  // each update lays out and repaints the page on its main thread, which shares the
+  // cores with the workers (with a flush per report, 2 workers ran no faster than 1:
+  // scripts/bench/pool.mjs, docs/BENCHMARKS.md).
+  let pending: SummaryRow[] = [];
+  let flushTimer: number | undefined;
+  const flush = (): void => {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    if (run !== summaryRun) return;
+    table.dataset.rowsPerWorker = perWorker.join(",");
+    summary.add(pending);
+    pending = [];
+  };
+  const numel = new Map(model.info.tensors.map((t) => [t.name, t.numel]));
+  const started = performance.now();
   let state: "done" | "cancelled" | "failed" = "done";
   try {
-    for (const pass of todo) {
-      if (cancelledRun === run) {
-        state = "cancelled";
-        break;
-      }
-      const result = await api.summarize(
-        run,
-        pass.tensors,
-        pass.scheme,
-        proxy((_done: number, _total: number, rows) => {
-          if (run === summaryRun) summary.add(rows);
-        }),
-      );
-      if (run !== summaryRun) return;
-      summary.add(result.rows);
-      if (result.cancelled) {
-        state = "cancelled";
-        break;
-      }
-    }
+    const result = await workers.summarize(
+      run,
+      tasks,
+      (t) => numel.get(t.name) ?? 1,
+      (rows, worker) => {
+        if (run !== summaryRun) return;
+        perWorker[worker] = (perWorker[worker] ?? 0) + rows.length;
+        pending.push(...rows);
+        flushTimer ??= window.setTimeout(flush, PROGRESS_INTERVAL_MS);
+      },
+    );
+    flush();
+    if (run !== summaryRun) return;
+    summary.add(result.rows);
+    if (result.cancelled) state = "cancelled";
   } catch (e) {
+    flush();
     if (run !== summaryRun) return;
     state = "failed";
     errors.show(`Whole-model summary: ${messageOf(e)}`);
   }
   if (run !== summaryRun) return;
   summaryRun++;
-  summary.setState(state);
+  summaryRunning = false;
+  summary.setState(state, performance.now() - started);
   cancelButton.disabled = true;
   rerunButton.disabled = false;
 }
@@ -303,8 +388,7 @@ window.addEventListener("resize", () => {
 });
 
 async function boot(): Promise<void> {
-  const build = await api.init();
-  renderBuildInfo($("build-info"), build);
+  renderBuildInfo($("build-info"), await workers.init(buildChoice()));
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);
@@ -312,13 +396,14 @@ async function boot(): Promise<void> {
   summary.setSchemes(picker.colors);
   const wantTensor = new URL(location.href).searchParams.get(TENSOR_PARAM);
   writeUrl();
+  const shown = [...urlProblems];
   try {
-    const response = await fetch(new URL(DEMO_MODEL, document.baseURI));
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    await openBytes(await response.arrayBuffer(), DEMO_MODEL, wantTensor);
+    // Each worker fetches the demo itself.
+    await openSource({ url: new URL(DEMO_MODEL, document.baseURI).href }, DEMO_MODEL, wantTensor);
   } catch (e) {
-    errors.show(`Could not load the demo model: ${messageOf(e)}. Drop a model file to start.`);
+    shown.unshift(`Could not load the demo model: ${messageOf(e)}. Drop a model file to start.`);
   }
+  if (shown.length > 0) errors.show(shown.join("; "));
 }
 
 boot().catch((e: unknown) => {

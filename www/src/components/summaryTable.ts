@@ -2,7 +2,15 @@
 // any column; filled in as the worker finishes each pass. Rows are kept per scheme, so
 // adding a scheme computes only its pass and removing one drops its rows.
 
-import { formatBitsPerWeight, formatBytes, formatCosine, formatCount, formatDb, formatSci } from "../format";
+import {
+  formatBitsPerWeight,
+  formatBytes,
+  formatCosine,
+  formatCount,
+  formatDb,
+  formatSci,
+  formatSeconds,
+} from "../format";
 import { type SummaryRow, isFailedRow } from "../shared/api";
 import { swatch } from "./metricsTable";
 import type { Chosen } from "./palette";
@@ -161,14 +169,18 @@ export class SummaryTable {
     return a.t - b.t || (this.schemeIndex.get(a.row.scheme) ?? 0) - (this.schemeIndex.get(b.row.scheme) ?? 0);
   }
 
-  setState(state: SummaryState): void {
+  /** `elapsedMs`: how long the run took, shown and kept in data-elapsed-ms once it ends. */
+  setState(state: SummaryState, elapsedMs?: number): void {
     this.table.dataset.state = state;
+    if (elapsedMs === undefined) delete this.table.dataset.elapsedMs;
+    else this.table.dataset.elapsedMs = String(Math.round(elapsedMs));
     const { done, total } = this.counts();
     const of = `${done} / ${total}`;
+    const took = elapsedMs === undefined ? "" : ` in ${formatSeconds(elapsedMs)}`;
     const words: Record<SummaryState, string> = {
       idle: "",
       running: of,
-      done: `${of}, done`,
+      done: `${of}, done${took}`,
       cancelled: `cancelled at ${of}`,
       failed: `failed at ${of}`,
     };

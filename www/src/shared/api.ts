@@ -38,17 +38,49 @@ export interface SummaryResult {
   cancelled: boolean;
 }
 
+/** Which wasm build a worker should load: the best this browser runs, or SIMD128 alone. */
+export type BuildChoice = "auto" | "simd128";
+
+/** The wasm build a worker loaded, and why. */
+export interface LoadedBuild {
+  /** What the core says of itself. */
+  core: BuildInfo;
+  /** The package loaded: www/pkg-relaxed ("relaxed") or www/pkg ("simd128"). */
+  build: "relaxed" | "simd128";
+  /** This browser validates relaxed SIMD's integer dot product. */
+  relaxedSupported: boolean;
+  /** The app was built with a relaxed-SIMD package beside the SIMD128 one. */
+  relaxedBundled: boolean;
+}
+
+/**
+ * Where a worker reads a model from. A Blob (a File is one) is posted, not copied: every
+ * worker of the pool reads the same underlying bytes itself. A URL is fetched by each.
+ */
+export type ModelSource = { blob: Blob } | { url: string };
+
+/** One row of the whole-model table to compute. */
+export interface SummaryTask {
+  name: string;
+  scheme: string;
+}
+
 export interface WorkerApi {
-  /** Loads the wasm module; every other call waits for it. */
-  init(): Promise<BuildInfo>;
+  /**
+   * Loads the wasm module (relaxed SIMD where the browser validates it and the app has
+   * that build, unless `choice` is "simd128"); every other call waits for it. A call
+   * before `init` loads the "auto" choice.
+   */
+  init(choice: BuildChoice): Promise<LoadedBuild>;
   schemePresets(): Promise<string[]>;
   /** Canonical form of a scheme; rejects with the core's message when it is invalid. */
   parseScheme(s: string): Promise<string>;
   /**
-   * Opens a model from a file's bytes (transfer the buffer). The previous model stays
-   * open when this one fails, and is freed when it succeeds.
+   * Reads and opens a model; `generation` names it for `summarize`. The previous model
+   * stays open when this one fails, and is freed when it succeeds. An open overtaken by
+   * a later one (which finished reading first) rejects and opens nothing.
    */
-  open(bytes: ArrayBuffer, fileName: string): Promise<ModelInfo>;
+  open(source: ModelSource, fileName: string, generation: number): Promise<ModelInfo>;
   analyze(tensor: string, scheme: string, bins: number): Promise<TensorReport>;
   /**
    * One tensor under several schemes, in order; a scheme the core cannot apply to this
@@ -56,15 +88,16 @@ export interface WorkerApi {
    */
   analyzeMany(tensor: string, schemes: string[], bins: number): Promise<AnalyzeResult[]>;
   /**
-   * Summarizes every named tensor in order under one scheme (the page makes one pass per
-   * scheme), yielding between tensors so that a cancel (or a newer run, which supersedes
-   * this one) gets through. A tensor the scheme cannot encode gives a failure row.
-   * `runId` names the run for `cancelSummary`.
+   * Summarizes the tasks in order, yielding between tensors so that a cancel (or a
+   * newer run, which supersedes this one) gets through. A tensor the scheme cannot
+   * encode gives a failure row. `runId` names the run for `cancelSummary`; a worker
+   * whose open model is not `generation` rejects rather than answer for another model.
+   * The page hands each worker of the pool its share, a few tasks at a time.
    */
   summarize(
     runId: number,
-    tensors: string[],
-    scheme: string,
+    generation: number,
+    tasks: SummaryTask[],
     onProgress: SummaryProgress,
   ): Promise<SummaryResult>;
   cancelSummary(runId: number): Promise<void>;

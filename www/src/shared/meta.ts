@@ -18,3 +18,18 @@ export const TENSOR_PARAM = "tensor";
 
 /** How often a whole-model summary reports its finished rows to the page. */
 export const PROGRESS_INTERVAL_MS = 100;
+
+/** URL query parameter that holds the number of workers for whole-model work. */
+export const WORKERS_PARAM = "workers";
+
+/**
+ * Workers used when the URL names none: one per logical core, at most this many. Each
+ * holds its own copy of the model, so more workers cost memory as well as startup.
+ */
+export const DEFAULT_MAX_WORKERS = 4;
+
+/** The most workers the control offers, whatever the core count. */
+export const MAX_WORKERS = 16;
+
+/** URL query parameter that picks the wasm build: `simd128` forces the plain one. */
+export const BUILD_PARAM = "build";

@@ -1,24 +1,94 @@
-// The module Web Worker: the only place that loads the wasm core and computes.
+// The module Web Worker: the only place that loads the wasm core and computes. The page
+// runs one or more of these (a pool); each loads the module and reads the model itself.
 
 import * as Comlink from "comlink";
-import init, { Model, buildInfo, parseScheme, schemePresets } from "../../pkg/quantscope.js";
-import wasmUrl from "../../pkg/quantscope_bg.wasm?url";
-import type { AnalyzeResult, SummaryRow, WorkerApi } from "../shared/api";
+import type { Model } from "../../pkg/quantscope.js";
+import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
+import type {
+  AnalyzeResult,
+  BuildChoice,
+  LoadedBuild,
+  ModelSource,
+  SummaryRow,
+  WorkerApi,
+} from "../shared/api";
 import { PROGRESS_INTERVAL_MS } from "../shared/meta";
 import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
+
+type Core = typeof import("../../pkg/quantscope.js");
+
+/**
+ * The relaxed-SIMD build, when the app was built with one (scripts/build-wasm.sh writes
+ * www/pkg-relaxed/ beside www/pkg/). A glob rather than an import: it matches nothing
+ * when the folder is absent, and the app still builds, with the SIMD128 build alone.
+ */
+const relaxedModules = import.meta.glob<Core>("../../pkg-relaxed/quantscope.js");
+const relaxedWasmUrls = import.meta.glob<true, string, string>("../../pkg-relaxed/quantscope_bg.wasm", {
+  eager: true,
+  query: "?url",
+  import: "default",
+});
+
+/**
+ * The smallest module that uses relaxed SIMD's integer dot product, the one instruction
+ * the relaxed build is for; WebAssembly.validate accepts it only where the browser has
+ * relaxed SIMD. Written by hand (37 bytes) rather than assembled at build time:
+ *   (module (func (param v128 v128 v128) (result v128)
+ *     local.get 0 local.get 1 local.get 2 i32x4.relaxed_dot_i8x16_i7x16_add_s))
+ */
+// prettier-ignore
+const RELAXED_DOT_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, // type section (8 bytes): one type, (v128 v128 v128) -> v128
+  0x03, 0x02, 0x01, 0x00, // function section (2 bytes): one function, of type 0
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, // code section (13 bytes): one body (11 bytes), no locals
+  0x20, 0x00, 0x20, 0x01, 0x20, 0x02, // local.get 0, local.get 1, local.get 2
+  0xfd, 0x93, 0x02, // SIMD prefix, then 0x113 as LEB128: i32x4.relaxed_dot_i8x16_i7x16_add_s
+  0x0b, // end
+]);
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-let ready: Promise<BuildInfo> | undefined;
+let ready: Promise<{ core: Core; loaded: LoadedBuild }> | undefined;
 let model: Model | undefined;
+/** The page's name for the open model: summaries for another generation are refused. */
+let generation = -1;
+/** Counts open calls, so that one overtaken by a later call opens nothing. */
+let openSeq = 0;
 /** The whole-model summary allowed to continue; any other run stops at its next tensor. */
 let activeRun = 0;
 
-function loaded(): Promise<BuildInfo> {
-  ready ??= init({ module_or_path: wasmUrl }).then(() => buildInfo() as BuildInfo);
+async function load(choice: BuildChoice): Promise<{ core: Core; loaded: LoadedBuild }> {
+  const relaxedSupported = WebAssembly.validate(RELAXED_DOT_PROBE);
+  const relaxedImport = Object.values(relaxedModules)[0];
+  const relaxedWasm = Object.values(relaxedWasmUrls)[0];
+  const relaxedBundled = relaxedImport !== undefined && relaxedWasm !== undefined;
+  const useRelaxed = choice === "auto" && relaxedSupported && relaxedBundled;
+  const core = useRelaxed ? await relaxedImport() : await import("../../pkg/quantscope.js");
+  await core.default({ module_or_path: useRelaxed ? relaxedWasm : simd128WasmUrl });
+  return {
+    core,
+    loaded: {
+      core: core.buildInfo() as BuildInfo,
+      build: useRelaxed ? "relaxed" : "simd128",
+      relaxedSupported,
+      relaxedBundled,
+    },
+  };
+}
+
+function loaded(choice: BuildChoice = "auto"): Promise<{ core: Core; loaded: LoadedBuild }> {
+  ready ??= load(choice);
   return ready;
+}
+
+async function readSource(source: ModelSource): Promise<Uint8Array> {
+  if ("blob" in source) return new Uint8Array(await source.blob.arrayBuffer());
+  const response = await fetch(source.url);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 function current(): Model {
@@ -47,26 +117,30 @@ function release(callback: unknown): void {
 }
 
 const api: WorkerApi = {
-  init: loaded,
+  async init(choice) {
+    return (await loaded(choice)).loaded;
+  },
 
   async schemePresets() {
-    await loaded();
-    return schemePresets();
+    return (await loaded()).core.schemePresets();
   },
 
   async parseScheme(s) {
-    await loaded();
-    return parseScheme(s);
+    return (await loaded()).core.parseScheme(s);
   },
 
-  async open(bytes, fileName) {
-    await loaded();
+  async open(source, fileName, gen) {
+    const seq = ++openSeq;
+    const { core } = await loaded();
+    const bytes = await readSource(source);
+    if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
     // Parse first: a bad file throws here and the previous model stays open.
-    const next = new Model(new Uint8Array(bytes), fileName);
+    const next = new core.Model(bytes, fileName);
     const info = next.info() as ModelInfo;
     activeRun = 0;
     model?.free();
     model = next;
+    generation = gen;
     return info;
   },
 
@@ -89,8 +163,12 @@ const api: WorkerApi = {
     return results;
   },
 
-  async summarize(runId, tensors, scheme, onProgress) {
+  async summarize(runId, gen, tasks, onProgress) {
     await loaded();
+    if (gen !== generation) {
+      release(onProgress);
+      throw new Error("this worker has another model open");
+    }
     activeRun = runId;
     const m = current();
     const rows: SummaryRow[] = [];
@@ -101,10 +179,10 @@ const api: WorkerApi = {
       batch = [];
       lastReport = performance.now();
       // Awaited: backpressure, and progress lands before the result does.
-      await onProgress(rows.length, tensors.length, sent);
+      await onProgress(rows.length, tasks.length, sent);
     };
     try {
-      for (const name of tensors) {
+      for (const { name, scheme } of tasks) {
         await yieldToMessages();
         // A cancel, a newer run or a newly opened model (which frees `m`) ends this run.
         if (activeRun !== runId || model !== m) {
