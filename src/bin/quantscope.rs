@@ -10,6 +10,20 @@ use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Model, Scheme};
 
+/// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
+/// this one ends the program quietly instead, as Unix tools do.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "quantscope",
