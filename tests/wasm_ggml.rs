@@ -4,23 +4,13 @@
 //! scripts/test-wasm.sh runs it.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "support/rng.rs"]
+mod rng;
+
 use quantscope::kernels::{scalar_ggml as scalar, simd128_ggml as simd, SIMD128};
 use quantscope::quant::ggml::{quantize, GgmlType};
+use rng::Rng;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-/// xorshift64*: seeded test inputs (no OS randomness on wasm32).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
 
 /// Blocks of many kinds: Gaussian-ish at magnitudes from subnormal to near f32::MAX,
 /// exact ties for both rounding rules, zeros and signed zeros, constants, a repeated

@@ -3,26 +3,13 @@
 //! Native `cargo test` compiles this file to nothing; scripts/test-wasm.sh runs it.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "support/rng.rs"]
+mod rng;
+
 use quantscope::kernels::{scalar, simd128, QParams, SIMD128};
 use quantscope::quant::Scheme;
+use rng::Rng;
 use wasm_bindgen_test::wasm_bindgen_test;
-
-/// xorshift64*: a seeded source of test inputs (no OS randomness on wasm32).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    fn normalish(&mut self, scale: f32) -> f32 {
-        (self.unit() + self.unit() + self.unit() - 1.5) * scale
-    }
-}
 
 /// Lengths that hit empty input, tails shorter than a vector, and several blocks.
 const LENGTHS: &[usize] = &[0, 1, 3, 4, 5, 15, 16, 17, 31, 33, 64, 100, 257, 1000];
