@@ -17,6 +17,6 @@ pub mod tensor;
 mod wasm;
 
 pub use error::{Error, Result};
-pub use formats::{open, Format, Model};
+pub use formats::{open, Format, Model, TensorStore};
 pub use quant::Scheme;
 pub use tensor::{DType, Tensor, TensorInfo};

@@ -11,6 +11,7 @@ pub mod tflite;
 #[rustfmt::skip]
 mod generated;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -123,6 +124,26 @@ impl Model {
             graph: self.graph.clone(),
             quantization: self.quantization.clone(),
         }
+    }
+}
+
+/// Where tensors are read from one at a time: a model decoded into memory ([`Model`]),
+/// or one whose tensors are read from the file only when asked for (large files).
+/// Writers and whole-model reports take this, so that they hold one tensor at a time.
+pub trait TensorStore {
+    /// Format, tensor list (in the model's order), metadata, graph summary.
+    fn info(&self) -> ModelInfo;
+    /// One tensor, decoded to f32; borrowed where the store already holds it.
+    fn load(&self, name: &str) -> Result<Cow<'_, Tensor>>;
+}
+
+impl TensorStore for Model {
+    fn info(&self) -> ModelInfo {
+        Model::info(self)
+    }
+
+    fn load(&self, name: &str) -> Result<Cow<'_, Tensor>> {
+        self.tensor(name).map(Cow::Borrowed)
     }
 }
 
