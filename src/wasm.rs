@@ -203,6 +203,13 @@ impl WasmModel {
         self.model.is_lazy()
     }
 
+    /// Reads and decodes one tensor, keeps nothing, and returns its element count: the
+    /// open/read benchmark (scripts/bench/open.mjs) times the reader with it.
+    #[wasm_bindgen(js_name = readTensor)]
+    pub fn read_tensor(&self, name: &str) -> Result<usize, JsError> {
+        Ok(self.model.load(name).map_err(js_err)?.data.len())
+    }
+
     /// Format, tensor list and metadata (`ModelInfo`).
     pub fn info(&self) -> Result<JsValue, JsError> {
         to_js(&self.model.info())

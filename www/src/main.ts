@@ -194,6 +194,7 @@ async function openFiles(files: File[]): Promise<void> {
 /** Opens a model in every worker; rejects with the core's message, or the fetch's. */
 async function openSource(source: ModelSource, fileName: string, wantTensor?: string | null): Promise<void> {
   const seq = ++openSeq;
+  const started = performance.now();
   let info: ModelInfo;
   try {
     info = await workers.open(source, fileName);
@@ -210,6 +211,8 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   name.dataset.opened = String(Number(name.dataset.opened ?? 0) + 1);
   name.dataset.format = info.format;
   name.dataset.lazy = String(info.lazy === true);
+  // From the open request to the tensor list (scripts/bench/open.mjs reads it).
+  name.dataset.openMs = (performance.now() - started).toFixed(1);
   $("model-stats").textContent =
     `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}` +
     (info.lazy ? " · read tensor by tensor" : "");
