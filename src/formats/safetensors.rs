@@ -194,23 +194,12 @@ pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
     }
 }
 
-/// F16 to f32 through `half`'s slice conversion, which uses the CPU's F16C instructions
-/// where it has them: converting element by element took 1241 ms for the 503 MB F16 file
-/// of `cargo bench --bench open` (docs/BENCHMARKS.md), slower than numpy's astype.
-/// Bytes are gathered into aligned u16 chunks first (file offsets need not be aligned).
+/// F16 to f32 by the conversion kernel (F16C natively through `half`, SIMD128 in wasm):
+/// converting element by element took 1241 ms for the 503 MB F16 file of
+/// `cargo bench --bench open` natively, against 380 ms now (docs/BENCHMARKS.md).
 fn halves(raw: &[u8]) -> Vec<f32> {
-    use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
-    const CHUNK: usize = 2048;
-    let n = raw.len() / 2;
-    let mut out = vec![0f32; n];
-    let mut bits = [0u16; CHUNK];
-    for (src, dst) in raw.chunks(2 * CHUNK).zip(out.chunks_mut(CHUNK)) {
-        let bits = &mut bits[..dst.len()];
-        for (b, pair) in bits.iter_mut().zip(src.chunks_exact(2)) {
-            *b = u16::from_le_bytes([pair[0], pair[1]]);
-        }
-        bits.reinterpret_cast::<f16>().convert_to_f32_slice(dst);
-    }
+    let mut out = vec![0f32; raw.len() / 2];
+    crate::kernels::f16_to_f32(raw, &mut out);
     out
 }
 
