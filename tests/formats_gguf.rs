@@ -20,42 +20,6 @@ fn order(rel: &str) -> Vec<String> {
         .collect()
 }
 
-fn lazy(files: &[(&str, Vec<u8>)]) -> ModelFile {
-    ModelFile::open(
-        files
-            .iter()
-            .map(|(n, b)| {
-                (
-                    n.to_string(),
-                    Box::new(InMemory(b.clone())) as Box<dyn ByteSource>,
-                )
-            })
-            .collect(),
-    )
-    .unwrap()
-}
-
-/// The lazily read model lists the same tensors as the eager one, in the same order,
-/// and each tensor it loads is bit-identical.
-fn assert_lazy_equals_eager(files: &[(&str, Vec<u8>)]) {
-    let named: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-    let eager = open_many(&named).unwrap();
-    let lazy = lazy(files);
-    assert!(lazy.is_lazy());
-    let (a, b) = (eager.info(), lazy.info());
-    assert_eq!(
-        serde_json::to_value(&a).unwrap(),
-        serde_json::to_value(&b).unwrap()
-    );
-    for t in &eager.tensors {
-        let l = lazy.load(&t.name).unwrap();
-        assert_eq!(l.shape, t.shape);
-        assert_eq!(l.dtype, t.dtype);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&l.data), bits(&t.data), "{}", t.name);
-    }
-}
-
 #[test]
 fn every_type_equals_the_gguf_package() {
     let rel = "gguf/all_types.gguf";
@@ -81,7 +45,7 @@ fn every_type_equals_the_gguf_package() {
     );
     assert!(tokens.ends_with(", …]"), "{tokens}");
     assert_eq!(model.metadata["gguf.version"], "3");
-    assert_lazy_equals_eager(&[(rel, bytes)]);
+    common::assert_lazy_equals_eager(&[(rel, bytes)], true);
 }
 
 fn split_files() -> Vec<(&'static str, Vec<u8>)> {
@@ -104,8 +68,8 @@ fn a_split_model_opens_as_one() {
     let named: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     let model = open_many(&named).unwrap();
     common::assert_matches_tool(&model, "gguf/split");
-    assert_lazy_equals_eager(&files);
-    let lazy = lazy(&files);
+    common::assert_lazy_equals_eager(&files, true);
+    let lazy = common::lazy(&files);
     let names: Vec<String> = lazy.info().tensors.into_iter().map(|t| t.name).collect();
     assert_eq!(names, order("gguf/split"), "split files keep their order");
 }
@@ -132,7 +96,7 @@ fn a_split_model_missing_a_file_is_named() {
 #[test]
 fn safetensors_read_lazily_equal_the_eager_reader() {
     let rel = "safetensors/all_dtypes.safetensors";
-    assert_lazy_equals_eager(&[(rel, common::read(rel))]);
+    common::assert_lazy_equals_eager(&[(rel, common::read(rel))], true);
     let dir = "safetensors/sharded";
     let files: Vec<(&str, Vec<u8>)> = [
         "model-00001-of-00002.safetensors",
@@ -142,13 +106,13 @@ fn safetensors_read_lazily_equal_the_eager_reader() {
     .into_iter()
     .map(|n| (n, common::read(&format!("{dir}/{n}"))))
     .collect();
-    assert_lazy_equals_eager(&files);
+    common::assert_lazy_equals_eager(&files, true);
 }
 
 #[test]
 fn formats_without_a_header_index_are_decoded_when_opened() {
     let rel = "onnx/weights.onnx";
-    let m = lazy(&[(rel, common::read(rel))]);
+    let m = common::lazy(&[(rel, common::read(rel))]);
     assert!(!m.is_lazy());
     common::assert_matches_tool(&quantscope::open(&common::read(rel), rel).unwrap(), rel);
     assert_eq!(

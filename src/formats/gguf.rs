@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::lazy::{Entry, Part};
+use super::lazy::{Entry, Layout, Part};
 use super::source::{check_range, ByteSource, HeaderReader, InMemory};
 use super::{Format, Model};
 use crate::error::{Error, Result};
@@ -374,6 +374,7 @@ pub(crate) fn index(src: &dyn ByteSource, file_name: &str) -> Result<Part> {
             dtype: info.dtype,
             offset: start,
             nbytes,
+            layout: Layout::Plain,
         });
     }
     check_no_overlap(&entries)?;

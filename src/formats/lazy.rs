@@ -8,11 +8,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use super::source::{check_range, ByteSource};
-use super::{gguf, safetensors, Format, Model, ModelInfo, TensorStore};
+use super::{gguf, pytorch, safetensors, Format, Model, ModelInfo, TensorStore};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor, TensorInfo};
 
-/// Where one tensor's bytes lie in its file, and how they are encoded (little-endian).
+/// Where one tensor's bytes lie in its file, and how they are laid out.
 #[derive(Clone, Debug)]
 pub(crate) struct Entry {
     pub name: String,
@@ -22,6 +22,16 @@ pub(crate) struct Entry {
     /// Absolute offset in the file.
     pub offset: u64,
     pub nbytes: u64,
+    pub layout: Layout,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Layout {
+    /// The tensor's elements in C order, little-endian (safetensors, GGUF).
+    Plain,
+    /// A view into a PyTorch storage: offset, strides and byte order; `offset`/`nbytes`
+    /// cover the part of the storage the view touches.
+    Torch(pytorch::View),
 }
 
 impl Entry {
@@ -31,7 +41,7 @@ impl Entry {
             shape: self.shape.clone(),
             dtype: self.dtype,
             numel: self.shape.iter().product(),
-            size_bytes: self.nbytes as usize,
+            size_bytes: self.dtype.bytes_for(self.shape.iter().product()),
         }
     }
 
@@ -51,7 +61,10 @@ impl Entry {
             ))
         })?;
         let raw = src.read_at(self.offset, len)?;
-        let data = safetensors::decode(&raw, self.dtype);
+        let data = match &self.layout {
+            Layout::Plain => safetensors::decode(&raw, self.dtype),
+            Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
+        };
         let numel: usize = self.shape.iter().product();
         if data.len() != numel {
             return Err(Error::Invalid(format!(
@@ -91,14 +104,21 @@ impl Part {
     }
 }
 
-/// Formats listed from their header and read tensor by tensor.
-fn indexable(head: &[u8]) -> Option<Format> {
+/// Lists one file's tensors from its header, for the formats that allow it: safetensors,
+/// GGUF, and torch.save zip checkpoints whose storage records are stored uncompressed
+/// (as torch writes them). `None` for every other file, which is then read whole.
+fn index_part(name: &str, src: &dyn ByteSource) -> Result<Option<Part>> {
+    let head = src.read_at(0, src.len().min(16) as usize)?;
     if head.starts_with(gguf::MAGIC) {
-        Some(Format::Gguf)
-    } else if safetensors::looks_like(head) {
-        Some(Format::Safetensors)
+        gguf::index(src, name).map(Some)
+    } else if safetensors::looks_like(&head) {
+        safetensors::index(src).map(Some)
+    } else if head.starts_with(b"PK\x03\x04") {
+        // A zip that is not a plain checkpoint (an .npz, a compressed record) or that is
+        // broken is read whole, which names its problem the way open_many does.
+        Ok(pytorch::index_zip(src, name).unwrap_or(None))
     } else {
-        None
+        Ok(None)
     }
 }
 
@@ -127,28 +147,25 @@ impl ModelFile {
         if files.is_empty() {
             return Err(Error::Shard("no files given".into()));
         }
-        let mut formats = Vec::with_capacity(files.len());
         for (name, src) in &files {
             if src.is_empty() {
                 return Err(Error::EmptyFile(name.clone()));
             }
-            let head = src.read_at(0, src.len().min(16) as usize)?;
-            formats.push(indexable(&head));
         }
-        let model_formats: Vec<Option<Format>> = files
-            .iter()
-            .zip(&formats)
-            .filter(|((n, _), _)| !n.ends_with(".index.json"))
-            .map(|(_, f)| *f)
-            .collect();
-        let indexed = !model_formats.is_empty()
-            && model_formats
-                .iter()
-                .all(|f| f.is_some() && *f == model_formats[0]);
-        if !indexed {
+        let mut parts = Vec::with_capacity(files.len());
+        for (name, src) in &files {
+            if name.ends_with(".index.json") {
+                continue;
+            }
+            match index_part(name, &**src)? {
+                Some(p) => parts.push(p),
+                None => return Self::decode_all(&files),
+            }
+        }
+        if parts.is_empty() || parts.iter().any(|p| p.format != parts[0].format) {
             return Self::decode_all(&files);
         }
-        Self::open_indexed(files)
+        Self::open_indexed(files, parts)
     }
 
     /// Reads every file whole and decodes every tensor (formats without a usable header).
@@ -172,8 +189,13 @@ impl ModelFile {
         })
     }
 
-    fn open_indexed(files: Vec<(String, Box<dyn ByteSource>)>) -> Result<ModelFile> {
+    /// `parts` are the headers of `files` (in order, skipping an index file).
+    fn open_indexed(
+        files: Vec<(String, Box<dyn ByteSource>)>,
+        parts: Vec<Part>,
+    ) -> Result<ModelFile> {
         let mut weight_map = None;
+        let mut headers = parts.into_iter();
         let mut parts: Vec<(String, Part)> = Vec::new();
         let mut sources = Vec::new();
         for (name, src) in files {
@@ -185,10 +207,7 @@ impl ModelFile {
                 weight_map = Some(super::read_index(&name, &bytes)?);
                 continue;
             }
-            let part = match indexable(&src.read_at(0, src.len().min(16) as usize)?) {
-                Some(Format::Gguf) => gguf::index(&*src, &name)?,
-                _ => safetensors::index(&*src)?,
-            };
+            let part = headers.next().expect("one header per model file");
             parts.push((name, part));
             sources.push(src);
         }

@@ -7,7 +7,7 @@ use half::{bf16, f16};
 use safetensors::tensor::{Dtype as StDtype, Metadata, TensorInfo as StTensorInfo};
 use safetensors::SafeTensorError;
 
-use super::lazy::{Entry, Part};
+use super::lazy::{Entry, Layout, Part};
 use super::source::{ByteSource, InMemory};
 use super::{Format, Model};
 use crate::error::{Error, Result};
@@ -82,6 +82,7 @@ pub(crate) fn index(src: &dyn ByteSource) -> Result<Part> {
             dtype,
             offset: data_start + start as u64,
             nbytes: (end - start) as u64,
+            layout: Layout::Plain,
         });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));

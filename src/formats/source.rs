@@ -129,6 +129,51 @@ impl<'a> HeaderReader<'a> {
     }
 }
 
+/// `Read + Seek` over a [`ByteSource`], for crates that want a reader (the zip
+/// archive of a PyTorch checkpoint). Wrap it in a `BufReader`: every `read` here is one
+/// `read_at`, which in the page crosses into JavaScript.
+pub(crate) struct SourceReader<'a> {
+    src: &'a dyn ByteSource,
+    pos: u64,
+}
+
+impl<'a> SourceReader<'a> {
+    pub(crate) fn new(src: &'a dyn ByteSource) -> Self {
+        SourceReader { src, pos: 0 }
+    }
+}
+
+impl std::io::Read for SourceReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len() as u64).min(self.src.len().saturating_sub(self.pos)) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = self
+            .src
+            .read_at(self.pos, n)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        buf[..n].copy_from_slice(&bytes);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for SourceReader<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        use std::io::SeekFrom;
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::End(d) => self.src.len().checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use quantscope::Model;
+use quantscope::formats::lazy::ModelFile;
+use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::{Model, TensorStore};
 use serde_json::Value;
 
 pub fn dir() -> PathBuf {
@@ -77,5 +79,47 @@ pub fn assert_matches_tool(model: &Model, rel: &str) {
             };
             assert_eq!(model.metadata.get(k), Some(&want), "{rel}: metadata {k}");
         }
+    }
+}
+
+pub fn lazy(files: &[(&str, Vec<u8>)]) -> ModelFile {
+    ModelFile::open(
+        files
+            .iter()
+            .map(|(n, b)| {
+                (
+                    n.to_string(),
+                    Box::new(InMemory(b.clone())) as Box<dyn ByteSource>,
+                )
+            })
+            .collect(),
+    )
+    .unwrap()
+}
+
+/// The model ModelFile opens (read lazily when `lazily`, else decoded whole) lists the
+/// same tensors as open_many's, in the same order, and each tensor it loads is
+/// bit-identical.
+pub fn assert_lazy_equals_eager(files: &[(&str, Vec<u8>)], lazily: bool) {
+    let named: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let eager = quantscope::formats::open_many(&named).unwrap();
+    let lazy = lazy(files);
+    assert_eq!(
+        lazy.is_lazy(),
+        lazily,
+        "{:?}",
+        files.iter().map(|f| f.0).collect::<Vec<_>>()
+    );
+    let (a, b) = (eager.info(), lazy.info());
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::to_value(&b).unwrap()
+    );
+    for t in &eager.tensors {
+        let l = lazy.load(&t.name).unwrap();
+        assert_eq!(l.shape, t.shape);
+        assert_eq!(l.dtype, t.dtype);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&l.data), bits(&t.data), "{}", t.name);
     }
 }
