@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Large model files for the open/read benchmark (issue 5), and the Python peers.
 
-  gen_large_model.py DIR           writes DIR/large.safetensors (60 F16 tensors of
+  gen_large_model.py DIR [--huge]  writes DIR/large.safetensors (60 F16 tensors of
                                    2048 x 2048, 503 MB) and DIR/large-q8_0.gguf (112
-                                   Q8_0 tensors of 2048 x 2048, 499 MB), unless present
+                                   Q8_0 tensors of 2048 x 2048, 499 MB), unless present;
+                                   --huge adds DIR/huge.safetensors (256 F16 tensors of
+                                   2048 x 2048, 2.1 GB)
   gen_large_model.py --peer FILE   times the format's own Python reader on FILE and
                                    prints JSON {list_ms, read_ms}: safetensors'
                                    safe_open (numpy) with every tensor cast to float32,
@@ -28,13 +30,15 @@ def tensors(count, seed):
         yield f"layers.{i}.weight", (rng.standard_normal((SIDE, SIDE), dtype=np.float32) * 0.02)
 
 
-def write(out: Path):
+def write(out: Path, huge: bool):
     out.mkdir(parents=True, exist_ok=True)
+    files = []
     st = out / "large.safetensors"
     if not st.exists():
         from safetensors.numpy import save_file
         save_file({k: v.astype(np.float16) for k, v in tensors(60, 1)}, str(st) + ".tmp")
         Path(str(st) + ".tmp").rename(st)
+    files.append(str(st))
     gg = out / "large-q8_0.gguf"
     if not gg.exists():
         import gguf
@@ -47,7 +51,25 @@ def write(out: Path):
         w.write_tensors_to_file()
         w.close()
         Path(str(gg) + ".tmp").rename(gg)
-    print(json.dumps({"files": [str(st), str(gg)]}))
+    files.append(str(gg))
+    if huge:
+        big = out / "huge.safetensors"
+        if not big.exists():
+            # Written tensor by tensor (the safetensors package wants every array at
+            # once, 2 GB of them): the header first, then each F16 array's bytes.
+            names = [f"layers.{i}.weight" for i in range(256)]
+            size = SIDE * SIDE * 2
+            header = {n: {"dtype": "F16", "shape": [SIDE, SIDE],
+                          "data_offsets": [i * size, (i + 1) * size]} for i, n in enumerate(names)}
+            h = json.dumps(header, separators=(",", ":")).encode()
+            h += b" " * (-len(h) % 8)
+            with open(str(big) + ".tmp", "wb") as f:
+                f.write(len(h).to_bytes(8, "little") + h)
+                for _, v in tensors(256, 3):
+                    f.write(v.astype("<f2").tobytes())
+            Path(str(big) + ".tmp").rename(big)
+        files.append(str(big))
+    print(json.dumps({"files": files}))
 
 
 def peer(path: str):
@@ -73,4 +95,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--peer":
         peer(sys.argv[2])
     else:
-        write(Path(sys.argv[1]))
+        write(Path(sys.argv[1]), "--huge" in sys.argv)
