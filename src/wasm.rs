@@ -110,6 +110,45 @@ impl WasmModel {
         to_js(&r)
     }
 
+    /// [`layer`](Self::layer) showing the outputs of probe row `row` (the page's layer
+    /// panel); `quantscope layer --row` prints the same report.
+    #[wasm_bindgen(js_name = layerRow)]
+    pub fn layer_row(
+        &self,
+        tensor: &str,
+        scheme_str: &str,
+        probe: &str,
+        batch: u32,
+        seed: u32,
+        row: u32,
+    ) -> Result<JsValue, JsError> {
+        let t = self.model.tensor(tensor).map_err(js_err)?;
+        let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
+        run_layer(t, scheme_str, &probe, batch, seed, row)
+    }
+
+    /// The layer report on a user's inputs: `inputs` are the bytes of an .npy file of
+    /// [batch, in] or [in] values (named after `inputs_name`, as the CLI names it), which
+    /// bring their own row count.
+    #[wasm_bindgen(js_name = layerInputs)]
+    pub fn layer_inputs(
+        &self,
+        tensor: &str,
+        scheme_str: &str,
+        inputs: &[u8],
+        inputs_name: &str,
+        row: u32,
+    ) -> Result<JsValue, JsError> {
+        let t = self.model.tensor(tensor).map_err(js_err)?;
+        let x = crate::formats::npy::read_npy(inputs, inputs_name).map_err(js_err)?;
+        let x = x
+            .tensors
+            .into_iter()
+            .next()
+            .ok_or_else(|| JsError::new(&format!("{inputs_name} holds no array")))?;
+        run_layer(t, scheme_str, &analysis::layer::Probe::Data(x), 0, 0, row)
+    }
+
     /// Metrics only (`TensorSummary`), for the whole-model table.
     pub fn summarize(&self, tensor: &str, scheme_str: &str) -> Result<JsValue, JsError> {
         let t = self
@@ -120,6 +159,29 @@ impl WasmModel {
             .map_err(|e| JsError::new(&e.to_string()))?;
         to_js(&r)
     }
+}
+
+/// The layer report shown at `row`, activations int8 asymmetric per row, 64 error bins.
+fn run_layer(
+    t: &crate::Tensor,
+    scheme_str: &str,
+    probe: &analysis::layer::Probe,
+    batch: u32,
+    seed: u32,
+    row: u32,
+) -> Result<JsValue, JsError> {
+    let r = analysis::layer::layer_row(
+        t,
+        &scheme(scheme_str)?,
+        probe,
+        batch as usize,
+        seed as u64,
+        kernels::gemm::ActQuant::Asym8,
+        64,
+        row as usize,
+    )
+    .map_err(js_err)?;
+    to_js(&r)
 }
 
 /// Benchmark hook (scripts/bench/ggml.mjs): a tensor copied into wasm memory once, so
