@@ -380,7 +380,30 @@ export class LayerPanel {
       color: { type: "ordinal", domain: ["float", "int8"], range: [FLOAT_COLOR, INT8_COLOR], legend: true },
       marks,
     });
-    this.el.outputs.replaceChildren(outputs);
+    // The two paths differ by far less than the outputs' size: their difference per
+    // output, on its own scale under the outputs, shows which outputs int8 gets wrong.
+    const diffs = floats.map((p) => ({ i: p.i, d: p.other - p.v }));
+    const span = Math.max(...diffs.map((d) => Math.abs(d.d)), 1e-12);
+    const diff = Plot.plot({
+      width: widthOf(this.el.outputs),
+      height: 110,
+      marginLeft: 52,
+      x: { label: null, nice: false, ...(bars ? { domain: [-0.6, shown - 0.4] } : {}) },
+      // Symmetric about zero, so that the sign of each error reads at a glance.
+      y: { label: "int8 − float", grid: true, ticks: 4, tickFormat: "~g", domain: [-span, span] },
+      marks: [
+        Plot.ruleX(diffs, {
+          x: "i",
+          y1: 0,
+          y2: "d",
+          stroke: INT8_COLOR,
+          strokeWidth: bars ? 3 : 1.5,
+          className: "layer-diff",
+        }),
+        Plot.ruleY([0]),
+      ],
+    });
+    this.el.outputs.replaceChildren(outputs, diff);
     this.el.outputs.dataset.style = bars ? "bars" : "lines";
     this.el.outputs.dataset.outputs = String(shown);
     this.el.outputsNote.textContent = `(${bars ? "paired bars" : "lines"}, row ${r.shown_row}${shown < r.n ? `, first ${shown} of ${r.n}` : ""})`;
