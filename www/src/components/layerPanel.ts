@@ -72,6 +72,8 @@ export class LayerPanel {
   private inFlight: string | undefined;
   /** Counts chosen input files, so that choosing another file is another request. */
   private fileId = 0;
+  /** Runs answered (a report or the core's message): data-runs, so a test can wait for the next. */
+  private answered = 0;
 
   constructor(
     private readonly el: LayerElements,
@@ -248,11 +250,14 @@ export class LayerPanel {
       root.dataset.row = String(report.shown_row);
       this.el.row.max = String(Math.max(0, report.batch - 1));
       this.setState("done");
+      root.dataset.runs = String(++this.answered);
     } catch (e) {
       if (seq !== this.seq) return;
       const message = messageOf(e);
       this.fail(message);
       if (message.startsWith("scheme `")) this.el.scheme.setAttribute("aria-invalid", "true");
+      else this.el.scheme.removeAttribute("aria-invalid");
+      root.dataset.runs = String(++this.answered);
     } finally {
       if (seq === this.seq) this.inFlight = undefined;
     }
