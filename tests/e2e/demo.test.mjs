@@ -411,5 +411,9 @@ test("screenshot for the README", async () => {
   await page.waitForSelector('#summary[data-state="done"]');
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   await page.screenshot({ path: join(ROOT, "docs", "screenshot.png") });
+  // The layer panel sits below the fold: its own picture, on a weight with few outputs.
+  await page.click('#tensor-list tr[data-name="layers.0.attn.out.weight"]');
+  await page.waitForSelector('#layer[data-state="done"][data-tensor="layers.0.attn.out.weight"]');
+  await page.locator("#layer").screenshot({ path: join(ROOT, "docs", "layer.png") });
   assertNoProblems(assert, page);
 });
