@@ -18,6 +18,8 @@ import {
   pageMetrics,
   serveDist,
   waitForAnalysis,
+  waitForModel,
+  writeSafetensors,
 } from "./harness.mjs";
 
 let server;
@@ -35,10 +37,10 @@ after(async () => {
 });
 
 /** `quantscope layer` arguments for a request as the panel holds it. */
-function cliArgs({ tensor, scheme, probe = "gaussian", batch = 64, seed = 0, row = 0 }) {
+function cliArgs({ file = DEMO, tensor, scheme, probe = "gaussian", batch = 64, seed = 0, row = 0 }) {
   return [
     "layer",
-    DEMO,
+    file,
     "--tensor",
     tensor,
     "--scheme",
@@ -395,5 +397,37 @@ test("a scheme or row the layer refuses shows the core's message, and the page k
   assert.match(await page.textContent("#layer-sub"), /not a layer weight/);
   assert.equal(await page.textContent("#layer-error"), "");
   assert.equal((await layerCharts(page)).bodyHidden, true);
+  assertNoProblems(assert, page);
+});
+
+test("a large layer waits for Run instead of running when it is selected", async () => {
+  const { page } = browser;
+  // 1024 x 4097 weights x 64 rows: just over the panel's 2^28 multiply-adds.
+  const file = writeSafetensors(
+    join(scratch, "wide.safetensors"),
+    [{ name: "wide.weight", shape: [1024, 4097] }],
+    (i) => Math.sin(i * 0.013) * 0.05,
+  );
+  await openApp(page, server.url);
+  await page.waitForSelector('#layer[data-state="done"]');
+  const since = await runs(page);
+  await page.setInputFiles("#file-input", file);
+  await waitForModel(page, "wide.safetensors");
+  await page.waitForSelector('#layer[data-state="idle"][data-tensor="wide.weight"]');
+  assert.match(await page.textContent("#layer-sub"), /268,500,992 multiply-adds .* Press Run/);
+  assert.equal(await runs(page), since, "nothing ran");
+  assert.equal((await layerCharts(page)).bodyHidden, true);
+
+  await page.click("#layer-run");
+  const state = await nextAnswer(page, since);
+  assert.equal(state.state, "done", await page.textContent("#layer-error"));
+  await assertShowsReport(
+    page,
+    cliJson(cliArgs({ file, tensor: "wide.weight", scheme: "int8-sym-ch0" })),
+    "wide",
+  );
+  const c = await layerCharts(page);
+  assert.deepEqual([c.style, c.outputs], ["lines", 512], "the first 512 of 1024 outputs");
+  assert.match(await page.textContent("#layer-values-note"), /first 512 of 1024 outputs/);
   assertNoProblems(assert, page);
 });

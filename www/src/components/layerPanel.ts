@@ -5,9 +5,10 @@
 // work is the worker's (`WorkerApi.layer`); a request the core refuses shows its message.
 
 import * as Plot from "@observablehq/plot";
-import { formatCosine, formatDb, formatSci, formatShape } from "../format";
+import { formatCosine, formatCount, formatDb, formatSci, formatShape } from "../format";
 import type { LayerRequest } from "../shared/api";
 import {
+  LAYER_AUTO_MACS,
   LAYER_DEFAULT_BATCH,
   LAYER_DEFAULT_SCHEME,
   LAYER_MAX_BARS,
@@ -110,7 +111,10 @@ export class LayerPanel {
     this.setState("idle");
   }
 
-  /** The selected tensor; a weight of two or more axes runs at once. */
+  /**
+   * The selected tensor; a weight of two or more axes runs at once, unless the run
+   * would be long (then Run, or any change of the fields, starts it).
+   */
   setTensor(tensor: TensorInfo | undefined): void {
     this.tensor = tensor;
     this.report = undefined;
@@ -122,6 +126,15 @@ export class LayerPanel {
     }
     if (tensor.shape.length < 2) {
       this.el.sub.textContent = `${tensor.name} ${formatShape(tensor.shape)} is not a layer weight: select a 2-D weight or a conv kernel.`;
+      this.clear("idle");
+      return;
+    }
+    const rows = this.el.probe.value === "npy" ? 1 : Number(this.el.batch.value) || 1;
+    const macs = tensor.numel * rows;
+    if (macs > LAYER_AUTO_MACS) {
+      this.el.sub.textContent =
+        `${tensor.name} ${formatShape(tensor.shape)}: ${formatCount(macs)} multiply-adds per path ` +
+        `for ${rows} probe rows. Press Run to compute them.`;
       this.clear("idle");
       return;
     }

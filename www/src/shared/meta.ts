@@ -61,5 +61,14 @@ export const LAYER_DEFAULT_BATCH = 64;
 /** Most probe rows the core runs (src/analysis/layer.rs `MAX_BATCH`). */
 export const LAYER_MAX_BATCH = 4096;
 
+/**
+ * Selecting a weight runs the layer panel at once up to this many multiply-adds per
+ * path (weights × probe rows: a 4096 × 4096 weight and 16 rows, which took 0.3 to
+ * 0.7 s with the SIMD128 build in Node on a 2-core machine, quantizing included);
+ * above, it waits for Run, so that browsing a large model's tensors does not hold up
+ * the worker.
+ */
+export const LAYER_AUTO_MACS = 2 ** 28;
+
 /** Up to this many outputs the panel draws float and int8 as paired bars; above, as lines. */
 export const LAYER_MAX_BARS = 64;
