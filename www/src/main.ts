@@ -160,7 +160,7 @@ rerunButton.addEventListener("click", () => {
   summary.clearRows();
   void runSummary();
 });
-setupDropZone($("drop-zone"), $<HTMLInputElement>("file-input"), (file) => void openFile(file));
+setupDropZone($("drop-zone"), $<HTMLInputElement>("file-input"), (files) => void openFiles(files));
 
 /** `?schemes=a,b,c&tensor=NAME`, commas left readable. */
 function writeUrl(): void {
@@ -203,19 +203,26 @@ async function initialSchemes(): Promise<{ schemes: string[]; problems: string[]
   return { schemes: [...new Set(schemes)], problems };
 }
 
-async function openFile(file: File): Promise<void> {
+/**
+ * Opens the files given together as one model: one file, the shards of a checkpoint
+ * (with their index), GGUF split files, or an ONNX model with its external data.
+ */
+async function openFiles(files: File[]): Promise<void> {
+  const label =
+    files.length === 1 ? files[0].name : `${files.length} files (${files.map((f) => f.name).join(", ")})`;
   try {
-    // The workers read the File themselves: posting it copies no bytes.
-    await openSource({ blob: file }, file.name);
+    // The workers read the Files themselves, in slices: posting them copies no bytes.
+    await openSource({ files: files.map((f) => ({ name: f.name, blob: f })) }, label);
   } catch (e) {
     // The workers keep the previous model open, and so does the page.
-    errors.show(`Could not open ${file.name}: ${messageOf(e)}`);
+    errors.show(`Could not open ${label}: ${messageOf(e)}`);
   }
 }
 
 /** Opens a model in every worker; rejects with the core's message, or the fetch's. */
 async function openSource(source: ModelSource, fileName: string, wantTensor?: string | null): Promise<void> {
   const seq = ++openSeq;
+  const started = performance.now();
   let info: ModelInfo;
   try {
     info = await workers.open(source, fileName);
@@ -231,8 +238,12 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   // Counts successful opens, so that a test can tell a reopened file from the old one.
   name.dataset.opened = String(Number(name.dataset.opened ?? 0) + 1);
   name.dataset.format = info.format;
+  name.dataset.lazy = String(info.lazy === true);
+  // From the open request to the tensor list (scripts/bench/open.mjs reads it).
+  name.dataset.openMs = (performance.now() - started).toFixed(1);
   $("model-stats").textContent =
-    `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}`;
+    `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}` +
+    (info.lazy ? " · read tensor by tensor" : "");
   tensorList.setTensors(info.tensors);
   summary.setModel(info.tensors.map((t) => t.name));
   selected = undefined;

@@ -54,10 +54,12 @@ export interface LoadedBuild {
 }
 
 /**
- * Where a worker reads a model from. A Blob (a File is one) is posted, not copied: every
- * worker of the pool reads the same underlying bytes itself. A URL is fetched by each.
+ * Where a worker reads a model from: one or several files (shards, an ONNX model with
+ * its external data), or a URL. A Blob (a File is one) is posted, not copied: every
+ * worker of the pool reads slices of the same underlying bytes itself, the header
+ * first and then each tensor when it is needed. A URL is fetched by each.
  */
-export type ModelSource = { blob: Blob } | { url: string };
+export type ModelSource = { files: { name: string; blob: Blob }[] } | { url: string };
 
 /** One row of the whole-model table to compute. */
 export interface SummaryTask {

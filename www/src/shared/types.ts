@@ -13,11 +13,16 @@ export interface TensorInfo {
 }
 
 export interface ModelInfo {
-  format: "safetensors" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
+  format: "safetensors" | "gguf" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
   tensors: TensorInfo[];
   metadata: Record<string, string>;
   total_params: number;
   total_bytes: number;
+  /**
+   * Set by the worker: true when the core lists tensors from the file's header and reads
+   * each one when it is needed (safetensors, GGUF), false when it decoded the file whole.
+   */
+  lazy?: boolean;
 }
 
 /** Reconstruction error of a quantized tensor against the original. */
