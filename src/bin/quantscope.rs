@@ -99,6 +99,9 @@ enum Command {
         batch: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The probe row whose outputs are shown (0-based); metrics cover every row.
+        #[arg(long, default_value_t = 0)]
+        row: usize,
         /// Activation quantization per row: asym (int8 with zero point), sym, u7.
         #[arg(long, default_value = "asym")]
         activations: String,
@@ -237,6 +240,7 @@ fn run(cli: Cli) -> Result<(), String> {
             inputs,
             batch,
             seed,
+            row,
             activations,
             json,
         } => {
@@ -251,7 +255,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             let model = load(std::slice::from_ref(&file))?;
             let t = model.load(&tensor).map_err(|e| e.to_string())?;
-            let r = layer::layer(&t, &scheme, &probe, batch, seed, act, 64)
+            let r = layer::layer_row(&t, &scheme, &probe, batch, seed, act, 64, row)
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&r)?;

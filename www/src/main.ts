@@ -5,6 +5,7 @@ import { renderBuildInfo } from "./components/buildInfo";
 import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./components/charts";
 import { setupDropZone } from "./components/dropZone";
 import { ErrorBanner, messageOf } from "./components/errorBanner";
+import { LayerPanel } from "./components/layerPanel";
 import { renderMetrics, swatch } from "./components/metricsTable";
 import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
@@ -85,6 +86,32 @@ let summaryRunning = false;
 /** Counts opens, so that an open overtaken by a later one is dropped. */
 let openSeq = 0;
 
+const layerPanel = new LayerPanel(
+  {
+    root: $("layer"),
+    sub: $("layer-sub"),
+    form: $<HTMLFormElement>("layer-form"),
+    scheme: $<HTMLInputElement>("layer-scheme"),
+    suggestions: $<HTMLDataListElement>("layer-schemes"),
+    compared: $("layer-compared"),
+    probe: $<HTMLSelectElement>("layer-probe"),
+    fileField: $("layer-file-field"),
+    file: $<HTMLInputElement>("layer-file"),
+    batch: $<HTMLInputElement>("layer-batch"),
+    seed: $<HTMLInputElement>("layer-seed"),
+    row: $<HTMLInputElement>("layer-row"),
+    message: $("layer-error"),
+    body: $("layer-body"),
+    metrics: $<HTMLTableElement>("layer-metrics"),
+    outputs: $("chart-layer-outputs"),
+    outputsNote: $("layer-outputs-note"),
+    error: $("chart-layer-error"),
+    values: $<HTMLTableElement>("layer-values"),
+    valuesNote: $("layer-values-note"),
+  },
+  // In the primary worker, between the whole-model tasks it may be running.
+  (request) => api.layer(request),
+);
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
 const picker = new SchemePicker(
   {
@@ -100,6 +127,7 @@ const picker = new SchemePicker(
   (s) => api.parseScheme(s),
   (chosen) => {
     writeUrl();
+    layerPanel.setCompared(chosen.map((c) => c.scheme));
     summary.setSchemes(chosen);
     void analyze();
     void runSummary();
@@ -235,11 +263,13 @@ function selectTensor(name: string): void {
   tensorList.select(name);
   writeUrl();
   void analyze();
+  layerPanel.setTensor(model?.info.tensors.find((t) => t.name === name));
 }
 
 function clearDetail(): void {
   lastResults = [];
   writeUrl();
+  layerPanel.setTensor(undefined);
   $("detail-title").textContent = "No tensors in this file";
   for (const id of [
     "chart-weights",
@@ -395,7 +425,10 @@ async function runSummary(): Promise<void> {
 let resizeTimer: number | undefined;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
-  resizeTimer = window.setTimeout(() => lastResults.length > 0 && renderResults(lastResults), 150);
+  resizeTimer = window.setTimeout(() => {
+    if (lastResults.length > 0) renderResults(lastResults);
+    layerPanel.redraw();
+  }, 150);
 });
 
 async function boot(): Promise<void> {
@@ -403,6 +436,7 @@ async function boot(): Promise<void> {
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);
+  layerPanel.setCompared(picker.schemes);
   if (problems.length > 0) picker.showError(problems.join("; "));
   summary.setSchemes(picker.colors);
   const wantTensor = new URL(location.href).searchParams.get(TENSOR_PARAM);

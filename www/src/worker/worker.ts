@@ -13,7 +13,7 @@ import type {
   WorkerApi,
 } from "../shared/api";
 import { PROGRESS_INTERVAL_MS } from "../shared/meta";
-import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
+import type { BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
 
 type Core = typeof import("../../pkg/quantscope.js");
 
@@ -229,6 +229,16 @@ const api: WorkerApi = {
 
   async cancelSummary(runId) {
     if (activeRun === runId) activeRun = 0;
+  },
+
+  async layer({ tensor, scheme, probe, row }) {
+    await loaded();
+    if (probe.kind === "npy") {
+      // Read each time: a probe file is small next to the model (at most 4096 rows).
+      const bytes = new Uint8Array(await probe.file.arrayBuffer());
+      return current().layerInputs(tensor, scheme, bytes, probe.fileName, row) as LayerReport;
+    }
+    return current().layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row) as LayerReport;
   },
 };
 
