@@ -143,6 +143,34 @@ test("a GGUF file opens with every type the gguf package wrote; block tensors an
   assertNoProblems(assert, page);
 });
 
+test("a GGUF block tensor says it is stored quantized and compares with its own type", async () => {
+  const { page } = browser;
+  const file = join(FORMATS2, "gguf", "all_types.gguf");
+  if ((await page.$eval("#model-name", (el) => el.dataset.format)) !== "gguf") await choose(page, [file]);
+  await page.click(`#tensor-list tr[data-name="blk.q4_k.weight"]`);
+  await waitForAnalysis(page, "blk.q4_k.weight");
+  assert.equal(await page.isHidden("#stored-note"), false);
+  assert.equal(await page.$eval("#stored-note", (el) => el.dataset.stored), "Q4_K");
+  const before = await pageMetrics(page);
+  assert.ok(!("q4_k" in before));
+  await page.click("#stored-compare");
+  await page.waitForSelector(`#metrics td[data-scheme="q4_k"]`);
+  await waitForAnalysis(page, "blk.q4_k.weight");
+  const { shown, cli } = await pageAndCli(page, [file], "blk.q4_k.weight");
+  assert.deepEqual(shown, cli, "every column, q4_k included, equals the CLI");
+  assert.equal(await page.$eval("#stored-compare", (b) => b.disabled), true, "now compared");
+  // A type quantscope reads but cannot quantize to says so, and offers no button.
+  await page.click(`#tensor-list tr[data-name="blk.q3_k.weight"]`);
+  await waitForAnalysis(page, "blk.q3_k.weight");
+  assert.match(await page.textContent("#stored-note"), /Stored in the file as Q3_K.*cannot quantize to it/);
+  assert.equal(await page.$("#stored-compare"), null);
+  // A float tensor has no note.
+  await page.click(`#tensor-list tr[data-name="f32"]`);
+  await waitForAnalysis(page, "f32");
+  assert.equal(await page.isHidden("#stored-note"), true);
+  assertNoProblems(assert, page);
+});
+
 test("GGUF split files chosen together open as one model; a missing split is named", async () => {
   const { page } = browser;
   const manifest = JSON.parse(

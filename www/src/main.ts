@@ -302,6 +302,36 @@ async function analyze(): Promise<void> {
   }
 }
 
+/** The ggml block types the core can quantize to, by the name GGUF gives them. */
+const REQUANTIZABLE = new Set(["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K"]);
+
+/**
+ * A tensor stored in a ggml block format (a GGUF file) is analysed as its
+ * dequantization: say so, and offer its own type as a scheme, which shows what
+ * re-quantizing costs beside the alternatives.
+ */
+function renderStoredNote(dtype: string | undefined): void {
+  const note = $("stored-note");
+  const block = dtype !== undefined && /^Q\d/.test(dtype);
+  note.hidden = !block;
+  note.dataset.stored = block ? dtype : "";
+  if (!block) return note.replaceChildren();
+  const text = `Stored in the file as ${dtype}: the values shown are its dequantization, as llama.cpp computes with them.`;
+  if (!REQUANTIZABLE.has(dtype)) {
+    note.replaceChildren(`${text} quantscope reads ${dtype} but cannot quantize to it.`);
+    return;
+  }
+  const scheme = dtype.toLowerCase();
+  const compared = picker.schemes.includes(scheme);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "stored-compare";
+  button.textContent = compared ? `${scheme} is compared` : `Compare with ${scheme}`;
+  button.disabled = compared;
+  button.addEventListener("click", () => picker.add(scheme));
+  note.replaceChildren(`${text} `, button);
+}
+
 function renderResults(results: AnalyzeResult[]): void {
   const chosen: readonly Chosen[] = picker.colors;
   const reports: TensorReport[] = results.flatMap((r) => ("report" in r ? [r.report] : []));
@@ -313,6 +343,8 @@ function renderResults(results: AnalyzeResult[]): void {
   $("detail-sub").textContent = tensor
     ? `${formatShape(tensor.shape)} ${tensor.dtype} · ${formatCount(tensor.numel)} values`
     : "";
+
+  renderStoredNote(tensor?.dtype);
 
   $("scheme-describe").replaceChildren(
     ...results.map((r) => {
