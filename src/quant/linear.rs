@@ -29,6 +29,10 @@ use crate::error::{Error, Result};
 use crate::kernels::{self, QParams};
 use crate::tensor::Tensor;
 
+/// The smallest half-range TFLite's converter quantizes weights over: below it, the
+/// scale is 5e-7 / 127 whatever the values (measured with TensorFlow 2.18).
+const TFLITE_MIN_HALF_RANGE: f32 = 5e-7;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Granularity {
@@ -507,13 +511,10 @@ impl LinearScheme {
                 s
             }
             Convention::Tflite => {
-                let half_range = rmin.abs().max(rmax.abs());
-                let per_tensor = self.granularity == Granularity::PerTensor;
-                if half_range == 0.0 {
-                    // Per tensor (SymmetricQuantizeFloats) the scale becomes 1; per channel
-                    // it stays 0. Codes are 0 either way.
-                    return plain(if per_tensor { 1.0 } else { 0.0 }, 0);
-                }
+                // The converter never quantizes over less than ±5e-7: a zero or nearly
+                // zero channel or tensor gets scale 5e-7 / 127 (measured with TensorFlow
+                // 2.18's converter; tests/fixtures/linear/tiny.npy holds the cases).
+                let half_range = rmin.abs().max(rmax.abs()).max(TFLITE_MIN_HALF_RANGE);
                 let mut s = plain(half_range / 127.0, 0);
                 s.inv = 127.0 / half_range;
                 s

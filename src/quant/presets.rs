@@ -11,10 +11,12 @@
 //!   qint8, scale at least f32 epsilon; affine zero point qmin - round(min / scale),
 //!   clamped; quint8 symmetric zero point 128) and ATen's `quantize_val`
 //!   (aten/src/ATen/native/quantized/AffineQuantizerBase.cpp: zp + nearbyint(x * (1/scale))).
-//! - `tflite-`: tensorflow/lite/tools/optimize/quantization_utils.cc
-//!   (`SymmetricPerChannelQuantization`: scale = max|x| / 127, q = round-half-away(x *
-//!   (127 / max|x|)) clamped to [-127, 127], a zero channel gets scale 0) and
-//!   tensor_utils `SymmetricQuantizeFloats` for one scale per tensor (zero range: scale 1).
+//! - `tflite-`: the TFLite converter's dynamic-range weight quantization (TensorFlow
+//!   2.18, held to it by tests/linear_reference.rs): scale = max(max|x|, 5e-7) / 127, q =
+//!   round-half-away(x * (127 / max(max|x|, 5e-7))) clamped to [-127, 127], per tensor or
+//!   per output channel (other axes apply the same rule). The older
+//!   tensorflow/lite/tools/optimize/quantization_utils.cc differs only for zero ranges
+//!   (scale 0 per channel, 1 per tensor).
 //! - `tfjs-`: tensorflowjs/quantization.py `quantize_weights` (uint8 / uint16, one scale
 //!   for the tensor, in f64: scale = (max - min) / qmax, min nudged so that 0 is a code
 //!   when the range spans it, q = round((clip(x, min, max) - min) / scale), x = q * scale + min).
