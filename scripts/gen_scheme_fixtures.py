@@ -14,8 +14,15 @@ Where each expected value comes from:
   (np.searchsorted side="left" is torch.bucketize right=False: a value on a midpoint
   takes the lower level), FP4 codes mapped back through a stable argsort, two codes per
   byte with the first in the high nibble, an odd count padded with the code of 0.0.
-  We cannot run bitsandbytes' quantize_4bit itself: it needs torch, which is too large
-  for this workplace. Dequantization IS bitsandbytes' own: its CPU library
+  That numpy rule is a second implementation: the committed codes and absmax are
+  bitsandbytes' own quantize_4bit (0.50.2 on torch 2.5.1's CPU, scripts/bnb_presets.py
+  run in .venv-torch), and the generator stops if the two disagree; where bitsandbytes
+  refuses a request the numpy rule's answer is kept and the case says so.
+  One corner of bitsandbytes' CPU library depends on the CPU: FP4's code 8 (-0.0) times a
+  subnormal absmax comes out -0.0 from the AVX2 build of its kernel (which wrote the
+  committed fixtures, and which quantscope matches) but +0.0 on a machine with AVX-512;
+  regenerating there rewrites those zeros' sign in five fp4 files, nothing else.
+  Dequantization is also bitsandbytes' own: its CPU library
   (libbitsandbytes_cpu.so, cdequantize_blockwise_cpu_{nf4,fp4}_fp32, called by ctypes;
   it needs no torch) turns our codes and absmax back into values.
 - FP8: ONNX's reference evaluator, Cast with saturate=1 (ml_dtypes' own cast does not
@@ -113,6 +120,22 @@ def bnb_dequantize(packed, absmax, n, block, kind):
     return out
 
 
+def bnb_presets(requests):
+    """bitsandbytes' quantize_4bit for each request, in .venv-torch (bnb_presets.py)."""
+    import subprocess
+    import sys
+    import tempfile
+    python = os.environ.get("TORCH_PYTHON", str(ROOT / ".venv-torch/bin/python"))
+    if not Path(python).exists():
+        sys.exit(f"{python} is missing: run scripts/gen_scheme_fixtures.sh, which makes it")
+    with tempfile.TemporaryDirectory() as tmp:
+        req, out = Path(tmp) / "request.json", Path(tmp) / "out.npz"
+        req.write_text(json.dumps(requests))
+        subprocess.run([python, str(ROOT / "scripts/bnb_presets.py"), str(req), str(out)], check=True)
+        with np.load(out) as z:
+            return {k: z[k] for k in z.files}
+
+
 def four_bit(cases):
     tables = bnb_tables()
     np.savez(OUT / "bnb_tables.npz", nf4=tables["nf4"], fp4=tables["fp4"])
@@ -138,33 +161,46 @@ def four_bit(cases):
         inputs[f"ties_{kind}"] = vals
     for name, x in inputs.items():
         np.save(OUT / f"fourbit_in_{name}.npy", x)
+    from safetensors.numpy import load_file
+    demo = load_file(str(ROOT / "www/public/demo.safetensors"))["layers.0.attn.qkv.weight"]
+    import tempfile
+    scratch = Path(tempfile.mkdtemp())
+    np.save(scratch / "demo_qkv.npy", demo)  # the demo model is committed already
+    jobs = []
     for name, x in inputs.items():
         for scheme, kind, block in [("nf4", "nf4", 64), ("fp4", "fp4", 64), ("nf4-b32", "nf4", 32), ("fp4-b128", "fp4", 128)]:
             if name.startswith("ties_") and not name.endswith(kind):
                 continue
-            packed, absmax = bnb_quantize(x, tables[kind], block)
-            n = x.size
-            if n % 2 == 0:
-                deq = bnb_dequantize(packed, absmax, n, block, kind)
-                deq_by = "libbitsandbytes_cpu"
-            else:
-                q = np.stack([packed >> 4, packed & 15], 1).reshape(-1)[:n]
-                deq = (tables[kind][q] * np.repeat(absmax, block)[:n]).astype(np.float32)
-                deq_by = "numpy"
-            out = f"fourbit_{name}.{scheme}.npz"
-            np.savez(OUT / out, packed=packed, absmax=absmax, dequantized=deq)
-            cases["fourbit"].append({"input": f"fourbit_in_{name}.npy", "scheme": scheme,
-                                     "expected": out, "dequantized_by": deq_by})
-    # The built-in demo model's outlier-column projection, as a real-sized tensor.
-    from safetensors.numpy import load_file
-    demo = load_file(str(ROOT / "www/public/demo.safetensors"))["layers.0.attn.qkv.weight"]
+            jobs.append((name, x, scheme, kind, block, f"fourbit_in_{name}.npy"))
     for scheme, kind, block in [("nf4", "nf4", 64), ("fp4", "fp4", 64)]:
-        packed, absmax = bnb_quantize(demo, tables[kind], block)
-        deq = bnb_dequantize(packed, absmax, demo.size, block, kind)
-        out = f"fourbit_demo_qkv.{scheme}.npz"
-        np.savez_compressed(OUT / out, packed=packed, absmax=absmax, dequantized=deq)
-        cases["fourbit"].append({"input": "demo:layers.0.attn.qkv.weight", "scheme": scheme,
-                                 "expected": out, "dequantized_by": "libbitsandbytes_cpu"})
+        jobs.append(("demo_qkv", demo, scheme, kind, block, "demo:layers.0.attn.qkv.weight"))
+    got = bnb_presets([{"key": f"{j[0]}/{j[2]}",
+                        "input": str(scratch / "demo_qkv.npy" if j[0] == "demo_qkv" else OUT / f"fourbit_in_{j[0]}.npy"),
+                        "kind": j[3], "block": j[4]} for j in jobs])
+    for name, x, scheme, kind, block, input_ref in jobs:
+        packed, absmax = bnb_quantize(x, tables[kind], block)
+        key = f"{name}/{scheme}"
+        if f"{key}.packed" in got:
+            for a, b, what in [(got[f"{key}.packed"], packed, "codes"), (got[f"{key}.absmax"], absmax, "absmax")]:
+                if not np.array_equal(a, b):
+                    raise SystemExit(f"{key}: bitsandbytes' {what} differ from the numpy rule")
+            packed, absmax = got[f"{key}.packed"], got[f"{key}.absmax"]
+            quantized_by = "bitsandbytes quantize_4bit"
+        else:
+            quantized_by = "numpy (bitsandbytes refused this request)"
+        n = x.size
+        if n % 2 == 0:
+            deq = bnb_dequantize(packed, absmax, n, block, kind)
+            deq_by = "libbitsandbytes_cpu"
+        else:
+            q = np.stack([packed >> 4, packed & 15], 1).reshape(-1)[:n]
+            deq = (tables[kind][q] * np.repeat(absmax, block)[:n]).astype(np.float32)
+            deq_by = "numpy"
+        out = f"fourbit_{name}.{scheme}.npz"
+        save = np.savez_compressed if name == "demo_qkv" else np.savez
+        save(OUT / out, packed=packed, absmax=absmax, dequantized=deq)
+        cases["fourbit"].append({"input": input_ref, "scheme": scheme, "expected": out,
+                                 "quantized_by": quantized_by, "dequantized_by": deq_by})
 
 
 # ---------------------------------------------------------------- floats

@@ -13,4 +13,13 @@ if [ ! -f "$cache/bitsandbytes/functional.py" ]; then
     "bitsandbytes==$bnb_version" -d "$cache"
   .venv/bin/python -m zipfile -e "$cache"/bitsandbytes-"$bnb_version"-*.whl "$cache"
 fi
-BNB_DIR="$cache" .venv/bin/python scripts/gen_scheme_fixtures.py
+# .venv-torch (PyTorch + bitsandbytes, about 5 GB; shared with gen_linear_fixtures.sh)
+# runs bitsandbytes' own quantize_4bit.
+stamp=.venv-torch/.requirements.txt
+if ! { [ -x .venv-torch/bin/python ] && cmp -s scripts/requirements-torch.txt "$stamp"; }; then
+  echo "gen_scheme_fixtures: creating .venv-torch from scripts/requirements-torch.txt (a few minutes)"
+  python3 -m venv .venv-torch
+  .venv-torch/bin/pip install -q --disable-pip-version-check -r scripts/requirements-torch.txt
+  cp scripts/requirements-torch.txt "$stamp"
+fi
+TORCH_PYTHON=.venv-torch/bin/python BNB_DIR="$cache" .venv/bin/python scripts/gen_scheme_fixtures.py
