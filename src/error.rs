@@ -121,6 +121,11 @@ pub enum Error {
         needed: String,
         available: usize,
     },
+    #[error("{format} export: {reason}")]
+    Export {
+        format: &'static str,
+        reason: String,
+    },
     #[error("sharded model: {0}")]
     Shard(String),
     #[error("tensor `{name}` appears in both `{first}` and `{second}`")]

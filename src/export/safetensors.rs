@@ -1,0 +1,432 @@
+//! safetensors writer: integer codes plus scales and zero points under compressed-tensors'
+//! names (docs/EXPORT.md has the whole convention). For a weight `W` (a float tensor of
+//! two or more axes) and a linear scheme of `b` bits:
+//!
+//! - `b` = 8: `W` as I8 codes (compressed-tensors' `int-quantized`); `b` = 16: `W` as I16;
+//! - `b` < 8: `W_packed` I32 and `W_shape` I64 (`pack-quantized`): each code plus
+//!   2^(b-1), 32 / b of them per int32 along the last axis, lowest bits first, every row
+//!   padded with zeros to whole int32s;
+//! - `W_scale` F32, broadcastable against `W`: `[1]` per tensor; per channel the shape of
+//!   `W` with every axis but the channel axis 1; per group the shape of `W` with the group
+//!   axis replaced by the number of groups;
+//! - `W_zero_point` (I8, I16 for 16 bits), the shape of `W_scale`, when a zero point is
+//!   not 0 (absent means 0).
+//!
+//! Codes are signed (compressed-tensors' `type: int`): an unsigned scheme's codes and zero
+//! points are stored minus 2^(b-1), which leaves (q − zero_point) unchanged.
+//! W ≈ (q − zero_point) · scale, the scale repeated `group_size` times along the group
+//! axis. Float casts (`fp16`, `bf16`, `fp8-e4m3`, `fp8-e5m2`) store `W` in that dtype
+//! (FP8 with a `W_scale` of 1, as compressed-tensors' `float-quantized`). Other tensors
+//! are written as they were. Serialization is the `safetensors` crate's.
+
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap};
+
+use safetensors::tensor::{Dtype, View};
+use serde_json::json;
+
+use super::{keep_reason, linear_for, ExportFormat, ExportReport, Exported, ExportedTensor};
+use crate::analysis::summary_of;
+use crate::error::{Error, Result};
+use crate::formats::TensorStore;
+use crate::quant::{FloatFormat, Granularity, LinearScheme, QuantizedLinear, Scheme};
+use crate::tensor::{DType, Tensor};
+
+fn err(reason: String) -> Error {
+    Error::Export {
+        format: "safetensors",
+        reason,
+    }
+}
+
+/// One tensor of the output: dtype, shape, bytes.
+struct Out {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for &Out {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The scheme's form in this format.
+enum Form<'a> {
+    Linear(&'a LinearScheme),
+    Cast(FloatFormat),
+}
+
+/// `t`'s values in its own dtype (exact for every dtype but F64, which the reader
+/// already rounded to f32).
+fn plain(t: &Tensor) -> Out {
+    let d = &t.data;
+    let (dtype, data): (Dtype, Vec<u8>) = match t.dtype {
+        DType::F32 => (Dtype::F32, d.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        DType::F64 => (
+            Dtype::F64,
+            d.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(),
+        ),
+        DType::F16 => (
+            Dtype::F16,
+            d.iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect(),
+        ),
+        DType::BF16 => (
+            Dtype::BF16,
+            d.iter()
+                .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+                .collect(),
+        ),
+        DType::F8E4M3 => (
+            Dtype::F8_E4M3,
+            d.iter()
+                .map(|&v| float8::F8E4M3::from_f32(v).to_bits())
+                .collect(),
+        ),
+        DType::F8E5M2 => (
+            Dtype::F8_E5M2,
+            d.iter()
+                .map(|&v| float8::F8E5M2::from_f32(v).to_bits())
+                .collect(),
+        ),
+        DType::I64 => (
+            Dtype::I64,
+            d.iter().flat_map(|&v| (v as i64).to_le_bytes()).collect(),
+        ),
+        DType::U64 => (
+            Dtype::U64,
+            d.iter().flat_map(|&v| (v as u64).to_le_bytes()).collect(),
+        ),
+        DType::I32 => (
+            Dtype::I32,
+            d.iter().flat_map(|&v| (v as i32).to_le_bytes()).collect(),
+        ),
+        DType::U32 => (
+            Dtype::U32,
+            d.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect(),
+        ),
+        DType::I16 => (
+            Dtype::I16,
+            d.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
+        ),
+        DType::U16 => (
+            Dtype::U16,
+            d.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+        ),
+        DType::I8 => (Dtype::I8, d.iter().map(|&v| v as i8 as u8).collect()),
+        DType::U8 => (Dtype::U8, d.iter().map(|&v| v as u8).collect()),
+        DType::Bool => (Dtype::BOOL, d.iter().map(|&v| (v != 0.0) as u8).collect()),
+    };
+    Out {
+        dtype,
+        shape: t.shape.clone(),
+        data,
+    }
+}
+
+/// Codes offset by 2^(b-1) into unsigned fields, `32 / bits` per int32 along the last
+/// axis, lowest bits first, each row padded (compressed-tensors' pack_to_int32).
+fn pack_int32(codes: &[i32], bits: u8, shape: &[usize]) -> Out {
+    let row = shape.last().copied().unwrap_or(1).max(1);
+    let rows = codes.len() / row;
+    let per = 32 / bits as usize;
+    let words = row.div_ceil(per);
+    let offset = 1i32 << (bits - 1);
+    let mask = (1u32 << bits) - 1;
+    let mut data = Vec::with_capacity(rows * words * 4);
+    for r in codes.chunks(row) {
+        for w in r.chunks(per) {
+            let mut word = 0u32;
+            for (i, &c) in w.iter().enumerate() {
+                word |= (((c + offset) as u32) & mask) << (bits as usize * i);
+            }
+            data.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    let mut out_shape = shape.to_vec();
+    if let Some(last) = out_shape.last_mut() {
+        *last = words;
+    }
+    Out {
+        dtype: Dtype::I32,
+        shape: out_shape,
+        data,
+    }
+}
+
+/// The shape `W_scale` takes: see the module documentation.
+fn scale_shape(q: &QuantizedLinear) -> Vec<usize> {
+    let s = &q.shape;
+    match (q.scheme.granularity, q.axis) {
+        (Granularity::PerChannel { .. }, Some(a)) => (0..s.len())
+            .map(|i| if i == a { s[i] } else { 1 })
+            .collect(),
+        (Granularity::PerGroup { size, .. }, Some(a)) => {
+            let mut v = s.clone();
+            v[a] = s[a].div_ceil(size);
+            v
+        }
+        _ => vec![1],
+    }
+}
+
+/// The tensors that stand for one quantized weight, by name.
+fn linear_tensors(name: &str, q: &QuantizedLinear) -> (Vec<(String, Out)>, String) {
+    let l = &q.scheme;
+    let bits = l.bits;
+    let shift = if l.signed { 0 } else { 1i32 << (bits - 1) };
+    let codes: Vec<i32> = q.codes().into_iter().map(|c| c - shift).collect();
+    let zps: Vec<i32> = q.zero_points().into_iter().map(|z| z - shift).collect();
+    let sshape = scale_shape(q);
+    let mut out = Vec::new();
+    let stored = match bits {
+        8 => {
+            out.push((
+                name.to_string(),
+                Out {
+                    dtype: Dtype::I8,
+                    shape: q.shape.clone(),
+                    data: codes.iter().map(|&c| c as i8 as u8).collect(),
+                },
+            ));
+            format!("I8 `{name}`")
+        }
+        16 => {
+            out.push((
+                name.to_string(),
+                Out {
+                    dtype: Dtype::I16,
+                    shape: q.shape.clone(),
+                    data: codes
+                        .iter()
+                        .flat_map(|&c| (c as i16).to_le_bytes())
+                        .collect(),
+                },
+            ));
+            format!("I16 `{name}`")
+        }
+        _ => {
+            out.push((format!("{name}_packed"), pack_int32(&codes, bits, &q.shape)));
+            out.push((
+                format!("{name}_shape"),
+                Out {
+                    dtype: Dtype::I64,
+                    shape: vec![q.shape.len()],
+                    data: q
+                        .shape
+                        .iter()
+                        .flat_map(|&d| (d as i64).to_le_bytes())
+                        .collect(),
+                },
+            ));
+            format!(
+                "I32 `{name}_packed` ({bits}-bit codes, {} per int32) + `{name}_shape`",
+                32 / bits
+            )
+        }
+    };
+    out.push((
+        format!("{name}_scale"),
+        Out {
+            dtype: Dtype::F32,
+            shape: sshape.clone(),
+            data: q.scales().iter().flat_map(|v| v.to_le_bytes()).collect(),
+        },
+    ));
+    let mut stored = format!("{stored} + F32 `{name}_scale` {sshape:?}");
+    if zps.iter().any(|&z| z != 0) {
+        let (dtype, data): (Dtype, Vec<u8>) = if bits == 16 {
+            (
+                Dtype::I16,
+                zps.iter().flat_map(|&z| (z as i16).to_le_bytes()).collect(),
+            )
+        } else {
+            (Dtype::I8, zps.iter().map(|&z| z as i8 as u8).collect())
+        };
+        out.push((
+            format!("{name}_zero_point"),
+            Out {
+                dtype,
+                shape: sshape,
+                data,
+            },
+        ));
+        stored += &format!(" + `{name}_zero_point`");
+    }
+    (out, stored)
+}
+
+fn cast_tensors(name: &str, f: FloatFormat, t: &Tensor) -> Result<(Vec<(String, Out)>, String)> {
+    let cast = crate::quant::FloatScheme { format: f }.quantize(t)?;
+    let (dtype, data): (Dtype, Vec<u8>) = match f {
+        FloatFormat::Fp16 | FloatFormat::Bf16 => (
+            if f == FloatFormat::Fp16 {
+                Dtype::F16
+            } else {
+                Dtype::BF16
+            },
+            cast.codes.iter().flat_map(|c| c.to_le_bytes()).collect(),
+        ),
+        FloatFormat::Fp8E4m3 | FloatFormat::Fp8E5m2 => (
+            if f == FloatFormat::Fp8E4m3 {
+                Dtype::F8_E4M3
+            } else {
+                Dtype::F8_E5M2
+            },
+            cast.codes.iter().map(|&c| c as u8).collect(),
+        ),
+    };
+    let mut out = vec![(
+        name.to_string(),
+        Out {
+            dtype,
+            shape: t.shape.clone(),
+            data,
+        },
+    )];
+    let mut stored = format!("{dtype:?} `{name}`");
+    if f.bits() == 8 {
+        out.push((
+            format!("{name}_scale"),
+            Out {
+                dtype: Dtype::F32,
+                shape: vec![1],
+                data: 1f32.to_le_bytes().to_vec(),
+            },
+        ));
+        stored += &format!(" + F32 `{name}_scale` [1] = 1");
+    }
+    Ok((out, stored))
+}
+
+/// The layout record written to `__metadata__["quantscope.layout"]`.
+fn layout_json(form: &Form, quantized: &[String], kept: &[String]) -> String {
+    let mut v = match form {
+        Form::Linear(l) => {
+            let (strategy, group_size, axis) = match l.granularity {
+                Granularity::PerTensor => ("tensor", None, None),
+                Granularity::PerChannel { axis } => ("channel", None, Some(axis)),
+                Granularity::PerGroup { size, axis } => ("group", Some(size), axis),
+            };
+            json!({
+                "format": match l.bits { 8 | 16 => "int-quantized", _ => "pack-quantized" },
+                "num_bits": l.bits,
+                "type": "int",
+                "symmetric": l.symmetric,
+                "strategy": strategy,
+                "group_size": group_size,
+                // None: the last axis (groups) or no axis (per tensor).
+                "axis": axis,
+                "unsigned_shift": if l.signed { 0 } else { 1u32 << (l.bits - 1) },
+            })
+        }
+        Form::Cast(f) => json!({
+            "format": "float-quantized",
+            "num_bits": f.bits(),
+            "type": "float",
+            "strategy": "tensor",
+        }),
+    };
+    v["naming"] = json!("compressed-tensors (docs/EXPORT.md)");
+    v["quantized"] = json!(quantized);
+    v["kept"] = json!(kept);
+    v.to_string()
+}
+
+/// Writes `store`'s model as safetensors with `scheme`.
+pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Exported> {
+    let form = match scheme {
+        Scheme::Float(f) => Form::Cast(f.format),
+        _ => Form::Linear(linear_for(
+            scheme,
+            ExportFormat::Safetensors,
+            "integer codes with scales and zero points",
+        )?),
+    };
+    let info = store.info();
+    let mut taken: BTreeSet<String> = info.tensors.iter().map(|t| t.name.clone()).collect();
+    let mut outputs: Vec<(String, Out)> = Vec::new();
+    let mut report = Vec::with_capacity(info.tensors.len());
+    let (mut quantized, mut kept) = (Vec::new(), Vec::new());
+    for ti in &info.tensors {
+        let t = store.load(&ti.name)?;
+        if let Some(why) = keep_reason(ti) {
+            let o = plain(&t);
+            let mut e =
+                ExportedTensor::kept(ti, format!("{:?} `{}` (as it was)", o.dtype, ti.name), why);
+            if ti.dtype == DType::F64 {
+                e.note = e
+                    .note
+                    .map(|n| n + "; F64 values went through f32 in the reader");
+            }
+            report.push(e);
+            kept.push(ti.name.clone());
+            outputs.push((ti.name.clone(), o));
+            continue;
+        }
+        let (tensors, stored, summary) = match &form {
+            Form::Linear(l) => {
+                let q = l.quantize(&t)?;
+                let summary = summary_of(&t, scheme, &q);
+                let (tensors, stored) = linear_tensors(&ti.name, &q);
+                (tensors, stored, summary)
+            }
+            Form::Cast(f) => {
+                let (tensors, stored) = cast_tensors(&ti.name, *f, &t)?;
+                let e = scheme.encode(&t)?;
+                (tensors, stored, summary_of(&t, scheme, e.as_ref()))
+            }
+        };
+        for (n, _) in &tensors {
+            if n != &ti.name && !taken.insert(n.clone()) {
+                return Err(err(format!(
+                    "tensor `{}` would be written as `{n}`, a name the model already uses",
+                    ti.name
+                )));
+            }
+        }
+        outputs.extend(tensors);
+        quantized.push(ti.name.clone());
+        report.push(ExportedTensor {
+            name: ti.name.clone(),
+            shape: ti.shape.clone(),
+            dtype: ti.dtype,
+            stored,
+            quantized: true,
+            note: None,
+            summary: Some(summary),
+        });
+    }
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    meta.insert("quantscope.scheme".to_string(), scheme.to_string());
+    meta.insert(
+        "quantscope.layout".to_string(),
+        layout_json(&form, &quantized, &kept),
+    );
+    let bytes =
+        safetensors::tensor::serialize(outputs.iter().map(|(n, o)| (n.as_str(), o)), Some(meta))
+            .map_err(|e| err(e.to_string()))?;
+    Ok(Exported {
+        report: ExportReport {
+            format: ExportFormat::Safetensors,
+            scheme: scheme.to_string(),
+            tensors: report,
+            notes: Vec::new(),
+            bytes: bytes.len() as u64,
+        },
+        bytes,
+    })
+}
