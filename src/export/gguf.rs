@@ -445,3 +445,226 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
         bytes: out.n,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::formats::{Format, Model};
+    use crate::quant::ggml;
+    use crate::tensor::Tensor;
+
+    fn tensor(name: &str, shape: &[usize], dtype: DType) -> Tensor {
+        let n: usize = shape.iter().product();
+        Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype,
+            data: (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0)
+                .collect(),
+        }
+    }
+
+    fn model(tensors: Vec<Tensor>) -> Model {
+        let mut meta = BTreeMap::new();
+        meta.insert("general.name".to_string(), "tiny".to_string());
+        meta.insert("format".to_string(), "pt".to_string());
+        Model::new(Format::Safetensors, tensors, meta)
+    }
+
+    /// A reader for what these tests write (the `gguf` package checks the real thing in
+    /// tests/interop/).
+    struct Parsed {
+        kv: Vec<(String, u32, Vec<u8>)>,
+        tensors: Vec<(String, Vec<u64>, u32, u64)>,
+        data: usize,
+    }
+
+    fn parse(b: &[u8]) -> Parsed {
+        let mut at = 0usize;
+        let mut take = |n: usize| {
+            let s = &b[at..at + n];
+            at += n;
+            s
+        };
+        assert_eq!(take(4), b"GGUF");
+        let u32_ = |s: &[u8]| u32::from_le_bytes(s.try_into().unwrap());
+        let u64_ = |s: &[u8]| u64::from_le_bytes(s.try_into().unwrap());
+        assert_eq!(u32_(take(4)), 3);
+        let nt = u64_(take(8));
+        let nkv = u64_(take(8));
+        let mut kv = Vec::new();
+        for _ in 0..nkv {
+            let kl = u64_(take(8)) as usize;
+            let k = String::from_utf8(take(kl).to_vec()).unwrap();
+            let ty = u32_(take(4));
+            let v = match ty {
+                4 => take(4).to_vec(),
+                8 => {
+                    let l = u64_(take(8)) as usize;
+                    take(l).to_vec()
+                }
+                _ => panic!("type {ty}"),
+            };
+            kv.push((k, ty, v));
+        }
+        let mut tensors = Vec::new();
+        for _ in 0..nt {
+            let l = u64_(take(8)) as usize;
+            let name = String::from_utf8(take(l).to_vec()).unwrap();
+            let nd = u32_(take(4)) as usize;
+            let ne: Vec<u64> = (0..nd).map(|_| u64_(take(8))).collect();
+            let ty = u32_(take(4));
+            let off = u64_(take(8));
+            tensors.push((name, ne, ty, off));
+        }
+        let data = at.next_multiple_of(32);
+        Parsed { kv, tensors, data }
+    }
+
+    #[test]
+    fn writes_blocks_and_falls_back_like_llama_cpp() {
+        let m = model(vec![
+            tensor("w", &[4, 64], DType::F32),
+            tensor("odd", &[3, 40], DType::F32),
+            tensor("bias", &[7], DType::F16),
+            tensor("scalar", &[], DType::F32),
+            tensor("ids", &[3], DType::I32),
+            tensor("empty", &[0, 32], DType::F32),
+            tensor("cube", &[2, 2, 32], DType::BF16),
+        ]);
+        let scheme: Scheme = "q4_0".parse().unwrap();
+        let mut out = Vec::new();
+        let r = write(&m, &scheme, &mut out).unwrap();
+        assert_eq!(r.bytes as usize, out.len());
+        let p = parse(&out);
+        let want = [
+            ("w", vec![64u64, 4], 2u32),
+            ("odd", vec![40, 3], 1),
+            ("bias", vec![7], 0),
+            ("scalar", vec![1], 0),
+            ("ids", vec![3], 26),
+            ("empty", vec![32, 0], 0),
+            ("cube", vec![32, 2, 2], 2),
+        ];
+        for ((name, ne, ty, off), (wn, wne, wty)) in p.tensors.iter().zip(&want) {
+            assert_eq!((name.as_str(), ne, *ty), (*wn, wne, *wty));
+            assert_eq!(off % 32, 0, "{name} offset {off}");
+        }
+        // Each tensor's bytes are the core's quantizer's, at its offset.
+        let at = |name: &str| {
+            let (_, _, _, off) = p.tensors.iter().find(|t| t.0 == name).unwrap();
+            p.data + *off as usize
+        };
+        let w = m.tensor("w").unwrap();
+        let q = ggml::quantize(GgmlType::Q4_0, &w.data).unwrap();
+        assert_eq!(&out[at("w")..at("w") + q.len()], &q[..]);
+        let odd = m.tensor("odd").unwrap();
+        let h: Vec<u8> = odd
+            .data
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect();
+        assert_eq!(&out[at("odd")..at("odd") + h.len()], &h[..]);
+        let ids: Vec<u8> = m
+            .tensor("ids")
+            .unwrap()
+            .data
+            .iter()
+            .flat_map(|&v| (v as i32).to_le_bytes())
+            .collect();
+        assert_eq!(&out[at("ids")..at("ids") + 12], &ids[..]);
+        // The report says what fell back and why.
+        let odd_r = r.tensors.iter().find(|t| t.name == "odd").unwrap();
+        assert_eq!(odd_r.stored, "F16");
+        assert!(!odd_r.quantized);
+        assert!(odd_r.note.as_deref().unwrap().contains("rows of 40"));
+        assert_eq!(odd_r.summary.as_ref().unwrap().scheme, "fp16");
+        let w_r = r.tensors.iter().find(|t| t.name == "w").unwrap();
+        assert!(w_r.quantized && w_r.summary.as_ref().unwrap().scheme == "q4_0");
+        assert!(r
+            .tensors
+            .iter()
+            .find(|t| t.name == "bias")
+            .unwrap()
+            .summary
+            .is_none());
+        // Metadata: ours, then the source's.
+        let keys: Vec<&str> = p.kv.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "general.alignment",
+                "general.quantization_version",
+                "general.file_type",
+                "quantscope.scheme",
+                "source.format",
+                "general.name"
+            ]
+        );
+        assert_eq!(p.kv[0].2, 32u32.to_le_bytes());
+        assert_eq!(p.kv[2].2, 2u32.to_le_bytes());
+        assert!(r.notes.iter().any(|n| n.contains("general.architecture")));
+    }
+
+    #[test]
+    fn padding_makes_every_offset_aligned_and_the_file_end_at_the_last_tensor() {
+        let m = model(vec![
+            tensor("a", &[1, 32], DType::F32), // 18 bytes of Q4_0
+            tensor("b", &[5], DType::F32),     // 20 bytes
+            tensor("c", &[2, 32], DType::F32),
+        ]);
+        let mut out = Vec::new();
+        write(&m, &"q4_0".parse().unwrap(), &mut out).unwrap();
+        let p = parse(&out);
+        let offs: Vec<u64> = p.tensors.iter().map(|t| t.3).collect();
+        assert_eq!(offs, [0, 32, 64]);
+        assert_eq!(out.len(), p.data + 64 + 36 + pad(36) as usize);
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        let m = model(vec![tensor("w", &[2, 32], DType::F32)]);
+        let mut out = Vec::new();
+        let e = write(&m, &"int8-sym-ch0".parse().unwrap(), &mut out).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`int8-sym-ch0` has no GGUF tensor type"),
+            "{e}"
+        );
+        let long = "x".repeat(64);
+        let m = model(vec![tensor(&long, &[2, 32], DType::F32)]);
+        let e = write(&m, &"q8_0".parse().unwrap(), &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("at most 63"), "{e}");
+        let m = model(vec![tensor("five", &[1, 1, 1, 1, 32], DType::F32)]);
+        let e = write(&m, &"q8_0".parse().unwrap(), &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("at most 4"), "{e}");
+        let mut t = tensor("nan", &[1, 32], DType::F32);
+        t.data[3] = f32::NAN;
+        let e = write(&model(vec![t]), &"q8_0".parse().unwrap(), &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("NaN"), "{e}");
+    }
+
+    #[test]
+    fn every_block_type_and_float_type_writes() {
+        for s in [
+            "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k", "fp16", "bf16",
+        ] {
+            let m = model(vec![
+                tensor("w", &[2, 256], DType::F32),
+                tensor("v", &[2, 3], DType::F32),
+            ]);
+            let scheme: Scheme = s.parse().unwrap();
+            let mut out = Vec::new();
+            let r = write(&m, &scheme, &mut out).unwrap();
+            let p = parse(&out);
+            let want = target(&scheme).unwrap();
+            assert_eq!(p.tensors[0].2, want.id(), "{s}");
+            let blocks = want.block_size() == 1;
+            assert_eq!(p.tensors[1].2, if blocks { want.id() } else { 1 }, "{s}");
+            assert!(r.tensors[0].quantized, "{s}");
+        }
+    }
+}

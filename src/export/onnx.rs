@@ -740,3 +740,389 @@ pub fn write<S: TensorStore + ?Sized>(
         bytes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::generated::onnx::{
+        type_proto, StringStringEntryProto, TypeProto, ValueInfoProto,
+    };
+    use crate::formats::{onnx as reader, Model};
+
+    fn values(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 29 % 31) as f32 - 15.0) / 7.0)
+            .collect()
+    }
+
+    fn init(name: &str, dims: &[i64], elem: DataType) -> TensorProto {
+        let n = dims.iter().product::<i64>() as usize;
+        let raw: Vec<u8> = match elem {
+            DataType::Float16 => values(n)
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect(),
+            DataType::Int64 => (0..n as i64).flat_map(|v| v.to_le_bytes()).collect(),
+            _ => values(n).iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        tensor_proto(name.into(), dims.to_vec(), elem, raw)
+    }
+
+    fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+        NodeProto {
+            op_type: Some(op.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: outputs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn input(name: &str) -> ValueInfoProto {
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(DataType::Float as i32),
+                    shape: None,
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A MatMul on an f32 weight, an f16 weight, a Constant-node weight, a bias, and an
+    /// If whose then-branch holds its own weight initializer.
+    fn model(opset: i64, extra_op: Option<&str>) -> Vec<u8> {
+        let mut cst = node("Constant", &[], &["cw"]);
+        cst.attribute.push(AttributeProto {
+            name: Some("value".into()),
+            r#type: Some(AttributeType::Tensor as i32),
+            t: Some(init("", &[2, 8], DataType::Float)),
+            ..Default::default()
+        });
+        let then_branch = GraphProto {
+            name: Some("then".into()),
+            initializer: vec![init("sub.w", &[2, 4], DataType::Float)],
+            node: vec![node("Identity", &["sub.w"], &["t_out"])],
+            ..Default::default()
+        };
+        let mut if_node = node("If", &["cond"], &["t_out"]);
+        if_node.name = Some("branch".into());
+        if_node.attribute.push(AttributeProto {
+            name: Some("then_branch".into()),
+            r#type: Some(AttributeType::Graph as i32),
+            g: Some(then_branch),
+            ..Default::default()
+        });
+        let mut nodes = vec![
+            node("MatMul", &["x", "W"], &["y"]),
+            cst,
+            node("MatMul", &["x16", "W16"], &["y16"]),
+            if_node,
+        ];
+        if let Some(op) = extra_op {
+            nodes.push(node(op, &["y"], &["z"]));
+        }
+        let g = GraphProto {
+            name: Some("g".into()),
+            node: nodes,
+            initializer: vec![
+                init("W", &[4, 8], DataType::Float),
+                init("B", &[8], DataType::Float),
+                init("W16", &[3, 8], DataType::Float16),
+                init("shape", &[2], DataType::Int64),
+            ],
+            input: vec![input("x"), input("W")],
+            ..Default::default()
+        };
+        ModelProto {
+            ir_version: Some(7),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(opset),
+            }],
+            graph: Some(g),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    fn export(bytes: &[u8], scheme: &str) -> Result<(ModelProto, ExportReport, Model)> {
+        let m = reader::read(bytes, &[])?;
+        let e = write(
+            OnnxSource {
+                model: bytes,
+                external: &[],
+            },
+            &m,
+            &scheme.parse()?,
+        )?;
+        Ok((ModelProto::decode(e.bytes.as_slice()).unwrap(), e.report, m))
+    }
+
+    fn find<'a>(g: &'a GraphProto, name: &str) -> &'a TensorProto {
+        g.initializer
+            .iter()
+            .find(|t| t.name() == name)
+            .unwrap_or_else(|| panic!("no initializer {name}"))
+    }
+
+    fn attrs(n: &NodeProto) -> Vec<(String, i64)> {
+        n.attribute
+            .iter()
+            .map(|a| (a.name().to_string(), a.i()))
+            .collect()
+    }
+
+    fn opset(m: &ModelProto) -> i64 {
+        m.opset_import[0].version()
+    }
+
+    #[test]
+    fn per_tensor_weights_become_int8_codes_feeding_dequantize_linear() {
+        let (m, r, src) = export(&model(17, None), "int8-sym").unwrap();
+        assert_eq!((opset(&m), m.ir_version()), (17, 7));
+        let g = m.graph.as_ref().unwrap();
+        // The DequantizeLinear nodes come first and output the weights' own names.
+        let dq: Vec<&NodeProto> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type() == "DequantizeLinear")
+            .collect();
+        assert_eq!(dq[0].input, ["W_quantized", "W_scale", "W_zero_point"]);
+        assert_eq!(dq[0].output, ["W"]);
+        assert!(attrs(dq[0]).is_empty());
+        assert!(g.initializer.iter().all(|t| t.name() != "W"));
+        assert!(
+            g.input.iter().all(|v| v.name() != "W"),
+            "W is no longer an input"
+        );
+        let q = find(g, "W_quantized");
+        assert_eq!(
+            (q.data_type(), q.dims.clone()),
+            (DataType::Int8 as i32, vec![4, 8])
+        );
+        let Scheme::Linear(l) = "int8-sym".parse::<Scheme>().unwrap() else {
+            unreachable!()
+        };
+        let want = l.quantize(src.tensor("W").unwrap()).unwrap();
+        assert_eq!(q.raw_data(), want.packed.as_slice());
+        let s = find(g, "W_scale");
+        assert!(s.dims.is_empty());
+        assert_eq!(s.raw_data(), want.scales()[0].to_le_bytes());
+        // The f16 weight is dequantized in f32 and cast back.
+        let cast = g.node.iter().find(|n| n.op_type() == "Cast").unwrap();
+        assert_eq!(cast.input, ["W16_dequantized"]);
+        assert_eq!(cast.output, ["W16"]);
+        assert_eq!(attrs(cast), [("to".to_string(), DataType::Float16 as i64)]);
+        // The Constant node is replaced in place by a DequantizeLinear of `cw`.
+        let i = g.node.iter().position(|n| n.output == ["cw"]).unwrap();
+        assert_eq!(g.node[i].op_type(), "DequantizeLinear");
+        assert!(g.node.iter().all(|n| n.op_type() != "Constant"));
+        // The subgraph's weight is rewritten inside the subgraph.
+        let sub = g
+            .node
+            .iter()
+            .find(|n| n.op_type() == "If")
+            .unwrap()
+            .attribute[0]
+            .g
+            .as_ref()
+            .unwrap();
+        assert_eq!(sub.node[0].op_type(), "DequantizeLinear");
+        assert_eq!(sub.node[0].output, ["sub.w"]);
+        // 1-D and integer tensors stay.
+        assert_eq!(
+            find(g, "B").raw_data(),
+            init("B", &[8], DataType::Float).raw_data()
+        );
+        find(g, "shape");
+        let quantized: Vec<&str> = r
+            .tensors
+            .iter()
+            .filter(|t| t.quantized)
+            .map(|t| t.name.as_str())
+            .collect();
+        assert_eq!(quantized.len(), 4, "{quantized:?}");
+        // The output opens again.
+        reader::read(&m.encode_to_vec(), &[]).unwrap();
+    }
+
+    #[test]
+    fn per_axis_and_blocks_set_the_attributes_and_raise_the_opset() {
+        let (m, _, src) = export(&model(17, Some("Relu")), "uint8-asym-ch1").unwrap();
+        assert_eq!(opset(&m), 17);
+        let g = m.graph.as_ref().unwrap();
+        let dq = &g.node[0];
+        assert_eq!(attrs(dq), [("axis".to_string(), 1)]);
+        assert_eq!(find(g, "W_scale").dims, [8]);
+        assert_eq!(find(g, "W_zero_point").data_type(), DataType::Uint8 as i32);
+
+        let (m, r, _) = export(&model(17, None), "int4-asym-group4").unwrap();
+        assert_eq!((opset(&m), m.ir_version()), (21, 10));
+        assert!(
+            r.notes.iter().any(|n| n.contains("from 17 to 21")),
+            "{:?}",
+            r.notes
+        );
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(
+            attrs(&g.node[0]),
+            [("axis".to_string(), 1), ("block_size".to_string(), 4)]
+        );
+        let q = find(g, "W_quantized");
+        assert_eq!(q.data_type(), DataType::Int4 as i32);
+        assert_eq!(q.raw_data().len(), 16, "32 int4 codes in 16 bytes");
+        assert_eq!(find(g, "W_scale").dims, [4, 2]);
+
+        // 3-bit codes go into INT4, repacked at 4 bits, values unchanged.
+        let (m, r, _) = export(&model(17, None), "int3-sym-ch0").unwrap();
+        let g = m.graph.as_ref().unwrap();
+        let q = find(g, "W_quantized");
+        assert_eq!(q.data_type(), DataType::Int4 as i32);
+        let Scheme::Linear(l) = "int3-sym-ch0".parse::<Scheme>().unwrap() else {
+            unreachable!()
+        };
+        let codes = l.quantize(src.tensor("W").unwrap()).unwrap().codes();
+        assert_eq!(pack::unpack(q.raw_data(), 4, true, 32), codes);
+        assert!(r.tensors.iter().any(|t| t
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("3-bit codes stored in INT4"))));
+    }
+
+    #[test]
+    fn an_opset_that_cannot_be_raised_is_refused_by_name() {
+        let bytes = model(11, Some("Squeeze"));
+        let e = export(&bytes, "int4-sym").unwrap_err().to_string();
+        assert!(
+            e.contains("Squeeze (changed at opset 13)") && e.contains("version_converter"),
+            "{e}"
+        );
+        let e = export(&bytes, "int8-sym-ch0").unwrap_err().to_string();
+        assert!(e.contains("Squeeze"), "{e}");
+        // Per tensor int8 needs only opset 10: the model keeps its opset.
+        let (m, _, _) = export(&bytes, "int8-sym").unwrap();
+        assert_eq!(opset(&m), 11);
+    }
+
+    #[test]
+    fn schemes_and_inputs_it_cannot_write_are_refused() {
+        let bytes = model(17, None);
+        for s in ["q4_0", "nf4", "fp16", "tfjs-uint8"] {
+            let e = export(&bytes, s).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{s}`")), "{e}");
+        }
+        let st = Model::new(crate::Format::Safetensors, vec![], Default::default());
+        let e = super::super::export(&st, ExportFormat::Onnx, &"int8".parse().unwrap(), None)
+            .unwrap_err();
+        assert!(e.to_string().contains("open an .onnx file"), "{e}");
+        let e = write(
+            OnnxSource {
+                model: &bytes,
+                external: &[],
+            },
+            &st,
+            &"int8".parse().unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not ONNX"), "{e}");
+        let e = write(
+            OnnxSource {
+                model: b"\x08\x07garbage",
+                external: &[],
+            },
+            &st,
+            &"int8".parse().unwrap(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("ONNX"), "{e}");
+        // A scheme whose axis the weights lack names the tensor.
+        let e = export(&bytes, "int8-sym-ch2").unwrap_err().to_string();
+        assert!(e.contains("axis 2"), "{e}");
+    }
+
+    #[test]
+    fn new_names_avoid_names_the_model_uses() {
+        let mut m = ModelProto::decode(model(17, None).as_slice()).unwrap();
+        m.graph
+            .as_mut()
+            .unwrap()
+            .node
+            .push(node("Relu", &["y"], &["W_scale"]));
+        let (out, _, _) = export(&m.encode_to_vec(), "int8-sym").unwrap();
+        let g = out.graph.unwrap();
+        assert_eq!(
+            g.node[0].input,
+            ["W_quantized", "W_scale_1", "W_zero_point"]
+        );
+    }
+
+    #[test]
+    fn external_data_is_read_from_the_files_given_and_written_inline() {
+        let mut m = ModelProto::decode(model(17, None).as_slice()).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        let mut data = Vec::new();
+        for t in g
+            .initializer
+            .iter_mut()
+            .filter(|t| t.name() == "W" || t.name() == "B")
+        {
+            let raw = t.raw_data.take().unwrap();
+            let kv = |k: &str, v: String| StringStringEntryProto {
+                key: Some(k.into()),
+                value: Some(v),
+            };
+            t.external_data = vec![
+                kv("location", "../weights.bin".into()),
+                kv("offset", data.len().to_string()),
+                kv("length", raw.len().to_string()),
+            ];
+            t.data_location = Some(DataLocation::External as i32);
+            data.extend(raw);
+        }
+        let bytes = m.encode_to_vec();
+        let files: [(&str, &[u8]); 1] = [("dir/weights.bin", &data)];
+        let src = reader::read(&bytes, &files).unwrap();
+        let e = write(
+            OnnxSource {
+                model: &bytes,
+                external: &files,
+            },
+            &src,
+            &"int8-sym".parse().unwrap(),
+        )
+        .unwrap();
+        let out = ModelProto::decode(e.bytes.as_slice()).unwrap();
+        let g = out.graph.as_ref().unwrap();
+        let b = find(g, "B");
+        assert_eq!(b.data_location(), DataLocation::Default);
+        assert_eq!(b.raw_data(), init("B", &[8], DataType::Float).raw_data());
+        assert!(external_locations(&e.bytes).unwrap().is_empty());
+        assert_eq!(external_locations(&bytes).unwrap(), ["../weights.bin"]);
+        // Without the file, the error says which one is missing.
+        let e = write(
+            OnnxSource {
+                model: &bytes,
+                external: &[],
+            },
+            &src,
+            &"int8-sym".parse().unwrap(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::MissingExternalData { .. }), "{e}");
+    }
+
+    #[test]
+    fn old_ir_models_get_the_ir_version_their_new_opset_needs() {
+        let mut m = ModelProto::decode(model(9, None).as_slice()).unwrap();
+        m.ir_version = Some(4);
+        let (out, r, _) = export(&m.encode_to_vec(), "int8-sym").unwrap();
+        assert_eq!((opset(&out), out.ir_version()), (10, 5));
+        assert!(r
+            .notes
+            .iter()
+            .any(|n| n.contains("IR version raised from 4 to 5")));
+    }
+}

@@ -430,3 +430,261 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
         bytes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use safetensors::SafeTensors;
+
+    use super::*;
+    use crate::formats::{Format, Model};
+
+    fn tensor(name: &str, shape: &[usize], dtype: DType) -> Tensor {
+        let n: usize = shape.iter().product();
+        Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype,
+            data: (0..n)
+                .map(|i| ((i * 53 % 97) as f32 - 40.0) / 13.0)
+                .collect(),
+        }
+    }
+
+    fn model(tensors: Vec<Tensor>) -> Model {
+        Model::new(Format::Safetensors, tensors, BTreeMap::new())
+    }
+
+    fn i64s(st: &SafeTensors, name: &str) -> Vec<i64> {
+        let v = st.tensor(name).unwrap();
+        match v.dtype() {
+            Dtype::I8 => v.data().iter().map(|&b| b as i8 as i64).collect(),
+            Dtype::I16 => v
+                .data()
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                .collect(),
+            Dtype::I64 => v
+                .data()
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+            d => panic!("{name}: {d:?}"),
+        }
+    }
+
+    /// Dequantizes `name` following docs/EXPORT.md, independently of the writer.
+    fn dequantize(
+        st: &SafeTensors,
+        name: &str,
+        bits: u32,
+        group: Option<(usize, usize)>,
+    ) -> Vec<f32> {
+        let (codes, shape): (Vec<i64>, Vec<usize>) = if bits < 8 {
+            let shape: Vec<usize> = i64s(st, &format!("{name}_shape"))
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            let p = st.tensor(&format!("{name}_packed")).unwrap();
+            assert_eq!(p.dtype(), Dtype::I32);
+            let words: Vec<u32> = p
+                .data()
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            let per_word = 32 / bits as usize;
+            let row = *shape.last().unwrap();
+            let wpr = *p.shape().last().unwrap();
+            assert_eq!(wpr, row.div_ceil(per_word));
+            let mut codes = Vec::new();
+            for r in words.chunks(wpr) {
+                for j in 0..row {
+                    let u =
+                        (r[j / per_word] >> (bits as usize * (j % per_word))) & ((1 << bits) - 1);
+                    codes.push(u as i64 - (1 << (bits - 1)));
+                }
+            }
+            (codes, shape)
+        } else {
+            (i64s(st, name), st.tensor(name).unwrap().shape().to_vec())
+        };
+        let sv = st.tensor(&format!("{name}_scale")).unwrap();
+        let scales: Vec<f32> = sv
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let sshape = sv.shape().to_vec();
+        let zps = st
+            .tensor(&format!("{name}_zero_point"))
+            .ok()
+            .map(|_| i64s(st, &format!("{name}_zero_point")));
+        // The parameter index of element `idx`: broadcast over size-1 axes, and divide the
+        // group axis by the group size.
+        let mut out = Vec::with_capacity(codes.len());
+        for (idx, &q) in codes.iter().enumerate() {
+            let mut rem = idx;
+            let mut coord = vec![0; shape.len()];
+            for a in (0..shape.len()).rev() {
+                coord[a] = rem % shape[a];
+                rem /= shape[a];
+            }
+            let mut p = 0;
+            if sshape != [1] {
+                for a in 0..shape.len() {
+                    let c = match group {
+                        Some((ga, g)) if ga == a => coord[a] / g,
+                        _ if sshape[a] == 1 => 0,
+                        _ => coord[a],
+                    };
+                    p = p * sshape[a] + c;
+                }
+            }
+            let z = zps.as_ref().map_or(0, |z| z[p]);
+            out.push((q - z) as f32 * scales[p]);
+        }
+        out
+    }
+
+    #[test]
+    fn codes_scales_and_zero_points_rebuild_the_core_reconstruction() {
+        let m = model(vec![
+            tensor("a.weight", &[6, 40], DType::F32),
+            tensor("b.weight", &[3, 4, 10], DType::F16),
+            tensor("a.bias", &[6], DType::F32),
+            tensor("ids", &[2], DType::I64),
+        ]);
+        for (s, bits, group) in [
+            ("int8-sym-ch0", 8, None),
+            ("uint8-asym", 8, None),
+            ("int4-asym-group16", 4, Some(16)),
+            ("uint4-sym-ch1", 4, None),
+            ("int3-asym-ch0", 3, None),
+            ("uint2-asym-group8", 2, Some(8)),
+            ("int6-sym", 6, None),
+            ("int16-asym-ch0", 16, None),
+            ("torch-uint4-sym", 4, None),
+            ("int4-sym-group3-ax0", 4, None),
+        ] {
+            let scheme: Scheme = s.parse().unwrap();
+            let e = write(&m, &scheme).unwrap();
+            let st = SafeTensors::deserialize(&e.bytes).unwrap();
+            let Scheme::Linear(l) = scheme else {
+                unreachable!()
+            };
+            for name in ["a.weight", "b.weight"] {
+                let t = m.tensor(name).unwrap();
+                let q = l.quantize(t).unwrap();
+                let g = match l.granularity {
+                    Granularity::PerGroup { size, axis } => {
+                        Some((axis.unwrap_or(t.shape.len() - 1), size))
+                    }
+                    _ => group.map(|g| (t.shape.len() - 1, g)),
+                };
+                let got = dequantize(&st, name, bits, g);
+                assert_eq!(got, q.dequantize(), "{s} {name}");
+                let r = e.report.tensors.iter().find(|r| r.name == name).unwrap();
+                assert!(r.quantized);
+                assert_eq!(
+                    r.summary.as_ref().unwrap().metrics,
+                    crate::analysis::summarize(t, &scheme).unwrap().metrics
+                );
+            }
+            // Kept tensors are stored as they were.
+            assert_eq!(st.tensor("a.bias").unwrap().dtype(), Dtype::F32);
+            let ids: Vec<i64> = m
+                .tensor("ids")
+                .unwrap()
+                .data
+                .iter()
+                .map(|&v| v as i64)
+                .collect();
+            assert_eq!(i64s(&st, "ids"), ids);
+            let (_, meta) = SafeTensors::read_metadata(&e.bytes).unwrap();
+            let meta = meta.metadata().clone().unwrap();
+            assert_eq!(
+                meta["quantscope.scheme"],
+                s.parse::<Scheme>().unwrap().to_string()
+            );
+            let layout: serde_json::Value =
+                serde_json::from_str(&meta["quantscope.layout"]).unwrap();
+            assert_eq!(layout["num_bits"], bits);
+            assert_eq!(layout["kept"], json!(["a.bias", "ids"]));
+        }
+    }
+
+    #[test]
+    fn symmetric_signed_codes_have_no_zero_point_tensor_and_8_bits_keep_the_name() {
+        let m = model(vec![tensor("w", &[4, 8], DType::F32)]);
+        let e = write(&m, &"int8-sym-ch0".parse().unwrap()).unwrap();
+        let st = SafeTensors::deserialize(&e.bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        assert_eq!(names, ["w", "w_scale"]);
+        assert_eq!(st.tensor("w").unwrap().dtype(), Dtype::I8);
+        assert_eq!(st.tensor("w_scale").unwrap().shape(), [4, 1]);
+        let e = write(&m, &"int4-asym".parse().unwrap()).unwrap();
+        let st = SafeTensors::deserialize(&e.bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        assert_eq!(names, ["w_packed", "w_scale", "w_shape", "w_zero_point"]);
+        assert_eq!(st.tensor("w_packed").unwrap().shape(), [4, 1]);
+        assert_eq!(st.tensor("w_scale").unwrap().shape(), [1]);
+    }
+
+    #[test]
+    fn float_casts_store_the_narrow_dtype() {
+        let m = model(vec![tensor("w", &[4, 8], DType::F32)]);
+        for (s, dtype, scale) in [
+            ("fp16", Dtype::F16, false),
+            ("bf16", Dtype::BF16, false),
+            ("fp8-e4m3", Dtype::F8_E4M3, true),
+            ("fp8-e5m2", Dtype::F8_E5M2, true),
+        ] {
+            let e = write(&m, &s.parse().unwrap()).unwrap();
+            let st = SafeTensors::deserialize(&e.bytes).unwrap();
+            assert_eq!(st.tensor("w").unwrap().dtype(), dtype, "{s}");
+            assert_eq!(st.tensor("w_scale").is_ok(), scale, "{s}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_scheme_or_the_clash() {
+        let m = model(vec![tensor("w", &[4, 32], DType::F32)]);
+        let e = write(&m, &"q4_0".parse().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("`q4_0`") && e.contains("GGUF"), "{e}");
+        let e = write(&m, &"nf4".parse().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("`nf4`"), "{e}");
+        let m = model(vec![
+            tensor("w", &[4, 32], DType::F32),
+            tensor("w_scale", &[4], DType::F32),
+        ]);
+        let e = write(&m, &"int8-sym".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`w_scale`"), "{e}");
+        let mut t = tensor("w", &[2, 2], DType::F32);
+        t.data[1] = f32::INFINITY;
+        let e = write(&model(vec![t]), &"int8-sym".parse().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NaN or infinite"), "{e}");
+    }
+
+    #[test]
+    fn odd_shapes_do_not_panic() {
+        let m = model(vec![
+            tensor("zero", &[0, 4], DType::F32),
+            tensor("one", &[1, 1], DType::F32),
+            tensor("s", &[], DType::F32),
+            tensor("wide", &[1, 33], DType::BF16),
+            tensor("f8", &[2, 2], DType::F8E4M3),
+        ]);
+        for s in ["int4-sym-group32", "int3-asym-ch1", "int8-asym", "fp8-e5m2"] {
+            let e = write(&m, &s.parse().unwrap()).unwrap();
+            SafeTensors::deserialize(&e.bytes).unwrap();
+            assert_eq!(e.report.tensors.len(), 5);
+        }
+    }
+}
