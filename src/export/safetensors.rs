@@ -345,6 +345,36 @@ fn layout_json(form: &Form, quantized: &[String], kept: &[String]) -> String {
     v.to_string()
 }
 
+/// Rewrites the JSON header the `safetensors` crate wrote with its keys sorted. The crate
+/// takes `__metadata__` as a HashMap and writes it in that map's (per-process random)
+/// order, so the same model would give different bytes from run to run, and the page's
+/// file would differ from the CLI's. Same keys and values, so the same length.
+fn canonical_header(bytes: &mut [u8]) -> Result<()> {
+    let bad = |e: String| err(format!("re-reading the header just written: {e}"));
+    let n = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .ok_or_else(|| bad("no header".into()))? as usize;
+    let header = bytes
+        .get(8..8 + n)
+        .ok_or_else(|| bad("short header".into()))?;
+    let mut v: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| bad(e.to_string()))?;
+    if let Some(m) = v.get_mut("__metadata__") {
+        let sorted: std::collections::BTreeMap<String, String> =
+            serde_json::from_value(m.take()).map_err(|e| bad(e.to_string()))?;
+        *m = json!(sorted);
+    }
+    let mut out = serde_json::to_vec(&v).map_err(|e| bad(e.to_string()))?;
+    if out.len() > n {
+        return Err(bad(format!("{} bytes, was {n}", out.len())));
+    }
+    out.resize(n, b' ');
+    bytes[8..8 + n].copy_from_slice(&out);
+    Ok(())
+}
+
 /// Writes `store`'s model as safetensors with `scheme`.
 pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Exported> {
     let form = match scheme {
@@ -416,9 +446,10 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
         "quantscope.layout".to_string(),
         layout_json(&form, &quantized, &kept),
     );
-    let bytes =
+    let mut bytes =
         safetensors::tensor::serialize(outputs.iter().map(|(n, o)| (n.as_str(), o)), Some(meta))
             .map_err(|e| err(e.to_string()))?;
+    canonical_header(&mut bytes)?;
     Ok(Exported {
         report: ExportReport {
             format: ExportFormat::Safetensors,
@@ -670,6 +701,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("NaN or infinite"), "{e}");
+    }
+
+    #[test]
+    fn the_header_is_the_same_every_time() {
+        // HashMap order differs between maps (each has its own random state).
+        let m = model(vec![
+            tensor("w", &[4, 8], DType::F32),
+            tensor("b", &[4], DType::F32),
+        ]);
+        let scheme: Scheme = "int4-asym".parse().unwrap();
+        let first = write(&m, &scheme).unwrap().bytes;
+        for _ in 0..8 {
+            assert_eq!(write(&m, &scheme).unwrap().bytes, first);
+        }
+        SafeTensors::deserialize(&first).unwrap();
+        let (_, meta) = SafeTensors::read_metadata(&first).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap().len(), 3);
     }
 
     #[test]
