@@ -270,4 +270,105 @@ mod tests {
         let l: Scheme = "int4-asym-group32".parse().unwrap();
         assert!(linear_for(&l, ExportFormat::Onnx, "QDQ").is_ok());
     }
+
+    /// Every writer on awkward shapes and values: a result or an error, never a panic.
+    #[test]
+    fn odd_shapes_give_files_or_errors_never_panics() {
+        use crate::formats::{generated::onnx as pb, Model};
+        use prost::Message;
+        let shapes: [&[usize]; 10] = [
+            &[],
+            &[0],
+            &[0, 0],
+            &[1, 1],
+            &[1, 33],
+            &[2, 0, 3],
+            &[5, 1],
+            &[3, 1, 1, 2],
+            &[2, 256],
+            &[1, 1, 1, 1, 1],
+        ];
+        let tensors: Vec<crate::Tensor> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| crate::Tensor {
+                name: format!("t{i}"),
+                shape: s.to_vec(),
+                dtype: DType::F32,
+                data: (0..s.iter().product::<usize>())
+                    .map(|j| if j % 3 == 0 { 0.0 } else { j as f32 * -1e-3 })
+                    .collect(),
+            })
+            .collect();
+        let st = Model::new(
+            crate::Format::Safetensors,
+            tensors.clone(),
+            Default::default(),
+        );
+        // ggml has at most 4 axes: GGUF gets the model without the 5-D tensor.
+        let four = Model::new(
+            crate::Format::Safetensors,
+            tensors[..shapes.len() - 1].to_vec(),
+            Default::default(),
+        );
+        let graph = pb::GraphProto {
+            initializer: tensors
+                .iter()
+                .map(|t| pb::TensorProto {
+                    name: Some(t.name.clone()),
+                    dims: t.shape.iter().map(|&d| d as i64).collect(),
+                    data_type: Some(pb::tensor_proto::DataType::Float as i32),
+                    raw_data: Some(t.data.iter().flat_map(|v| v.to_le_bytes()).collect()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let bytes = pb::ModelProto {
+            ir_version: Some(8),
+            graph: Some(graph),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let onnx = crate::formats::onnx::read(&bytes, &[]).unwrap();
+        let source = OnnxSource {
+            model: &bytes,
+            external: &[],
+        };
+        for s in [
+            "int8-sym",
+            "int4-asym-ch1",
+            "int3-sym-group2",
+            "uint2-asym-group5-ax0",
+            "int16-asym",
+            "q4_0",
+            "q6_k",
+            "fp16",
+            "fp8-e4m3",
+            "int8-sym-ch3",
+        ] {
+            let scheme: Scheme = s.parse().unwrap();
+            for f in ExportFormat::ALL {
+                let (r, n) = match f {
+                    ExportFormat::Onnx => (export(&onnx, f, &scheme, Some(source)), shapes.len()),
+                    ExportFormat::Gguf => (export(&four, f, &scheme, None), shapes.len() - 1),
+                    ExportFormat::Safetensors => (export(&st, f, &scheme, None), shapes.len()),
+                };
+                // Which combinations must work: the format has the scheme and its axis exists.
+                let expressible = match f {
+                    ExportFormat::Gguf => matches!(s, "q4_0" | "q6_k" | "fp16"),
+                    ExportFormat::Onnx => s.starts_with("int") || s.starts_with("uint"),
+                    ExportFormat::Safetensors => !s.starts_with('q'),
+                } && s != "int8-sym-ch3";
+                match r {
+                    Ok(e) => {
+                        assert!(expressible, "{s} {f:?} should have been refused");
+                        assert_eq!(e.report.bytes as usize, e.bytes.len(), "{s} {f:?}");
+                        assert_eq!(e.report.tensors.len(), n, "{s} {f:?}");
+                    }
+                    Err(e) => assert!(!expressible, "{s} {f:?}: {e}"),
+                }
+            }
+        }
+    }
 }

@@ -687,14 +687,19 @@ pub fn write<S: TensorStore + ?Sized>(
                 domain: Some(String::new()),
                 version: Some(need),
             });
-            notes.push(format!(
-                "default opset raised from {from} to {need} for DequantizeLinear ({})",
-                match need {
-                    10 => "per tensor",
-                    13 => "per axis",
-                    _ => "4/16-bit codes or blocks",
-                }
-            ));
+            let why = match need {
+                10 => "per tensor",
+                13 => "per axis",
+                _ => "4/16-bit codes or blocks",
+            };
+            notes.push(match current {
+                Some(_) => format!(
+                    "default opset raised from {from} to {need} for DequantizeLinear ({why})"
+                ),
+                None => format!(
+                    "default opset {need} imported for DequantizeLinear ({why}); the model imported none"
+                ),
+            });
             let ir = min_ir_version(need);
             if model.ir_version() < ir {
                 notes.push(format!(
