@@ -28,6 +28,7 @@ safetensors (c) - safetensors loads each file; dequantizing per docs/EXPORT.md g
   metrics the core reports, and the report JSON rows equal `quantize --json` rows.
 """
 
+import importlib.metadata
 import json
 import math
 import pathlib
@@ -474,7 +475,7 @@ def safetensors_tests(tmp):
 
 def main():
     print(f"interop: {CLI}; onnxruntime {ort.__version__}, onnx {onnx.__version__}, "
-          f"gguf {getattr(gguf, '__version__', '?')}, safetensors {safetensors.__version__}")
+          f"gguf {importlib.metadata.version('gguf')}, safetensors {safetensors.__version__}")
     with tempfile.TemporaryDirectory(prefix="quantscope-interop-") as d:
         tmp = pathlib.Path(d)
         onnx_tests(tmp)
