@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy npz onnx tflite pytorch open)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy npz onnx tflite pytorch gguf open lazy)
 export RUSTC_BOOTSTRAP=1
 seed() { # target, globs...
   local dir="fuzz/corpus/$1"; shift
@@ -21,7 +21,9 @@ seed npz $F/formats/*.npz $F/broken/npz_*
 seed onnx $F/formats2/onnx/*.onnx $F/broken/onnx_*
 seed tflite $F/formats2/tflite/*.tflite $F/broken/tflite_*
 seed pytorch $F/formats2/pytorch/*.pt $F/broken/pytorch_* $F/broken/pickle_*
+seed gguf $F/formats2/gguf/*.gguf $F/formats2/gguf/split/*.gguf $F/broken/gguf_*
 seed open $F/formats2/*/*.* $F/formats/*.* $F/broken/*
+seed lazy $F/formats2/*/*.* $F/formats/*.* $F/broken/*
 for t in "${targets[@]}"; do
   echo "=== fuzz $t for ${secs}s"
   # -malloc_limit_mb: no single allocation may exceed 64 MiB (inputs are <= 64 KiB);

@@ -18,6 +18,7 @@ import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
+import gguf
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import save as st_save
@@ -72,8 +73,93 @@ def archive_cases():
     header = ("{'descr': " + "[" * 59 + "'<f4'" + "]" * 59 + ", 'fortran_order': False, 'shape': (1,), }").encode()
     header += b" " * (-(10 + len(header) + 1) % 64) + b"\n"
     put("npy_deep_nesting.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 4)
-    put("gguf_not_yet.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
     put("empty.bin", b"")
+
+
+def good_gguf() -> bytes:
+    """A small valid GGUF written by the gguf package: two Q8_0 tensors and one F32."""
+    import tempfile
+    rng = np.random.default_rng(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "good.gguf"
+        w = gguf.GGUFWriter(path, "broken-test")
+        w.add_array("tokenizer.tokens", ["a", "b", "c"])
+        q = gguf.GGMLQuantizationType.Q8_0
+        w.add_tensor("tensor_one", gguf.quants.quantize(
+            rng.normal(size=(2, 64)).astype(np.float32), q), raw_dtype=q)
+        w.add_tensor("tensor_two", gguf.quants.quantize(
+            rng.normal(size=(2, 64)).astype(np.float32), q), raw_dtype=q)
+        w.add_tensor("norm_three", rng.normal(size=(64,)).astype(np.float32))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        return path.read_bytes()
+
+
+def patch(blob: bytes, at: int, fmt: str, *values) -> bytes:
+    b = bytearray(blob)
+    struct.pack_into(fmt, b, at, *values)
+    return bytes(b)
+
+
+def tensor_info_at(blob: bytes, name: str) -> dict:
+    """Byte offsets of one tensor info's fields (ggml's docs/gguf.md layout), found by
+    its length-prefixed name."""
+    key = struct.pack("<Q", len(name)) + name.encode()
+    start = blob.index(key)
+    n_dims_at = start + len(key)
+    (n_dims,) = struct.unpack_from("<I", blob, n_dims_at)
+    dims_at = n_dims_at + 4
+    type_at = dims_at + 8 * n_dims
+    return {"n_dims": n_dims_at, "dims": dims_at, "type": type_at, "offset": type_at + 4}
+
+
+def gguf_cases():
+    good = good_gguf()
+    one = tensor_info_at(good, "tensor_one")
+    two = tensor_info_at(good, "tensor_two")
+    put("gguf_truncated.gguf", good[:-40])
+    put("gguf_version_1.gguf", patch(good, 4, "<I", 1))
+    put("gguf_tensor_count_absurd.gguf", patch(good, 8, "<Q", 2**60))
+    key = b"tokenizer.tokens"
+    put("gguf_string_length_absurd.gguf",
+        patch(good, good.index(key) - 8, "<Q", 2**40))
+    # the array's element count follows its key, its type (9) and its element type (8)
+    put("gguf_array_count_absurd.gguf",
+        patch(good, good.index(key) + len(key) + 8, "<Q", 2**50))
+    put("gguf_unknown_type.gguf", patch(good, one["type"], "<I", 99))
+    put("gguf_unsupported_type.gguf", patch(good, one["type"], "<I", 16))  # IQ2_XXS
+    put("gguf_offset_past_end.gguf", patch(good, two["offset"], "<Q", 2**20))
+    put("gguf_overlapping.gguf", patch(good, two["offset"], "<Q", 0))
+    put("gguf_misaligned_offset.gguf", patch(good, two["offset"], "<Q", 4))
+    put("gguf_shape_overflow.gguf", patch(good, one["dims"], "<QQ", 2**40, 2**40))
+    put("gguf_row_not_blocks.gguf", patch(good, one["dims"], "<Q", 48))
+    put("gguf_too_many_dims.gguf", patch(good, one["n_dims"], "<I", 7))
+    # general.alignment must be a power of two: a file that says 3
+    rng = np.random.default_rng(4)
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "a.gguf"
+        w = gguf.GGUFWriter(path, "broken-test")
+        w.add_custom_alignment(64)
+        w.add_tensor("w", rng.normal(size=(8,)).astype(np.float32))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        aligned = path.read_bytes()
+    k = b"general.alignment"
+    put("gguf_bad_alignment.gguf", patch(aligned, aligned.index(k) + len(k) + 4, "<I", 3))
+    # arrays of arrays, nested 10 deep (the gguf writer cannot nest; written by hand
+    # after a valid header)
+    nested = struct.pack("<I", 9)  # value type: array
+    for _ in range(10):
+        nested += struct.pack("<IQ", 9, 1)  # an array of one array
+    nested += struct.pack("<IQ", 4, 0)
+    name = b"deep"
+    put("gguf_deep_arrays.gguf",
+        b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(name)) + name + nested)
 
 
 class Evil:
@@ -190,6 +276,7 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     safetensors_cases()
     archive_cases()
+    gguf_cases()
     pickle_cases()
     onnx_cases()
     tflite_cases()

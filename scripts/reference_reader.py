@@ -5,6 +5,7 @@ tests/real_models.rs: {"tensors": {name: {"shape": [...], "bits": [float32 bits]
   .safetensors  safetensors.safe_open (numpy)
   .onnx         onnx.load + numpy_helper.to_array, initializers and Constant nodes,
                 subgraphs included (the walk of scripts/gen_format_fixtures.py)
+  .gguf         gguf.GGUFReader, dequantized by gguf.quants (C-order shapes)
   .pt/.pth      no torch here (its wheel is huge): Python's pickle.Unpickler restricted
                 to torch's rebuild function, storage classes and OrderedDict, with
                 storages read per torch/serialization.py's legacy layout, and numpy's
@@ -95,6 +96,10 @@ def read(path):
         from safetensors import safe_open
         with safe_open(path, "np") as f:
             return {k: f.get_tensor(k) for k in f.keys()}
+    if path.endswith(".gguf"):
+        import gguf
+        import gen_format_fixtures as g
+        return {t.name: g.gguf_values(t) for t in gguf.GGUFReader(path).tensors}
     if path.endswith(".onnx"):
         import onnx
         import gen_format_fixtures as g

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the wasm build's tests in Node (wasm-bindgen-test-runner) with the SIMD128
-# kernels: tests/wasm_simd.rs and tests/wasm_kernels.rs (GEMM/GEMV twins, numpy and gguf
+# kernels: tests/wasm_simd.rs, tests/wasm_convert.rs (F16 decoding) and tests/wasm_kernels.rs (GEMM/GEMV twins, numpy and gguf
 # fixtures).
 #
 # The relaxed-SIMD build is tested in Chromium instead (tests/e2e/relaxed_kernels.test.mjs,
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 (
   source scripts/wasm-env.sh
   "${WASM_CARGO[@]}" test --release --no-default-features --target wasm32-unknown-unknown \
-    "${WASM_BUILD_STD[@]}" --test wasm_simd --test wasm_ggml --test wasm_kernels
+    "${WASM_BUILD_STD[@]}" --test wasm_simd --test wasm_ggml --test wasm_kernels --test wasm_convert
 )
 if [ "${QUANTSCOPE_RELAXED_NODE:-}" = 1 ]; then
   (

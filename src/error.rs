@@ -9,7 +9,7 @@ pub enum Error {
     #[error("empty file: {0} holds no bytes")]
     EmptyFile(String),
     #[error(
-        "unrecognised file format: {name} starts with {head}; expected safetensors, ONNX, TFLite, PyTorch (.pt/.pth/.bin), .npy or .npz"
+        "unrecognised file format: {name} starts with {head}; expected safetensors, GGUF, ONNX, TFLite, PyTorch (.pt/.pth/.bin), .npy or .npz"
     )]
     UnknownFormat { name: String, head: String },
     #[error("safetensors: {0}")]
@@ -121,6 +121,8 @@ pub enum Error {
         needed: String,
         available: usize,
     },
+    #[error("GGUF: {0}")]
+    Gguf(String),
     #[error("{format} export: {reason}")]
     Export {
         format: &'static str,

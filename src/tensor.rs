@@ -1,10 +1,12 @@
 //! `Tensor`: a named n-dimensional array of weights, decoded to f32 for analysis.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+use crate::quant::GgmlType;
 
 /// The element type a tensor had in its file, before it was decoded to f32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// Serialized by its [`DType::name`] ("F32", "F8_E4M3", "Q4_K").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DType {
     F64,
     F32,
@@ -20,21 +22,39 @@ pub enum DType {
     U8,
     Bool,
     /// 8-bit float, 4 exponent bits, 3 mantissa bits, no infinities (OCP "E4M3FN").
-    #[serde(rename = "F8_E4M3")]
     F8E4M3,
     /// 8-bit float, 5 exponent bits, 2 mantissa bits (OCP "E5M2").
-    #[serde(rename = "F8_E5M2")]
     F8E5M2,
+    /// A ggml block format (GGUF files): values come in blocks with their own scales,
+    /// so a tensor's size is [`DType::bytes_for`], not a per-element size.
+    Ggml(GgmlType),
+}
+
+impl Serialize for DType {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 impl DType {
-    /// Bytes per element as stored in the source file.
+    /// Bytes per element as stored in the source file. For a ggml block format this is
+    /// the size of a whole block: use [`DType::bytes_for`] for a tensor's size.
     pub fn size(self) -> usize {
         match self {
             DType::F64 | DType::I64 | DType::U64 => 8,
             DType::F32 | DType::I32 | DType::U32 => 4,
             DType::F16 | DType::BF16 | DType::I16 | DType::U16 => 2,
             DType::I8 | DType::U8 | DType::Bool | DType::F8E4M3 | DType::F8E5M2 => 1,
+            DType::Ggml(t) => t.type_size(),
+        }
+    }
+
+    /// Bytes that `numel` values of this type take in the file (whole blocks for the
+    /// ggml formats, rounded up).
+    pub fn bytes_for(self, numel: usize) -> usize {
+        match self {
+            DType::Ggml(t) => numel.div_ceil(t.block_size()) * t.type_size(),
+            plain => numel * plain.size(),
         }
     }
 
@@ -55,6 +75,7 @@ impl DType {
             DType::Bool => "BOOL",
             DType::F8E4M3 => "F8_E4M3",
             DType::F8E5M2 => "F8_E5M2",
+            DType::Ggml(t) => t.upper_name(),
         }
     }
 
@@ -103,7 +124,7 @@ impl Tensor {
             shape: self.shape.clone(),
             dtype: self.dtype,
             numel: self.numel(),
-            size_bytes: self.numel() * self.dtype.size(),
+            size_bytes: self.dtype.bytes_for(self.numel()),
         }
     }
 }

@@ -2,10 +2,17 @@
 //! the edge and holds no logic of its own.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-use crate::{analysis, kernels, Model, Scheme};
+use crate::formats::lazy::ModelFile;
+use crate::formats::source::{ByteSource, InMemory};
+use crate::{analysis, kernels, Scheme, Tensor, TensorStore};
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -54,10 +61,97 @@ pub fn scheme_presets() -> Vec<String> {
     Scheme::presets().iter().map(Scheme::to_string).collect()
 }
 
-/// An opened model file.
+/// A file the page reads in slices: `read(offset, length)` returns a Uint8Array of
+/// exactly `length` bytes (the worker reads a `File` with FileReaderSync).
+struct JsSource {
+    name: String,
+    len: u64,
+    read: js_sys::Function,
+}
+
+impl ByteSource for JsSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> crate::Result<Cow<'_, [u8]>> {
+        let fail = |why: String| {
+            crate::Error::Invalid(format!(
+                "{}: reading {len} bytes at offset {offset}: {why}",
+                self.name
+            ))
+        };
+        let got = self
+            .read
+            .call2(
+                &JsValue::NULL,
+                &JsValue::from_f64(offset as f64),
+                &JsValue::from_f64(len as f64),
+            )
+            .map_err(|e| fail(js_message(&e)))?;
+        let bytes = got
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| fail("the reader did not return a Uint8Array".into()))?;
+        if bytes.length() as usize != len {
+            return Err(fail(format!(
+                "the reader returned {} bytes",
+                bytes.length()
+            )));
+        }
+        Ok(Cow::Owned(bytes.to_vec()))
+    }
+}
+
+fn js_message(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "failed".into())
+}
+
+/// An opened model: tensors listed from the file's header and read one at a time where
+/// the format allows it (safetensors, GGUF), else decoded when opened.
 #[wasm_bindgen(js_name = Model)]
 pub struct WasmModel {
-    model: Model,
+    model: ModelFile,
+    /// The tensor read last, for the next call about the same tensor (the page asks
+    /// for one tensor under several schemes in a row). At most one tensor is held.
+    last: RefCell<Option<Rc<Tensor>>>,
+}
+
+impl WasmModel {
+    fn wrap(model: ModelFile) -> WasmModel {
+        WasmModel {
+            model,
+            last: RefCell::new(None),
+        }
+    }
+
+    fn with_tensor<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&Tensor) -> Result<R, JsError>,
+    ) -> Result<R, JsError> {
+        let cached = self
+            .last
+            .borrow()
+            .as_ref()
+            .filter(|t| t.name == name)
+            .cloned();
+        if let Some(t) = cached {
+            return f(&t);
+        }
+        match self.model.load(name).map_err(js_err)? {
+            Cow::Borrowed(t) => f(t),
+            Cow::Owned(t) => {
+                // Drop the previous tensor before holding the next one.
+                self.last.replace(None);
+                let t = Rc::new(t);
+                self.last.replace(Some(t.clone()));
+                f(&t)
+            }
+        }
+    }
 }
 
 #[wasm_bindgen(js_class = Model)]
@@ -65,8 +159,55 @@ impl WasmModel {
     /// Opens a model from the file's bytes; the name is for messages and .npy tensor names.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8], file_name: &str) -> Result<WasmModel, JsError> {
-        let model = crate::open(bytes, file_name).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(WasmModel { model })
+        let src: Box<dyn ByteSource> = Box::new(InMemory(bytes.to_vec()));
+        let model = ModelFile::open(vec![(file_name.to_string(), src)]).map_err(js_err)?;
+        Ok(WasmModel::wrap(model))
+    }
+
+    /// Opens one or several files as one model (shards, ONNX external data) without
+    /// copying them in: `files` is an array of `{ name, size, read(offset, length) }`,
+    /// where `read` returns exactly `length` bytes as a Uint8Array.
+    #[wasm_bindgen(js_name = openFiles)]
+    pub fn open_files(files: js_sys::Array) -> Result<WasmModel, JsError> {
+        let field = |f: &JsValue, key: &str| {
+            js_sys::Reflect::get(f, &JsValue::from_str(key))
+                .map_err(|_| JsError::new(&format!("file entry has no `{key}`")))
+        };
+        let mut sources: Vec<(String, Box<dyn ByteSource>)> = Vec::new();
+        for f in files.iter() {
+            let name = field(&f, "name")?
+                .as_string()
+                .ok_or_else(|| JsError::new("file entry: `name` is not a string"))?;
+            let size = field(&f, "size")?
+                .as_f64()
+                .filter(|s| *s >= 0.0 && s.fract() == 0.0)
+                .ok_or_else(|| JsError::new(&format!("{name}: `size` is not a byte count")))?;
+            let read = field(&f, "read")?
+                .dyn_into::<js_sys::Function>()
+                .map_err(|_| JsError::new(&format!("{name}: `read` is not a function")))?;
+            sources.push((
+                name.clone(),
+                Box::new(JsSource {
+                    name,
+                    len: size as u64,
+                    read,
+                }),
+            ));
+        }
+        Ok(WasmModel::wrap(ModelFile::open(sources).map_err(js_err)?))
+    }
+
+    /// True when tensors are read from the file on demand (safetensors, GGUF).
+    #[wasm_bindgen(js_name = isLazy)]
+    pub fn is_lazy(&self) -> bool {
+        self.model.is_lazy()
+    }
+
+    /// Reads and decodes one tensor, keeps nothing, and returns its element count: the
+    /// open/read benchmark (scripts/bench/open.mjs) times the reader with it.
+    #[wasm_bindgen(js_name = readTensor)]
+    pub fn read_tensor(&self, name: &str) -> Result<usize, JsError> {
+        Ok(self.model.load(name).map_err(js_err)?.data.len())
     }
 
     /// Format, tensor list and metadata (`ModelInfo`).
@@ -76,13 +217,10 @@ impl WasmModel {
 
     /// Full report of one tensor under one scheme (`TensorReport`).
     pub fn analyze(&self, tensor: &str, scheme_str: &str, bins: u32) -> Result<JsValue, JsError> {
-        let t = self
-            .model
-            .tensor(tensor)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let r = analysis::analyze(t, &scheme(scheme_str)?, bins as usize)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&r)
+        let scheme = scheme(scheme_str)?;
+        self.with_tensor(tensor, |t| {
+            to_js(&analysis::analyze(t, &scheme, bins as usize).map_err(js_err)?)
+        })
     }
 
     /// Float versus int8 outputs of one layer (`LayerReport`): `probe` is `gaussian` or
@@ -95,31 +233,93 @@ impl WasmModel {
         batch: u32,
         seed: u32,
     ) -> Result<JsValue, JsError> {
-        let t = self.model.tensor(tensor).map_err(js_err)?;
         let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
-        let r = analysis::layer::layer(
-            t,
-            &scheme(scheme_str)?,
-            &probe,
-            batch as usize,
-            seed as u64,
-            kernels::gemm::ActQuant::Asym8,
-            64,
-        )
-        .map_err(js_err)?;
-        to_js(&r)
+        let scheme = scheme(scheme_str)?;
+        self.with_tensor(tensor, |t| {
+            let r = analysis::layer::layer(
+                t,
+                &scheme,
+                &probe,
+                batch as usize,
+                seed as u64,
+                kernels::gemm::ActQuant::Asym8,
+                64,
+            )
+            .map_err(js_err)?;
+            to_js(&r)
+        })
+    }
+
+    /// [`layer`](Self::layer) showing the outputs of probe row `row` (the page's layer
+    /// panel); `quantscope layer --row` prints the same report.
+    #[wasm_bindgen(js_name = layerRow)]
+    pub fn layer_row(
+        &self,
+        tensor: &str,
+        scheme_str: &str,
+        probe: &str,
+        batch: u32,
+        seed: u32,
+        row: u32,
+    ) -> Result<JsValue, JsError> {
+        let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
+        let scheme = scheme(scheme_str)?;
+        self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, batch, seed, row))
+    }
+
+    /// The layer report on a user's inputs: `inputs` are the bytes of an .npy file of
+    /// [batch, in] or [in] values (named after `inputs_name`, as the CLI names it), which
+    /// bring their own row count.
+    #[wasm_bindgen(js_name = layerInputs)]
+    pub fn layer_inputs(
+        &self,
+        tensor: &str,
+        scheme_str: &str,
+        inputs: &[u8],
+        inputs_name: &str,
+        row: u32,
+    ) -> Result<JsValue, JsError> {
+        let scheme = scheme(scheme_str)?;
+        let x = crate::formats::npy::read_npy(inputs, inputs_name).map_err(js_err)?;
+        let x = x
+            .tensors
+            .into_iter()
+            .next()
+            .ok_or_else(|| JsError::new(&format!("{inputs_name} holds no array")))?;
+        let probe = analysis::layer::Probe::Data(x);
+        self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, 0, 0, row))
     }
 
     /// Metrics only (`TensorSummary`), for the whole-model table.
     pub fn summarize(&self, tensor: &str, scheme_str: &str) -> Result<JsValue, JsError> {
-        let t = self
-            .model
-            .tensor(tensor)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let r = analysis::summarize(t, &scheme(scheme_str)?)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&r)
+        let scheme = scheme(scheme_str)?;
+        self.with_tensor(tensor, |t| {
+            to_js(&analysis::summarize(t, &scheme).map_err(js_err)?)
+        })
     }
+}
+
+/// The layer report shown at `row`, activations int8 asymmetric per row, 64 error bins.
+fn run_layer(
+    t: &Tensor,
+    scheme: &Scheme,
+    probe: &analysis::layer::Probe,
+    batch: u32,
+    seed: u32,
+    row: u32,
+) -> Result<JsValue, JsError> {
+    let r = analysis::layer::layer_row(
+        t,
+        scheme,
+        probe,
+        batch as usize,
+        seed as u64,
+        kernels::gemm::ActQuant::Asym8,
+        64,
+        row as usize,
+    )
+    .map_err(js_err)?;
+    to_js(&r)
 }
 
 /// Benchmark hook (scripts/bench/ggml.mjs): a tensor copied into wasm memory once, so

@@ -60,12 +60,50 @@ fn rejects(files: &[&str], needle: &str) {
         Err(e) => e.to_string(),
     };
     assert!(err.contains(needle), "{files:?}: `{err}` lacks `{needle}`");
+    // The page and the CLI open files through ModelFile, which lists tensors from the
+    // header and reads each one later: the same file must fail the same way there, at
+    // open or at the latest when its tensors are read.
+    LARGEST.with(|m| m.set(0));
+    let lazy = lazily(files, &bytes);
+    let lazy_largest = LARGEST.with(Cell::get);
+    assert!(
+        lazy.contains(needle),
+        "{files:?} read lazily: `{lazy}` lacks `{needle}`"
+    );
+    let largest = largest.max(lazy_largest);
     // Readers' fixed working buffers (zip, protobuf) stay well under 1 MiB.
     let bound = (4 * total).max(1 << 20);
     assert!(
         largest <= bound,
         "{files:?}: allocated {largest} bytes at once for a {total}-byte input"
     );
+}
+
+/// Opens `files` through ModelFile and reads every tensor; the first error, as text.
+fn lazily(files: &[&str], bytes: &[Vec<u8>]) -> String {
+    use quantscope::formats::lazy::ModelFile;
+    use quantscope::formats::source::{ByteSource, InMemory};
+    use quantscope::TensorStore;
+    let sources: Vec<(String, Box<dyn ByteSource>)> = files
+        .iter()
+        .zip(bytes)
+        .map(|(n, b)| {
+            (
+                n.to_string(),
+                Box::new(InMemory(b.clone())) as Box<dyn ByteSource>,
+            )
+        })
+        .collect();
+    let model = match ModelFile::open(sources) {
+        Ok(m) => m,
+        Err(e) => return e.to_string(),
+    };
+    for t in model.info().tensors {
+        if let Err(e) = model.load(&t.name) {
+            return e.to_string();
+        }
+    }
+    panic!("{files:?} opened lazily and every tensor read, but the file is broken");
 }
 
 macro_rules! broken {
@@ -85,7 +123,21 @@ broken! {
     npz_nested_zip: ["npz_nested_zip.npz"] => "member `inner.npz` is itself a zip archive";
     pytorch_nested_zip: ["pytorch_nested_zip.pt"] => "member `archive/data.pkl` is itself a zip archive";
     zip_truncated: ["zip_truncated.pt"] => "zip archive `zip_truncated.pt`: invalid Zip archive";
-    gguf_not_yet: ["gguf_not_yet.gguf"] => "GGUF files are recognised but not read yet";
+    gguf_truncated: ["gguf_truncated.gguf"] => "tensor `norm_three`: shape [64] of F32 needs 256 bytes at offset";
+    gguf_version_1: ["gguf_version_1.gguf"] => "GGUF version 1 (32-bit counts, 2023) is not supported";
+    gguf_tensor_count_absurd: ["gguf_tensor_count_absurd.gguf"] => "header claims 1152921504606846976 tensors";
+    gguf_string_length_absurd: ["gguf_string_length_absurd.gguf"] => "metadata key: string length 1099511627776 at offset 75 is more than the 781 bytes left";
+    gguf_array_count_absurd: ["gguf_array_count_absurd.gguf"] => "metadata `tokenizer.tokens`: array of 1125899906842624 string values cannot fit";
+    gguf_unknown_type: ["gguf_unknown_type.gguf"] => "tensor `tensor_one`: unsupported dtype ggml type id 99, which ggml does not define";
+    gguf_unsupported_type: ["gguf_unsupported_type.gguf"] => "ggml type IQ2_XXS (id 16), which quantscope cannot decode yet";
+    gguf_offset_past_end: ["gguf_offset_past_end.gguf"] => "tensor `tensor_two`: shape [2, 64] of Q8_0 needs 136 bytes at offset";
+    gguf_overlapping: ["gguf_overlapping.gguf"] => "tensors `tensor_one` and `tensor_two` overlap";
+    gguf_misaligned_offset: ["gguf_misaligned_offset.gguf"] => "tensor `tensor_two`: data offset 4 is not a multiple of the alignment 32";
+    gguf_shape_overflow: ["gguf_shape_overflow.gguf"] => "has more than 2^64 elements";
+    gguf_row_not_blocks: ["gguf_row_not_blocks.gguf"] => "tensor `tensor_one`: rows of 48 values do not split into Q8_0 blocks of 32";
+    gguf_too_many_dims: ["gguf_too_many_dims.gguf"] => "tensor `tensor_one`: 7 dimensions (ggml tensors have at most 4)";
+    gguf_bad_alignment: ["gguf_bad_alignment.gguf"] => "general.alignment must be a uint32 power of two, got uint32 3";
+    gguf_deep_arrays: ["gguf_deep_arrays.gguf"] => "metadata `deep`: arrays nested more than 4 deep";
     empty_file: ["empty.bin"] => "empty file";
     pickle_os_system: ["pickle_os_system.pt"] => "pickle wants to call `posix.system`";
     pickle_stack_global: ["pickle_stack_global.pt"] => "pickle wants to call `posix.system`";

@@ -34,3 +34,17 @@ fn big_endian_zip_checkpoint_equals_numpy_views() {
 fn legacy_checkpoint_equals_numpy_views() {
     check("pytorch/checkpoint_legacy.pt");
 }
+
+#[test]
+fn zip_checkpoints_read_lazily_equal_the_whole_read() {
+    for rel in [
+        "pytorch/checkpoint_zip.pt",
+        "pytorch/checkpoint_bigendian.pt",
+    ] {
+        let files = [(rel, common::read(rel))];
+        common::assert_lazy_equals_eager(&files, true);
+    }
+    // The legacy stream keeps storages inline after the pickles: read whole.
+    let rel = "pytorch/checkpoint_legacy.pt";
+    common::assert_lazy_equals_eager(&[(rel, common::read(rel))], false);
+}

@@ -2,7 +2,7 @@
 //! dequantized activations, the float path equals the plain product, and bad requests
 //! are refused by name.
 
-use quantscope::analysis::layer::{layer, Probe};
+use quantscope::analysis::layer::{layer, layer_row, Probe};
 use quantscope::kernels::gemm::{range_params, ActQuant};
 use quantscope::{Scheme, Tensor};
 
@@ -166,4 +166,37 @@ fn bad_requests_name_the_problem() {
         .unwrap_err()
         .to_string()
         .contains("`cauchy`"));
+}
+
+#[test]
+fn a_chosen_row_shows_that_rows_outputs_with_the_same_metrics() {
+    let model = demo();
+    let t = model.tensor("layers.0.attn.out.weight").unwrap(); // [64, 64]
+    let s: Scheme = "int8-sym-ch0".parse().unwrap();
+    let x: Vec<f32> = (0..5 * 64)
+        .map(|i| ((i * 53 % 97) as f32 - 48.0) / 20.0)
+        .collect();
+    let probe = Probe::Data(Tensor {
+        name: "x".into(),
+        shape: vec![5, 64],
+        dtype: quantscope::DType::F32,
+        data: x.clone(),
+    });
+    let run = |row| layer_row(t, &s, &probe, 0, 0, ActQuant::Asym8, 16, row);
+    let first = run(0).unwrap();
+    let last = run(4).unwrap();
+    assert_eq!((first.shown_row, last.shown_row), (0, 4));
+    assert_eq!(last.metrics.sqnr_db, first.metrics.sqnr_db);
+    assert_eq!(last.error.counts, first.error.counts);
+    for c in 0..64 {
+        let f: f64 = (0..64)
+            .map(|i| t.data[c * 64 + i] as f64 * x[4 * 64 + i] as f64)
+            .sum();
+        assert!((last.float_out[c] as f64 - f).abs() < 1e-4, "float {c}");
+    }
+    let plain = layer(t, &s, &probe, 0, 0, ActQuant::Asym8, 16).unwrap();
+    assert_eq!(plain.float_out, first.float_out, "layer shows row 0");
+    assert_eq!(plain.int8_out, first.int8_out);
+    let e = run(5).unwrap_err().to_string();
+    assert!(e.contains("row 5 is outside the batch"), "{e}");
 }

@@ -109,7 +109,7 @@ pub struct LayerReport {
 
 /// Runs `batch` probe inputs through the layer `t` (weights [out, in...]) in f32 and with
 /// int8 weights from `scheme` (per tensor or per output channel, any 2..8 bits) and int8
-/// activations quantized per row (`act`).
+/// activations quantized per row (`act`). The outputs shown are probe row 0's.
 pub fn layer(
     t: &Tensor,
     scheme: &Scheme,
@@ -118,6 +118,22 @@ pub fn layer(
     seed: u64,
     act: ActQuant,
     bins: usize,
+) -> Result<LayerReport> {
+    layer_row(t, scheme, probe, batch, seed, act, bins, 0)
+}
+
+/// [`layer`], showing the outputs of probe row `row` (0-based, below the batch); the
+/// metrics and the error histogram still cover the whole batch.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_row(
+    t: &Tensor,
+    scheme: &Scheme,
+    probe: &Probe,
+    batch: usize,
+    seed: u64,
+    act: ActQuant,
+    bins: usize,
+    row: usize,
 ) -> Result<LayerReport> {
     if t.shape.len() < 2 {
         return Err(Error::NotAMatrix {
@@ -165,11 +181,19 @@ pub fn layer(
     let wf = PackedF32Matrix::pack(&t.data, n, k)?;
 
     let (x, rows) = probe.rows(k, batch, seed)?;
+    // Row 0 of an empty batch is allowed: it shows no outputs, as `layer` always did.
+    if row > 0 && row >= rows {
+        return Err(Error::BadProbe(format!(
+            "row {row} is outside the batch: rows are 0 to {}",
+            rows.saturating_sub(1)
+        )));
+    }
     let yf = gemm::linear_f32(&x, rows, &wf, None)?;
     let yq = gemm::linear_i8(&x, rows, &wq, None, act)?;
     let m = metrics::compare(&yf, &yq);
     let err: Vec<f32> = yq.iter().zip(&yf).map(|(a, b)| a - b).collect();
     let shown = n.min(MAX_SHOWN);
+    let at = row * n..row * n + shown;
     Ok(LayerReport {
         tensor: t.name.clone(),
         shape: t.shape.clone(),
@@ -181,9 +205,9 @@ pub fn layer(
         batch: rows,
         seed,
         metrics: m,
-        shown_row: 0,
-        float_out: yf.get(..shown).unwrap_or_default().to_vec(),
-        int8_out: yq.get(..shown).unwrap_or_default().to_vec(),
+        shown_row: row,
+        float_out: yf.get(at.clone()).unwrap_or_default().to_vec(),
+        int8_out: yq.get(at).unwrap_or_default().to_vec(),
         error: metrics::histogram(&err, bins),
     })
 }

@@ -1,14 +1,16 @@
 //! The quantscope command-line tool: inspect model files and quantize their tensors.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
+use quantscope::formats::lazy::ModelFile;
+use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
-use quantscope::{Model, Scheme};
+use quantscope::{Scheme, TensorStore};
 
 /// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
 /// this one ends the program quietly instead, as Unix tools do.
@@ -105,6 +107,9 @@ enum Command {
         batch: usize,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The probe row whose outputs are shown (0-based); metrics cover every row.
+        #[arg(long, default_value_t = 0)]
+        row: usize,
         /// Activation quantization per row: asym (int8 with zero point), sym, u7.
         #[arg(long, default_value = "asym")]
         activations: String,
@@ -124,37 +129,55 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(files: &[PathBuf]) -> Result<Model, String> {
-    let mut named: Vec<(String, Vec<u8>)> = files
-        .iter()
-        .map(|f| {
-            let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
-            Ok((f.to_string_lossy().into_owned(), bytes))
-        })
-        .collect::<Result<_, String>>()?;
+/// Memory-maps a file: tensors are then read from the map as they are needed, so a
+/// large model costs the memory of the tensors in use, not of the file.
+fn map(path: &Path) -> Result<(String, Box<dyn ByteSource>), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.to_string_lossy().into_owned();
+    if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+        // Mapping an empty file fails on some systems; let the reader say "empty file".
+        return Ok((name, Box::new(InMemory(Vec::new()))));
+    }
+    // SAFETY: the map is only read. If another program truncates the file while it is
+    // mapped, reads of the lost pages fault, as with every tool that maps model files
+    // (safetensors, llama.cpp); the CLI is short-lived and maps read-only.
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((name, Box::new(InMemory(map))))
+}
+
+fn load(files: &[PathBuf]) -> Result<ModelFile, String> {
+    let mut paths: Vec<PathBuf> = files.to_vec();
     loop {
-        let refs: Vec<(&str, &[u8])> = named
+        let sources = paths
             .iter()
-            .map(|(n, b)| (n.as_str(), b.as_slice()))
-            .collect();
-        match quantscope::formats::open_many(&refs) {
+            .map(|p| map(p))
+            .collect::<Result<Vec<_>, String>>()?;
+        match ModelFile::open(sources) {
             // A lone ONNX model whose tensors live in a file beside it: read that file
             // from the model's folder (by its file name only) and try again.
             Err(quantscope::Error::MissingExternalData { location, .. }) if files.len() == 1 => {
                 let base = quantscope::formats::base_name(&location).to_string();
                 let beside = files[0].with_file_name(&base);
-                if named.iter().any(|(n, _)| n.ends_with(&base)) || !beside.is_file() {
+                if paths.iter().any(|p| p.to_string_lossy().ends_with(&base)) || !beside.is_file() {
                     return Err(format!(
                         "ONNX tensors keep their data in `{location}`, not found beside {}; give it as another file",
                         files[0].display()
                     ));
                 }
-                let bytes =
-                    std::fs::read(&beside).map_err(|e| format!("{}: {e}", beside.display()))?;
-                named.push((beside.to_string_lossy().into_owned(), bytes));
+                paths.push(beside);
             }
             other => return other.map_err(|e| e.to_string()),
         }
+    }
+}
+
+/// The tensors to work on: those named, or every tensor of the model in its order.
+fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
+    if named.is_empty() {
+        model.info().tensors.into_iter().map(|t| t.name).collect()
+    } else {
+        named
     }
 }
 
@@ -186,16 +209,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 return export_model(&files, &scheme, &out, report.as_deref(), json);
             }
             let model = load(&files)?;
-            let names: Vec<String> = if tensor.is_empty() {
-                model.tensors.iter().map(|t| t.name.clone()).collect()
-            } else {
-                tensor
-            };
-            let rows = names
+            let rows = tensor_names(&model, tensor)
                 .iter()
                 .map(|n| {
-                    let t = model.tensor(n).map_err(|e| e.to_string())?;
-                    analysis::summarize(t, &scheme).map_err(|e| e.to_string())
+                    let t = model.load(n).map_err(|e| e.to_string())?;
+                    analysis::summarize(&t, &scheme).map_err(|e| e.to_string())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if json {
@@ -217,16 +235,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map(|s| s.parse::<Scheme>().map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             let model = load(std::slice::from_ref(&file))?;
-            let names: Vec<String> = if tensor.is_empty() {
-                model.tensors.iter().map(|t| t.name.clone()).collect()
-            } else {
-                tensor
-            };
+            let names = tensor_names(&model, tensor);
             let mut rows = Vec::with_capacity(names.len() * schemes.len());
             for n in &names {
-                let t = model.tensor(n).map_err(|e| e.to_string())?;
+                let t = model.load(n).map_err(|e| e.to_string())?;
                 for s in &schemes {
-                    rows.push(analysis::summarize(t, s).map_err(|e| e.to_string())?);
+                    rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
                 }
             }
             if json {
@@ -244,6 +258,7 @@ fn run(cli: Cli) -> Result<(), String> {
             inputs,
             batch,
             seed,
+            row,
             activations,
             json,
         } => {
@@ -251,13 +266,14 @@ fn run(cli: Cli) -> Result<(), String> {
             let act = ActQuant::parse(&activations).map_err(|e| e.to_string())?;
             let probe = if inputs.ends_with(".npy") {
                 let m = load(&[PathBuf::from(&inputs)])?;
-                Probe::Data(m.tensors.into_iter().next().ok_or("empty .npy")?)
+                let first = m.info().tensors.into_iter().next().ok_or("empty .npy")?;
+                Probe::Data(m.load(&first.name).map_err(|e| e.to_string())?.into_owned())
             } else {
                 Probe::parse(&inputs).map_err(|e| e.to_string())?
             };
             let model = load(std::slice::from_ref(&file))?;
-            let t = model.tensor(&tensor).map_err(|e| e.to_string())?;
-            let r = layer::layer(t, &scheme, &probe, batch, seed, act, 64)
+            let t = model.load(&tensor).map_err(|e| e.to_string())?;
+            let r = layer::layer_row(&t, &scheme, &probe, batch, seed, act, 64, row)
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&r)?;
@@ -367,12 +383,12 @@ fn export_model(
 #[allow(clippy::type_complexity)]
 fn onnx_source(
     files: &[PathBuf],
-    model: &Model,
+    model: &ModelFile,
 ) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
-    if model.format != quantscope::Format::Onnx {
+    let format = model.info().format;
+    if format != quantscope::Format::Onnx {
         return Err(format!(
-            "the ONNX writer rewrites an ONNX model, and the input is {:?}; write .gguf or .safetensors instead",
-            model.format
+            "the ONNX writer rewrites an ONNX model, and the input is {format:?}; write .gguf or .safetensors instead"
         ));
     }
     let read = |f: &std::path::Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));

@@ -165,7 +165,7 @@ fn plan(info: &TensorInfo, want: GgmlType) -> Result<Plan> {
         ne.push(1);
         note = Some("scalar: stored as shape [1] (ggml tensors have at least one axis)".into());
     }
-    let (ty, quantized, why) = if !info.dtype.is_float() {
+    let (ty, quantized, why) = if !super::is_float_weight(info.dtype) {
         let ty = match info.dtype {
             DType::I8 | DType::Bool => TensorType::I8,
             DType::U8 | DType::I16 => TensorType::I16,

@@ -167,11 +167,17 @@ pub fn export<S: TensorStore + ?Sized>(
     }
 }
 
+/// Float values in the source: a float dtype, or a ggml block format (a GGUF source's
+/// quantized tensor, decoded to f32 by the reader).
+pub(crate) fn is_float_weight(d: DType) -> bool {
+    d.is_float() || matches!(d, DType::Ggml(_))
+}
+
 /// Why a tensor is left as it is rather than quantized, or None when the scheme applies:
 /// float tensors of two or more axes are weights; 1-D tensors (biases, norm scales) stay
 /// in float as llama.cpp's converter and ONNX Runtime's weight quantizers leave them.
 pub(crate) fn keep_reason(info: &TensorInfo) -> Option<String> {
-    if !info.dtype.is_float() {
+    if !is_float_weight(info.dtype) {
         Some(format!("{} tensor: not a float weight", info.dtype))
     } else if matches!(info.dtype, DType::F8E4M3 | DType::F8E5M2) {
         Some(format!("already {}: not quantized again", info.dtype))

@@ -72,7 +72,10 @@ enum Form<'a> {
 fn plain(t: &Tensor) -> Out {
     let d = &t.data;
     let (dtype, data): (Dtype, Vec<u8>) = match t.dtype {
-        DType::F32 => (Dtype::F32, d.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        // A ggml block tensor (from GGUF) kept as it is: its decoded values.
+        DType::F32 | DType::Ggml(_) => {
+            (Dtype::F32, d.iter().flat_map(|v| v.to_le_bytes()).collect())
+        }
         DType::F64 => (
             Dtype::F64,
             d.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(),

@@ -1,10 +1,13 @@
 //! Model file formats: one file per container, detected by magic bytes, not by extension.
 
+pub mod gguf;
+pub mod lazy;
 pub mod npy;
 pub mod onnx;
 pub mod pickle;
 pub mod pytorch;
 pub mod safetensors;
+pub mod source;
 pub mod tflite;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
@@ -30,6 +33,7 @@ pub enum Format {
     Onnx,
     Tflite,
     Pytorch,
+    Gguf,
 }
 
 /// Every tensor of one file, decoded to f32, plus the file's free-form metadata.
@@ -153,6 +157,8 @@ impl TensorStore for Model {
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     if bytes.starts_with(npy::NPY_MAGIC) {
         Some(Format::Npy)
+    } else if bytes.starts_with(gguf::MAGIC) {
+        Some(Format::Gguf)
     } else if is_zip(bytes) {
         match zip_kind(bytes, "") {
             Ok(ZipKind::Pytorch(_)) => Some(Format::Pytorch),
@@ -208,12 +214,6 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
     if bytes.is_empty() {
         return Err(Error::EmptyFile(name.to_string()));
     }
-    if bytes.starts_with(b"GGUF") {
-        return Err(Error::NotYetSupported {
-            format: "GGUF".into(),
-            reason: format!("{name}: GGUF files are recognised but not read yet"),
-        });
-    }
     if is_zip(bytes) {
         // Tell an .npz from a torch.save archive by what it holds; a broken zip is
         // reported as such rather than as a broken .npz.
@@ -229,6 +229,7 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         Some(Format::Onnx) => onnx::read(bytes, &[]),
         Some(Format::Tflite) => tflite::read(bytes),
         Some(Format::Pytorch) => pytorch::read(bytes, name),
+        Some(Format::Gguf) => gguf::read(bytes, name),
         None => Err(Error::UnknownFormat {
             name: name.to_string(),
             head: describe_head(bytes),
@@ -243,7 +244,13 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
 pub fn open_many(files: &[(&str, &[u8])]) -> Result<Model> {
     match files {
         [] => Err(Error::Shard("no files given".into())),
-        [(name, bytes)] => open(bytes, name),
+        [(name, bytes)] => {
+            let model = open(bytes, name)?;
+            if model.format == Format::Gguf {
+                check_gguf_splits(&[(name, &model.metadata)])?;
+            }
+            Ok(model)
+        }
         _ => {
             let onnx: Vec<usize> = (0..files.len())
                 .filter(|&i| detect(files[i].1) == Some(Format::Onnx))
@@ -288,10 +295,7 @@ fn open_shards(files: &[(&str, &[u8])]) -> Result<Model> {
         _ => return Err(Error::Shard("more than one .index.json given".into())),
     };
     let mut format = None;
-    let mut tensors: Vec<Tensor> = Vec::new();
-    let mut quantization = BTreeMap::new();
-    let mut metadata = BTreeMap::new();
-    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut models = Vec::with_capacity(shards.len());
     for (name, bytes) in &shards {
         let model = open(bytes, name)?;
         if *format.get_or_insert(model.format) != model.format {
@@ -301,46 +305,33 @@ fn open_shards(files: &[(&str, &[u8])]) -> Result<Model> {
                 format.unwrap_or(model.format)
             )));
         }
-        for t in model.tensors {
-            if let Some(first) = owner.insert(t.name.clone(), name.to_string()) {
-                return Err(Error::DuplicateTensor {
-                    name: t.name,
-                    first,
-                    second: name.to_string(),
-                });
-            }
-            if let Some(map) = &weight_map {
-                match map.get(&t.name) {
-                    Some(f) if f == base_name(name) => {}
-                    Some(f) => {
-                        return Err(Error::Shard(format!(
-                            "tensor `{}` is in `{name}` but the index puts it in `{f}`",
-                            t.name
-                        )))
-                    }
-                    None => {
-                        return Err(Error::Shard(format!(
-                            "tensor `{}` in `{name}` is not listed in the index",
-                            t.name
-                        )))
-                    }
-                }
-            }
-            tensors.push(t);
-        }
+        models.push((*name, model));
+    }
+    let names: Vec<(&str, Vec<&str>)> = models
+        .iter()
+        .map(|(n, m)| (*n, m.tensors.iter().map(|t| t.name.as_str()).collect()))
+        .collect();
+    check_shards(weight_map.as_ref(), &names)?;
+    if format == Some(Format::Gguf) {
+        let metas: Vec<(&str, &BTreeMap<String, String>)> =
+            models.iter().map(|(n, m)| (*n, &m.metadata)).collect();
+        check_gguf_splits(&metas)?;
+    }
+    let mut tensors: Vec<Tensor> = Vec::new();
+    let mut quantization = BTreeMap::new();
+    let mut metadata = BTreeMap::new();
+    for (_, model) in models {
+        tensors.extend(model.tensors);
         quantization.extend(model.quantization);
         for (k, v) in model.metadata {
             metadata.entry(k).or_insert(v);
         }
     }
-    if let Some(map) = &weight_map {
-        if let Some((t, f)) = map.iter().find(|(t, _)| !owner.contains_key(*t)) {
-            return Err(Error::Shard(format!(
-                "the index puts tensor `{t}` in `{f}`, which was not given"
-            )));
-        }
+    // GGUF splits keep their files' order (blk.0, blk.1, ...); checkpoint shards list
+    // in name order.
+    if format != Some(Format::Gguf) {
+        tensors.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    tensors.sort_by(|a, b| a.name.cmp(&b.name));
     metadata.insert("shards".into(), shards.len().to_string());
     Ok(Model {
         format: format.unwrap_or(Format::Safetensors),
@@ -351,8 +342,68 @@ fn open_shards(files: &[(&str, &[u8])]) -> Result<Model> {
     })
 }
 
+/// Checks the tensor names of shards (file name, its tensors) against each other (no
+/// tensor in two files) and against the index's weight map when one was given (every
+/// tensor where the index puts it, every indexed tensor present).
+pub(crate) fn check_shards(
+    weight_map: Option<&BTreeMap<String, String>>,
+    shards: &[(&str, Vec<&str>)],
+) -> Result<()> {
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, tensors) in shards {
+        for &t in tensors {
+            if let Some(first) = owner.insert(t, name) {
+                return Err(Error::DuplicateTensor {
+                    name: t.to_string(),
+                    first: first.to_string(),
+                    second: name.to_string(),
+                });
+            }
+            if let Some(map) = weight_map {
+                match map.get(t) {
+                    Some(f) if f == base_name(name) => {}
+                    Some(f) => {
+                        return Err(Error::Shard(format!(
+                            "tensor `{t}` is in `{name}` but the index puts it in `{f}`"
+                        )))
+                    }
+                    None => {
+                        return Err(Error::Shard(format!(
+                            "tensor `{t}` in `{name}` is not listed in the index"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    if let Some(map) = weight_map {
+        if let Some((t, f)) = map.iter().find(|(t, _)| !owner.contains_key(t.as_str())) {
+            return Err(Error::Shard(format!(
+                "the index puts tensor `{t}` in `{f}`, which was not given"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `gguf-split` writes `split.count` into every file of a split model: all of them
+/// must be given together. `files` are (file name, its metadata).
+pub(crate) fn check_gguf_splits(files: &[(&str, &BTreeMap<String, String>)]) -> Result<()> {
+    for (name, metadata) in files {
+        if let Some(count) = metadata.get("split.count") {
+            if count.parse::<usize>().ok() != Some(files.len()) {
+                return Err(Error::Shard(format!(
+                    "`{name}` is one of {count} GGUF split files (split.count) but {} were given; open all of them together",
+                    files.len()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `model.safetensors.index.json`: `{"metadata": {...}, "weight_map": {tensor: file}}`.
-fn read_index(name: &str, bytes: &[u8]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn read_index(name: &str, bytes: &[u8]) -> Result<BTreeMap<String, String>> {
     #[derive(serde::Deserialize)]
     struct Index {
         weight_map: BTreeMap<String, String>,

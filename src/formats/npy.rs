@@ -141,8 +141,8 @@ fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
         DType::U16 => conv(npy.into_vec::<u16>().map_err(io)?, |v| v as f32),
         DType::U8 => conv(npy.into_vec::<u8>().map_err(io)?, |v| v as f32),
         DType::Bool => conv(npy.into_vec::<bool>().map_err(io)?, |v| v as u8 as f32),
-        DType::BF16 | DType::F8E4M3 | DType::F8E5M2 => {
-            unreachable!("numpy has no bfloat16 or float8: not produced by the match above")
+        DType::BF16 | DType::F8E4M3 | DType::F8E5M2 | DType::Ggml(_) => {
+            unreachable!("numpy has no such dtype: not produced by the match above")
         }
     };
     let shape: Vec<usize> = shape_u64.iter().map(|&d| d as usize).collect();

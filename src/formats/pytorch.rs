@@ -11,11 +11,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Cursor, Read};
 
-use super::pickle::{self, Heap, Id, Obj, StorageRef};
+use super::lazy::{Entry, Layout, Part};
+use super::pickle::{self, Heap, Id, Obj, StorageRef, TensorRef};
 use super::safetensors::{decode, decode_be};
+use super::source::{ByteSource, SourceReader};
 use super::{checked_numel, zip_kind, Format, Model, ZipKind};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// The legacy format's first pickle: protocol 2, then LONG1 of 10 bytes holding the
 /// magic number 0x1950a86a20f9469cfc6c.
@@ -297,6 +299,118 @@ fn walk(
     }
 }
 
+/// Where a tensor's elements lie in its storage: the first element, and the size and
+/// stride of each axis (in elements), for gathering them in row-major order.
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    pub start: u64,
+    pub size: Vec<u64>,
+    pub stride: Vec<u64>,
+    /// Bytes per element.
+    pub item: usize,
+    pub big_endian: bool,
+}
+
+impl View {
+    /// The tensor's view of storage `s` (of `storage_len` bytes), checked: every element
+    /// it touches lies in the storage, and it has no more elements than the file could
+    /// describe. Returns the view rebased to the first byte it touches, and that byte
+    /// range of the storage.
+    fn checked(
+        t: &TensorRef,
+        s: &StorageRef,
+        name: &str,
+        storage_len: usize,
+        file_len: usize,
+        big_endian: bool,
+    ) -> Result<(View, std::ops::Range<u64>)> {
+        let item = s.dtype.size();
+        // Never allocate more than the file could describe (a stride-0 tensor could).
+        let numel = checked_numel(name, &t.size, item, file_len)?;
+        let out_of_range = |needed: String| Error::StorageOutOfRange {
+            name: name.to_string(),
+            key: s.key.clone(),
+            needed,
+            available: storage_len,
+        };
+        let start = s
+            .view_offset
+            .checked_add(t.offset)
+            .ok_or_else(|| out_of_range("more than 2^64".into()))?;
+        let mut range = 0..0;
+        if numel > 0 {
+            // The last element the view touches decides whether it fits in the storage.
+            let mut last = start;
+            for (&d, &st) in t.size.iter().zip(&t.stride) {
+                last = (d - 1)
+                    .checked_mul(st)
+                    .and_then(|x| last.checked_add(x))
+                    .ok_or_else(|| out_of_range("more than 2^64".into()))?;
+            }
+            let end = (last + 1)
+                .checked_mul(item as u64)
+                .ok_or_else(|| out_of_range("more than 2^64".into()))?;
+            if end > storage_len as u64 {
+                return Err(out_of_range(end.to_string()));
+            }
+            range = start * item as u64..end;
+        }
+        Ok((
+            View {
+                start: 0,
+                size: t.size.clone(),
+                stride: t.stride.clone(),
+                item,
+                big_endian,
+            },
+            range,
+        ))
+    }
+
+    /// The elements in row-major order, from `raw`, the bytes of the storage from the
+    /// view's first element on.
+    pub(crate) fn gather(&self, raw: &[u8]) -> Vec<u8> {
+        let numel: u64 = self.size.iter().product();
+        let item = self.item;
+        if numel == 0 {
+            return Vec::new();
+        }
+        if self.stride == row_major_strides(&self.size) || numel == 1 {
+            let b = self.start as usize * item;
+            return raw[b..b + numel as usize * item].to_vec();
+        }
+        let mut out = Vec::with_capacity(numel as usize * item);
+        let mut index = vec![0u64; self.size.len()];
+        for _ in 0..numel {
+            let off = self.start
+                + index
+                    .iter()
+                    .zip(&self.stride)
+                    .map(|(i, s)| i * s)
+                    .sum::<u64>();
+            let b = off as usize * item;
+            out.extend_from_slice(&raw[b..b + item]);
+            for ax in (0..index.len()).rev() {
+                index[ax] += 1;
+                if index[ax] < self.size[ax] {
+                    break;
+                }
+                index[ax] = 0;
+            }
+        }
+        out
+    }
+
+    /// Decodes gathered elements of `dtype`.
+    pub(crate) fn decode(&self, contiguous: &[u8], dtype: DType) -> Vec<f32> {
+        if self.big_endian {
+            decode_be(contiguous, dtype)
+        } else {
+            decode(contiguous, dtype)
+        }
+    }
+}
+
 /// Reads a tensor's elements out of its storage, following its offset and strides
 /// (so non-contiguous tensors come out in row-major order).
 fn materialize(
@@ -306,76 +420,153 @@ fn materialize(
     data: &StorageBytes,
     file_len: usize,
 ) -> Result<Tensor> {
+    let (t, s) = tensor_and_storage(heap, id);
+    let raw = data.by_key.get(&s.key).ok_or_else(|| {
+        Error::Pytorch(format!("tensor `{name}`: storage `{}` has no data", s.key))
+    })?;
+    let (view, range) = View::checked(t, s, &name, raw.len(), file_len, data.big_endian)?;
+    let contiguous = view.gather(&raw[range.start as usize..range.end as usize]);
+    Ok(Tensor {
+        shape: t.size.iter().map(|&d| d as usize).collect(),
+        dtype: s.dtype,
+        data: view.decode(&contiguous, s.dtype),
+        name,
+    })
+}
+
+fn tensor_and_storage(heap: &Heap, id: Id) -> (&TensorRef, &StorageRef) {
     let Obj::Tensor(t) = heap.get(id) else {
         unreachable!("called on tensors only")
     };
     let Obj::Storage(s) = heap.get(t.storage) else {
         unreachable!("checked by the unpickler")
     };
-    let raw = data.by_key.get(&s.key).ok_or_else(|| {
-        Error::Pytorch(format!("tensor `{name}`: storage `{}` has no data", s.key))
-    })?;
-    let item = s.dtype.size();
-    // Never allocate more than the file could describe (a stride-0 tensor could).
-    let numel = checked_numel(&name, &t.size, item, file_len)?;
-    let out_of_range = |needed: String| Error::StorageOutOfRange {
-        name: name.clone(),
-        key: s.key.clone(),
-        needed,
-        available: raw.len(),
+    (t, s)
+}
+
+/// Lists the tensors of a torch.save zip checkpoint without reading their storages:
+/// the zip directory and data.pkl are read, and each tensor becomes an entry over the
+/// bytes of its stored (uncompressed) storage record. `Ok(None)` when the archive is not
+/// a checkpoint or a storage record is compressed, which only a whole read handles.
+pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>> {
+    let file_len = src.len() as usize;
+    let zerr = |reason: String| Error::Zip {
+        name: name.to_string(),
+        reason,
     };
-    let start = s
-        .view_offset
-        .checked_add(t.offset)
-        .ok_or_else(|| out_of_range("more than 2^64".into()))?;
-    let shape: Vec<usize> = t.size.iter().map(|&d| d as usize).collect();
-    let mut contiguous = Vec::with_capacity(numel * item);
-    if numel > 0 {
-        // The last element the view touches decides whether it fits in the storage.
-        let mut last = start;
-        for (&d, &st) in t.size.iter().zip(&t.stride) {
-            last = (d - 1)
-                .checked_mul(st)
-                .and_then(|x| last.checked_add(x))
-                .ok_or_else(|| out_of_range("more than 2^64".into()))?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, SourceReader::new(src));
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| zerr(e.to_string()))?;
+    let Some(pkl_path) = zip
+        .file_names()
+        .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
+        .min_by_key(|n| n.len())
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let prefix = pkl_path.trim_end_matches("data.pkl").to_string();
+    let mut small = |path: &str| -> Result<Option<Vec<u8>>> {
+        let mut entry = match zip.by_name(path) {
+            Ok(e) => e,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(e) => return Err(zerr(format!("record `{path}`: {e}"))),
+        };
+        let declared = entry.size();
+        if declared > (file_len as u64).saturating_mul(1100) {
+            return Err(zerr(format!(
+                "record `{path}` claims {declared} bytes, more than a {file_len}-byte archive can hold"
+            )));
         }
-        let end = (last + 1)
-            .checked_mul(item as u64)
-            .ok_or_else(|| out_of_range("more than 2^64".into()))?;
-        if end > raw.len() as u64 {
-            return Err(out_of_range(end.to_string()));
-        }
-        let row_major = row_major_strides(&t.size);
-        if t.stride == row_major || numel == 1 {
-            let b = start as usize * item;
-            contiguous.extend_from_slice(&raw[b..b + numel * item]);
-        } else {
-            let mut index = vec![0u64; shape.len()];
-            for _ in 0..numel {
-                let off = start + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<u64>();
-                let b = off as usize * item;
-                contiguous.extend_from_slice(&raw[b..b + item]);
-                for ax in (0..index.len()).rev() {
-                    index[ax] += 1;
-                    if index[ax] < t.size[ax] {
-                        break;
-                    }
-                    index[ax] = 0;
-                }
-            }
-        }
+        let mut raw = Vec::with_capacity(declared as usize);
+        entry
+            .by_ref()
+            .take(declared)
+            .read_to_end(&mut raw)
+            .map_err(|e| zerr(format!("record `{path}`: {e}")))?;
+        Ok(Some(raw))
+    };
+    let pkl = small(&pkl_path)?.unwrap_or_default();
+    if pkl.starts_with(b"PK\x03\x04") {
+        return Ok(None);
     }
-    let values = if data.big_endian {
-        decode_be(&contiguous, s.dtype)
-    } else {
-        decode(&contiguous, s.dtype)
+    let big_endian = match small(&format!("{prefix}byteorder"))?.as_deref() {
+        None | Some(b"little") => false,
+        Some(b"big") => true,
+        Some(_) => return Ok(None),
     };
-    Ok(Tensor {
-        name,
-        shape,
-        dtype: s.dtype,
-        data: values,
-    })
+    let (heap, root, _) = pickle::load(&pkl, &mut |heap: &Heap, pid: Id| {
+        Ok(Obj::Storage(pickle::storage_from_pid(heap, pid)?))
+    })?;
+    // Where each storage record's bytes lie in the file.
+    let mut records: HashMap<String, Option<(u64, u64)>> = HashMap::new();
+    let mut entries = Vec::new();
+    let mut metadata = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut failed: Option<Error> = None;
+    walk(&heap, root, String::new(), 0, &mut seen, &mut |path, id| {
+        match heap.get(id) {
+            Obj::Tensor(_) => {
+                let (t, s) = tensor_and_storage(&heap, id);
+                let record = match records.get(&s.key) {
+                    Some(r) => *r,
+                    None => {
+                        let rec = format!("{prefix}data/{}", s.key);
+                        let r = match zip.by_name(&rec) {
+                            Ok(e) if e.compression() == zip::CompressionMethod::Stored => {
+                                Some((e.data_start(), e.size()))
+                            }
+                            Ok(_) => None,
+                            Err(zip::result::ZipError::FileNotFound) => {
+                                return Err(Error::Pytorch(format!(
+                                    "storage `{}` is missing: the archive has no record `{rec}`",
+                                    s.key
+                                )))
+                            }
+                            Err(e) => return Err(zerr(format!("record `{rec}`: {e}"))),
+                        };
+                        records.insert(s.key.clone(), r);
+                        r
+                    }
+                };
+                let Some((at, len)) = record else {
+                    failed = Some(Error::Pytorch("a compressed storage record".into()));
+                    return Ok(());
+                };
+                let (view, range) = View::checked(t, s, &path, len as usize, file_len, big_endian)?;
+                entries.push(Entry {
+                    shape: t.size.iter().map(|&d| d as usize).collect(),
+                    dtype: s.dtype,
+                    offset: at + range.start,
+                    nbytes: range.end - range.start,
+                    layout: Layout::Torch(view),
+                    name: path,
+                });
+            }
+            Obj::Int(i) => {
+                metadata.insert(path, i.to_string());
+            }
+            Obj::Float(f) => {
+                metadata.insert(path, f.to_string());
+            }
+            Obj::Bool(b) => {
+                metadata.insert(path, b.to_string());
+            }
+            Obj::Str(s) if s.len() <= 256 => {
+                metadata.insert(path, s.clone());
+            }
+            _ => {}
+        }
+        Ok(())
+    })?;
+    if failed.is_some() || entries.is_empty() {
+        return Ok(None);
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(Part {
+        format: Format::Pytorch,
+        metadata,
+        entries,
+    }))
 }
 
 fn row_major_strides(size: &[u64]) -> Vec<u64> {

@@ -1,14 +1,17 @@
 //! safetensors: an 8-byte little-endian header length, a JSON header, then raw data.
 //! Parsing and validation (offsets, overlaps, header size) are the `safetensors` crate's.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use half::{bf16, f16};
-use safetensors::{tensor::Dtype as StDtype, SafeTensors};
+use safetensors::tensor::{Dtype as StDtype, Metadata, TensorInfo as StTensorInfo};
+use safetensors::SafeTensorError;
 
+use super::lazy::{Entry, Layout, Part};
+use super::source::{ByteSource, InMemory};
 use super::{Format, Model};
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::DType;
 
 /// safetensors has no magic number: an 8-byte header length followed by `{`.
 pub fn looks_like(bytes: &[u8]) -> bool {
@@ -16,59 +19,91 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 }
 
 pub fn read(bytes: &[u8]) -> Result<Model> {
-    check_header_length(bytes)?;
-    let st = SafeTensors::deserialize(bytes).map_err(|e| explain(e, bytes))?;
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| explain(e, bytes))?;
-    let metadata: BTreeMap<String, String> = meta
-        .metadata()
-        .as_ref()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    let mut tensors = Vec::new();
-    for (name, view) in st.tensors() {
-        let dtype = map_dtype(&name, view.dtype())?;
-        let data = decode(view.data(), dtype);
-        tensors.push(Tensor {
-            name,
-            shape: view.shape().to_vec(),
-            dtype,
-            data,
-        });
-    }
-    tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Model::new(Format::Safetensors, tensors, metadata))
+    let src = InMemory(bytes);
+    index(&src)?.load_all(&src)
 }
 
-/// The crate says "invalid header length" for both a truncated file and a lying
-/// header; say which numbers disagree.
-fn check_header_length(bytes: &[u8]) -> Result<()> {
-    let Some(head) = bytes.get(..8) else {
+/// The header in the layout the crate reads it (`__metadata__` beside the tensors), so
+/// that [`Metadata`]'s own validation (offsets in order, no gaps, sizes that match the
+/// shapes) runs on a header read alone, without the tensors' bytes.
+#[derive(serde::Deserialize)]
+struct Header {
+    #[serde(rename = "__metadata__")]
+    metadata: Option<HashMap<String, String>>,
+    #[serde(flatten)]
+    tensors: HashMap<String, StTensorInfo>,
+}
+
+/// Lists the tensors of a safetensors file from its header: only the 8-byte length and
+/// the JSON header are read.
+pub(crate) fn index(src: &dyn ByteSource) -> Result<Part> {
+    let file_len = src.len();
+    if file_len < 8 {
         return Err(Error::Safetensors(format!(
-            "file is {} bytes, too short for the 8-byte header length",
-            bytes.len()
+            "file is {file_len} bytes, too short for the 8-byte header length"
         )));
-    };
-    let n = u64::from_le_bytes(head.try_into().expect("8 bytes"));
-    let rest = (bytes.len() - 8) as u64;
+    }
+    let n = u64::from_le_bytes(
+        src.read_at(0, 8)?
+            .as_ref()
+            .try_into()
+            .expect("read_at returns 8 bytes"),
+    );
+    let rest = file_len - 8;
     if n > rest {
         return Err(Error::Safetensors(format!(
             "header length field says {n} bytes but only {rest} bytes follow (truncated file or corrupt header)"
         )));
     }
-    Ok(())
+    let header_bytes = src.read_at(8, n as usize)?;
+    let data_len = rest - n;
+    let header: Header = serde_json::from_slice(&header_bytes)
+        .map_err(|e| Error::Safetensors(format!("header is not valid safetensors JSON: {e}")))?;
+    let mut tensors: Vec<(String, StTensorInfo)> = header.tensors.into_iter().collect();
+    tensors.sort_by_key(|a| a.1.data_offsets);
+    let explain = |e| explain(e, &header_bytes, data_len);
+    let meta = Metadata::new(header.metadata, tensors).map_err(explain)?;
+    if meta.data_len() as u64 != data_len {
+        return Err(explain(SafeTensorError::MetadataIncompleteBuffer));
+    }
+    let metadata: BTreeMap<String, String> = meta
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let data_start = 8 + n;
+    let mut entries = Vec::new();
+    for (name, info) in meta.tensors() {
+        let dtype = map_dtype(&name, info.dtype)?;
+        let (start, end) = info.data_offsets;
+        entries.push(Entry {
+            name,
+            shape: info.shape.clone(),
+            dtype,
+            offset: data_start + start as u64,
+            nbytes: (end - start) as u64,
+            layout: Layout::Plain,
+        });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Part {
+        format: Format::Safetensors,
+        metadata,
+        entries,
+    })
 }
 
-fn explain(e: safetensors::SafeTensorError, bytes: &[u8]) -> Error {
+fn explain(e: SafeTensorError, header: &[u8], data_len: u64) -> Error {
     use safetensors::SafeTensorError as E;
+    let bad = || find_bad_tensor(header, data_len);
     Error::Safetensors(match e {
-        E::TensorInvalidInfo => {
-            find_bad_tensor(bytes).unwrap_or_else(|| "invalid shape, dtype or offsets".into())
-        }
-        E::MetadataIncompleteBuffer => find_bad_tensor(bytes).unwrap_or_else(|| {
+        E::TensorInvalidInfo => bad().unwrap_or_else(|| "invalid shape, dtype or offsets".into()),
+        E::MetadataIncompleteBuffer => bad().unwrap_or_else(|| {
             "the tensors' data offsets do not cover the data section exactly (truncated file, or bytes the header does not account for)".into()
         }),
-        E::ValidationOverflow => find_bad_tensor(bytes)
-            .unwrap_or_else(|| "a tensor's shape overflows when multiplied out".into()),
+        E::ValidationOverflow => {
+            bad().unwrap_or_else(|| "a tensor's shape overflows when multiplied out".into())
+        }
         E::InvalidOffset(name) => format!(
             "tensor `{name}`: data offsets are out of order, overlap, or run past the end of the file"
         ),
@@ -78,10 +113,8 @@ fn explain(e: safetensors::SafeTensorError, bytes: &[u8]) -> Error {
 
 /// The crate rejects a tensor whose shape, dtype and offsets disagree without saying
 /// which; look at the header again (already known to be valid JSON) to name it.
-fn find_bad_tensor(bytes: &[u8]) -> Option<String> {
-    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
-    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + n)?).ok()?;
-    let data_len = bytes.len() - 8 - n;
+fn find_bad_tensor(header: &[u8], data_len: u64) -> Option<String> {
+    let header: serde_json::Value = serde_json::from_slice(header).ok()?;
     for (name, info) in header.as_object()? {
         if name == "__metadata__" {
             continue;
@@ -100,7 +133,7 @@ fn find_bad_tensor(bytes: &[u8]) -> Option<String> {
                 span.map_or("a negative range".into(), |b| b.to_string()),
             ));
         }
-        if end > data_len as u64 {
+        if end > data_len {
             return Some(format!(
                 "tensor `{name}`: data_offsets end at {end}, past the {data_len}-byte data section"
             ));
@@ -135,8 +168,8 @@ fn map_dtype(name: &str, d: StDtype) -> Result<DType> {
     })
 }
 
-/// Decodes little-endian values of `dtype` to f32. The crate has already checked that
-/// `raw` holds exactly numel * size bytes.
+/// Decodes little-endian values of `dtype` to f32. Callers have checked that `raw` holds
+/// exactly the tensor's bytes (a trailing partial element or block is ignored).
 pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
     fn each<const N: usize>(raw: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {
         raw.chunks_exact(N)
@@ -146,7 +179,7 @@ pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
     match dtype {
         DType::F64 => each::<8>(raw, |b| f64::from_le_bytes(b) as f32),
         DType::F32 => each::<4>(raw, f32::from_le_bytes),
-        DType::F16 => each::<2>(raw, |b| f16::from_le_bytes(b).to_f32()),
+        DType::F16 => halves(raw),
         DType::BF16 => each::<2>(raw, |b| bf16::from_le_bytes(b).to_f32()),
         DType::I64 => each::<8>(raw, |b| i64::from_le_bytes(b) as f32),
         DType::I32 => each::<4>(raw, |b| i32::from_le_bytes(b) as f32),
@@ -158,7 +191,17 @@ pub(crate) fn decode(raw: &[u8], dtype: DType) -> Vec<f32> {
         DType::U8 | DType::Bool => each::<1>(raw, |b| b[0] as f32),
         DType::F8E4M3 => each::<1>(raw, |b| f8_e4m3_to_f32(b[0])),
         DType::F8E5M2 => each::<1>(raw, |b| f8_e5m2_to_f32(b[0])),
+        DType::Ggml(t) => crate::quant::ggml::dequantize_blocks(t, raw),
     }
+}
+
+/// F16 to f32 by the conversion kernel (F16C natively through `half`, SIMD128 in wasm):
+/// converting element by element took 1241 ms for the 503 MB F16 file of
+/// `cargo bench --bench open` natively, against 380 ms now (docs/BENCHMARKS.md).
+fn halves(raw: &[u8]) -> Vec<f32> {
+    let mut out = vec![0f32; raw.len() / 2];
+    crate::kernels::f16_to_f32(raw, &mut out);
+    out
 }
 
 /// Decodes `raw` as in [`decode`], but from big-endian bytes (PyTorch checkpoints saved

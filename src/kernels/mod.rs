@@ -8,9 +8,12 @@
 
 pub mod gemm;
 pub mod scalar;
+pub mod scalar_convert;
 pub mod scalar_ggml;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128_convert;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128_ggml;
 
@@ -19,6 +22,12 @@ pub use simd128 as active;
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub use scalar as active;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use simd128_convert as active_convert;
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use scalar_convert as active_convert;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use simd128_ggml as active_ggml;
@@ -41,6 +50,12 @@ pub const KERNELS: &str = if RELAXED_SIMD {
 } else {
     "scalar"
 };
+
+/// Little-endian IEEE halves (`raw`, 2 bytes each) to f32 (`out`, one each).
+#[inline]
+pub fn f16_to_f32(raw: &[u8], out: &mut [f32]) {
+    active_convert::f16_to_f32(raw, out)
+}
 
 /// Smallest value, largest value, and whether every value was finite.
 /// For an empty slice: (+inf, -inf, true).

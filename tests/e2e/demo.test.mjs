@@ -17,6 +17,7 @@ import {
   cliTry,
   launch,
   metricColumns,
+  metricValues,
   openApp,
   pageMetrics,
   serveDist,
@@ -33,6 +34,11 @@ const SCHEMES = ["int8-sym-ch0", "int4-asym", "int3-sym-ch1", "int2-asym-ch0"];
 
 /** The tensor they are compared on: a matrix, so that per-channel and per-tensor differ. */
 const TENSOR = "layers.0.attn.qkv.weight";
+
+/** The most schemes the page compares at once (www/src/shared/schemes.ts). */
+const MAX_SCHEMES = Number(
+  /MAX_SCHEMES = (\d+)/.exec(readFileSync(join(ROOT, "www/src/shared/schemes.ts"), "utf8"))[1],
+);
 
 /** Strings the core must reject, whatever families it gains. */
 const BAD_SCHEMES = ["bogus9", "int9-sym", "int8-sym-chx"];
@@ -65,7 +71,8 @@ const DOC_EXAMPLES = (() => {
   };
   const examples = [];
   for (const line of docs.split("\n")) {
-    const m = /^\| [^|]*\(quant\/(\w+)\.rs\) \|[^|]*(?:\\\|[^|]*)*\| (.*) \|$/.exec(line);
+    // A family is a file (quant/linear.rs) or a folder (quant/ggml/).
+    const m = /^\| [^|]*\(quant\/(\w+)(?:\.rs|\/)\) \|[^|]*(?:\\\|[^|]*)*\| (.*) \|$/.exec(line);
     if (!m) continue;
     for (const [, ex] of m[2].matchAll(/`([^`]+)`/g)) examples.push({ family: families[m[1]], ex });
   }
@@ -294,6 +301,71 @@ test("every example of docs/SCHEMES.md selects its family in the form and rebuil
   assertNoProblems(assert, page);
 });
 
+/**
+ * Strings of every family beyond the documented examples: the other ggml block types,
+ * the other float casts. With the examples of docs/SCHEMES.md, each family has one.
+ */
+const MORE_SCHEMES = ["q8_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k", "fp16", "bf16", "fp8-e5m2", "fp4"];
+
+/**
+ * The tensors of the family comparison: fc2 [64, 256] takes every family (the K-quants
+ * need 256 values along the last axis); qkv [192, 64] has the outlier input columns the
+ * mixed schemes keep, and some families refuse it.
+ */
+const FAMILY_TENSORS = ["layers.0.mlp.fc2.weight", "layers.0.attn.qkv.weight"];
+
+test("every scheme family: the page's metrics are `quantscope compare --json`'s, or its message", async () => {
+  const { page } = browser;
+  const asked = [...new Set([...DOC_EXAMPLES.map((e) => e.ex), ...MORE_SCHEMES])];
+  // Canonical strings as the core prints them (the page shows the same), on a tensor
+  // every family takes; this also requires every family to be in this build.
+  const canonical = cliJson([
+    "compare",
+    DEMO,
+    "--schemes",
+    asked.join(","),
+    "--tensor",
+    FAMILY_TENSORS[0],
+  ]).map((r) => r.scheme);
+  assert.equal(canonical.length, asked.length);
+  const families = new Set(DOC_EXAMPLES.map((e) => e.family));
+  assert.ok(families.size >= 8, `docs/SCHEMES.md names every family (${[...families]})`);
+
+  const expected = (tensor, scheme) => {
+    const r = cliTry(["compare", DEMO, "--schemes", scheme, "--tensor", tensor]);
+    return r.ok ? { metrics: metricValues(r.json[0]) } : { error: r.message };
+  };
+  const shownFailures = () =>
+    page.$$eval("#metrics thead th[data-scheme]", (ths) =>
+      Object.fromEntries(ths.map((th) => [th.dataset.scheme, th.title])),
+    );
+  let refusals = 0;
+  // As many at a time as the page compares; the tensor list switches the tensor.
+  for (let i = 0; i < canonical.length; i += MAX_SCHEMES) {
+    const chunk = canonical.slice(i, i + MAX_SCHEMES);
+    await openApp(page, `${server.url}?schemes=${chunk.join(",")}&tensor=${FAMILY_TENSORS[0]}`);
+    for (const tensor of FAMILY_TENSORS) {
+      await page.click(`#tensor-list tr[data-name="${tensor}"]`);
+      await waitForAnalysis(page, tensor, chunk);
+      const shown = await pageMetrics(page);
+      const failures = await shownFailures();
+      for (const s of chunk) {
+        const want = expected(tensor, s);
+        if (want.error) {
+          refusals++;
+          assert.equal(failures[s], want.error, `${s} on ${tensor}: the core's message`);
+          assert.equal(shown[s]?.sqnr_db, undefined, `${s} on ${tensor}: no numbers`);
+        } else {
+          assert.deepEqual(shown[s], want.metrics, `${s} on ${tensor}: the CLI's numbers`);
+        }
+      }
+    }
+  }
+  // The K-quants' 256-value blocks do not fit qkv's rows of 64: a refusal is tested too.
+  assert.ok(refusals > 0, "some family refuses a tensor");
+  assertNoProblems(assert, page);
+});
+
 test("the URL keeps the schemes and the tensor; an old ?scheme= link still opens", async () => {
   const { page } = browser;
   const first = ["int4-asym", "int8-sym-ch0"];
@@ -339,5 +411,9 @@ test("screenshot for the README", async () => {
   await page.waitForSelector('#summary[data-state="done"]');
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   await page.screenshot({ path: join(ROOT, "docs", "screenshot.png") });
+  // The layer panel sits below the fold: its own picture, on a weight with few outputs.
+  await page.click('#tensor-list tr[data-name="layers.0.attn.out.weight"]');
+  await page.waitForSelector('#layer[data-state="done"][data-tensor="layers.0.attn.out.weight"]');
+  await page.locator("#layer").screenshot({ path: join(ROOT, "docs", "layer.png") });
   assertNoProblems(assert, page);
 });

@@ -5,6 +5,7 @@ import { renderBuildInfo } from "./components/buildInfo";
 import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./components/charts";
 import { setupDropZone } from "./components/dropZone";
 import { ErrorBanner, messageOf } from "./components/errorBanner";
+import { LayerPanel } from "./components/layerPanel";
 import { renderMetrics, swatch } from "./components/metricsTable";
 import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
@@ -85,6 +86,32 @@ let summaryRunning = false;
 /** Counts opens, so that an open overtaken by a later one is dropped. */
 let openSeq = 0;
 
+const layerPanel = new LayerPanel(
+  {
+    root: $("layer"),
+    sub: $("layer-sub"),
+    form: $<HTMLFormElement>("layer-form"),
+    scheme: $<HTMLInputElement>("layer-scheme"),
+    suggestions: $<HTMLDataListElement>("layer-schemes"),
+    compared: $("layer-compared"),
+    probe: $<HTMLSelectElement>("layer-probe"),
+    fileField: $("layer-file-field"),
+    file: $<HTMLInputElement>("layer-file"),
+    batch: $<HTMLInputElement>("layer-batch"),
+    seed: $<HTMLInputElement>("layer-seed"),
+    row: $<HTMLInputElement>("layer-row"),
+    message: $("layer-error"),
+    body: $("layer-body"),
+    metrics: $<HTMLTableElement>("layer-metrics"),
+    outputs: $("chart-layer-outputs"),
+    outputsNote: $("layer-outputs-note"),
+    error: $("chart-layer-error"),
+    values: $<HTMLTableElement>("layer-values"),
+    valuesNote: $("layer-values-note"),
+  },
+  // In the primary worker, between the whole-model tasks it may be running.
+  (request) => api.layer(request),
+);
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
 const picker = new SchemePicker(
   {
@@ -100,6 +127,7 @@ const picker = new SchemePicker(
   (s) => api.parseScheme(s),
   (chosen) => {
     writeUrl();
+    layerPanel.setCompared(chosen.map((c) => c.scheme));
     summary.setSchemes(chosen);
     void analyze();
     void runSummary();
@@ -132,7 +160,7 @@ rerunButton.addEventListener("click", () => {
   summary.clearRows();
   void runSummary();
 });
-setupDropZone($("drop-zone"), $<HTMLInputElement>("file-input"), (file) => void openFile(file));
+setupDropZone($("drop-zone"), $<HTMLInputElement>("file-input"), (files) => void openFiles(files));
 
 /** `?schemes=a,b,c&tensor=NAME`, commas left readable. */
 function writeUrl(): void {
@@ -175,19 +203,26 @@ async function initialSchemes(): Promise<{ schemes: string[]; problems: string[]
   return { schemes: [...new Set(schemes)], problems };
 }
 
-async function openFile(file: File): Promise<void> {
+/**
+ * Opens the files given together as one model: one file, the shards of a checkpoint
+ * (with their index), GGUF split files, or an ONNX model with its external data.
+ */
+async function openFiles(files: File[]): Promise<void> {
+  const label =
+    files.length === 1 ? files[0].name : `${files.length} files (${files.map((f) => f.name).join(", ")})`;
   try {
-    // The workers read the File themselves: posting it copies no bytes.
-    await openSource({ blob: file }, file.name);
+    // The workers read the Files themselves, in slices: posting them copies no bytes.
+    await openSource({ files: files.map((f) => ({ name: f.name, blob: f })) }, label);
   } catch (e) {
     // The workers keep the previous model open, and so does the page.
-    errors.show(`Could not open ${file.name}: ${messageOf(e)}`);
+    errors.show(`Could not open ${label}: ${messageOf(e)}`);
   }
 }
 
 /** Opens a model in every worker; rejects with the core's message, or the fetch's. */
 async function openSource(source: ModelSource, fileName: string, wantTensor?: string | null): Promise<void> {
   const seq = ++openSeq;
+  const started = performance.now();
   let info: ModelInfo;
   try {
     info = await workers.open(source, fileName);
@@ -203,8 +238,12 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   // Counts successful opens, so that a test can tell a reopened file from the old one.
   name.dataset.opened = String(Number(name.dataset.opened ?? 0) + 1);
   name.dataset.format = info.format;
+  name.dataset.lazy = String(info.lazy === true);
+  // From the open request to the tensor list (scripts/bench/open.mjs reads it).
+  name.dataset.openMs = (performance.now() - started).toFixed(1);
   $("model-stats").textContent =
-    `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}`;
+    `${info.tensors.length} tensors · ${formatCount(info.total_params)} parameters · ${formatBytes(info.total_bytes)}` +
+    (info.lazy ? " · read tensor by tensor" : "");
   tensorList.setTensors(info.tensors);
   summary.setModel(info.tensors.map((t) => t.name));
   selected = undefined;
@@ -224,11 +263,13 @@ function selectTensor(name: string): void {
   tensorList.select(name);
   writeUrl();
   void analyze();
+  layerPanel.setTensor(model?.info.tensors.find((t) => t.name === name));
 }
 
 function clearDetail(): void {
   lastResults = [];
   writeUrl();
+  layerPanel.setTensor(undefined);
   $("detail-title").textContent = "No tensors in this file";
   for (const id of [
     "chart-weights",
@@ -261,6 +302,36 @@ async function analyze(): Promise<void> {
   }
 }
 
+/** The ggml block types the core can quantize to, by the name GGUF gives them. */
+const REQUANTIZABLE = new Set(["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K"]);
+
+/**
+ * A tensor stored in a ggml block format (a GGUF file) is analysed as its
+ * dequantization: say so, and offer its own type as a scheme, which shows what
+ * re-quantizing costs beside the alternatives.
+ */
+function renderStoredNote(dtype: string | undefined): void {
+  const note = $("stored-note");
+  const block = dtype !== undefined && /^Q\d/.test(dtype);
+  note.hidden = !block;
+  note.dataset.stored = block ? dtype : "";
+  if (!block) return note.replaceChildren();
+  const text = `Stored in the file as ${dtype}: the values shown are its dequantization, as llama.cpp computes with them.`;
+  if (!REQUANTIZABLE.has(dtype)) {
+    note.replaceChildren(`${text} quantscope reads ${dtype} but cannot quantize to it.`);
+    return;
+  }
+  const scheme = dtype.toLowerCase();
+  const compared = picker.schemes.includes(scheme);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "stored-compare";
+  button.textContent = compared ? `${scheme} is compared` : `Compare with ${scheme}`;
+  button.disabled = compared;
+  button.addEventListener("click", () => picker.add(scheme));
+  note.replaceChildren(`${text} `, button);
+}
+
 function renderResults(results: AnalyzeResult[]): void {
   const chosen: readonly Chosen[] = picker.colors;
   const reports: TensorReport[] = results.flatMap((r) => ("report" in r ? [r.report] : []));
@@ -272,6 +343,8 @@ function renderResults(results: AnalyzeResult[]): void {
   $("detail-sub").textContent = tensor
     ? `${formatShape(tensor.shape)} ${tensor.dtype} · ${formatCount(tensor.numel)} values`
     : "";
+
+  renderStoredNote(tensor?.dtype);
 
   $("scheme-describe").replaceChildren(
     ...results.map((r) => {
@@ -384,7 +457,10 @@ async function runSummary(): Promise<void> {
 let resizeTimer: number | undefined;
 window.addEventListener("resize", () => {
   clearTimeout(resizeTimer);
-  resizeTimer = window.setTimeout(() => lastResults.length > 0 && renderResults(lastResults), 150);
+  resizeTimer = window.setTimeout(() => {
+    if (lastResults.length > 0) renderResults(lastResults);
+    layerPanel.redraw();
+  }, 150);
 });
 
 async function boot(): Promise<void> {
@@ -392,6 +468,7 @@ async function boot(): Promise<void> {
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);
+  layerPanel.setCompared(picker.schemes);
   if (problems.length > 0) picker.showError(problems.join("; "));
   summary.setSchemes(picker.colors);
   const wantTensor = new URL(location.href).searchParams.get(TENSOR_PARAM);

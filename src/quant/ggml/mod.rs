@@ -105,6 +105,25 @@ impl GgmlType {
         }
     }
 
+    /// Upper-case name, as ggml and GGUF tools print it (`Q4_K`).
+    pub fn upper_name(self) -> &'static str {
+        match self {
+            GgmlType::F32 => "F32",
+            GgmlType::F16 => "F16",
+            GgmlType::Q4_0 => "Q4_0",
+            GgmlType::Q4_1 => "Q4_1",
+            GgmlType::Q5_0 => "Q5_0",
+            GgmlType::Q5_1 => "Q5_1",
+            GgmlType::Q8_0 => "Q8_0",
+            GgmlType::Q2_K => "Q2_K",
+            GgmlType::Q3_K => "Q3_K",
+            GgmlType::Q4_K => "Q4_K",
+            GgmlType::Q5_K => "Q5_K",
+            GgmlType::Q6_K => "Q6_K",
+            GgmlType::BF16 => "BF16",
+        }
+    }
+
     /// Values per block (1 for the plain float types).
     pub fn block_size(self) -> usize {
         match self {
@@ -246,6 +265,14 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
     let mut out = vec![0f32; n];
     dequantize_into(ty, bytes, &mut out);
     Ok(out)
+}
+
+/// Decodes every whole block of `bytes` (a trailing partial block is ignored).
+pub fn dequantize_blocks(ty: GgmlType, bytes: &[u8]) -> Vec<f32> {
+    let blocks = bytes.len() / ty.type_size();
+    let mut out = vec![0f32; blocks * ty.block_size()];
+    dequantize_into(ty, &bytes[..blocks * ty.type_size()], &mut out);
+    out
 }
 
 /// Lengths already checked: `bytes` holds exactly the blocks of `out`.

@@ -6,13 +6,13 @@ import * as Plot from "@observablehq/plot";
 import type { Histogram, TensorReport } from "../shared/types";
 import { type Chosen, NEUTRAL } from "./palette";
 
-interface Bin {
+export interface Bin {
   x1: number;
   x2: number;
   count: number;
 }
 
-function bins(h: Histogram): Bin[] {
+export function bins(h: Histogram): Bin[] {
   const n = h.counts.length;
   // A constant tensor (or an exact cast's zero error) has lo == hi: give the spike width.
   const span = h.hi > h.lo ? h.hi - h.lo : Math.max(Math.abs(h.lo), 1) * 1e-3;
@@ -20,7 +20,7 @@ function bins(h: Histogram): Bin[] {
   return h.counts.map((count, i) => ({ x1: h.lo + i * w, x2: h.lo + (i + 1) * w, count }));
 }
 
-function widthOf(el: HTMLElement): number {
+export function widthOf(el: HTMLElement): number {
   return Math.max(280, Math.floor(el.clientWidth || 520));
 }
 

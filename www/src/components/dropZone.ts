@@ -1,15 +1,16 @@
-// The drop zone and the file input behind it.
+// The drop zone and the file input behind it. Several files dropped or chosen together
+// open as one model.
 
 export function setupDropZone(
   zone: HTMLElement,
   input: HTMLInputElement,
-  onFile: (file: File) => void,
+  onFiles: (files: File[]) => void,
 ): void {
   input.addEventListener("change", () => {
-    const file = input.files?.[0];
+    const files = [...(input.files ?? [])];
     // Reset so that choosing the same file again fires another change.
     input.value = "";
-    if (file) onFile(file);
+    if (files.length > 0) onFiles(files);
   });
   zone.addEventListener("dragover", (e) => {
     e.preventDefault();
@@ -19,7 +20,7 @@ export function setupDropZone(
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("dragging");
-    const file = e.dataTransfer?.files[0];
-    if (file) onFile(file);
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length > 0) onFiles(files);
   });
 }

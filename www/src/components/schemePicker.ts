@@ -95,6 +95,25 @@ export class SchemePicker {
     if (first) this.edit(first.scheme);
   }
 
+  /**
+   * Adds a canonical scheme as if it had been typed (announced to the page), unless it
+   * is compared already or the comparison is full; says which in the picker's message.
+   */
+  add(scheme: string): void {
+    if (this.chosen.some((c) => c.scheme === scheme)) {
+      this.showError(`${scheme} is already compared`);
+      return;
+    }
+    if (this.chosen.length >= MAX_SCHEMES) {
+      this.showError(`At most ${MAX_SCHEMES} schemes side by side: remove one first`);
+      return;
+    }
+    this.showError("");
+    this.chosen.push({ scheme, color: this.freeColor() });
+    this.renderChips();
+    this.onChange(this.chosen);
+  }
+
   showError(message: string): void {
     this.el.message.textContent = message;
     this.el.text.setAttribute("aria-invalid", String(message !== ""));

@@ -1,7 +1,7 @@
 // The typed interface the worker exposes over Comlink; the page holds a
 //! `Comlink.Remote<WorkerApi>`, the worker implements it.
 
-import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "./types";
+import type { BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
 
 /**
  * Receives the rows finished since the last call, at most every PROGRESS_INTERVAL_MS
@@ -54,15 +54,34 @@ export interface LoadedBuild {
 }
 
 /**
- * Where a worker reads a model from. A Blob (a File is one) is posted, not copied: every
- * worker of the pool reads the same underlying bytes itself. A URL is fetched by each.
+ * Where a worker reads a model from: one or several files (shards, an ONNX model with
+ * its external data), or a URL. A Blob (a File is one) is posted, not copied: every
+ * worker of the pool reads slices of the same underlying bytes itself, the header
+ * first and then each tensor when it is needed. A URL is fetched by each.
  */
-export type ModelSource = { blob: Blob } | { url: string };
+export type ModelSource = { files: { name: string; blob: Blob }[] } | { url: string };
 
 /** One row of the whole-model table to compute. */
 export interface SummaryTask {
   name: string;
   scheme: string;
+}
+
+/**
+ * Where the layer panel's probe inputs come from: seeded Gaussian or uniform rows, or a
+ * user's .npy file (a Blob, posted rather than copied; its rows are the batch).
+ */
+export type LayerProbe =
+  | { kind: "gaussian" | "uniform"; batch: number; seed: number }
+  | { kind: "npy"; file: Blob; fileName: string };
+
+/** One run of the layer panel: `quantscope layer` with the same arguments prints the same report. */
+export interface LayerRequest {
+  tensor: string;
+  scheme: string;
+  probe: LayerProbe;
+  /** The probe row whose outputs come back (metrics cover the whole batch). */
+  row: number;
 }
 
 export interface WorkerApi {
@@ -101,4 +120,10 @@ export interface WorkerApi {
     onProgress: SummaryProgress,
   ): Promise<SummaryResult>;
   cancelSummary(runId: number): Promise<void>;
+  /**
+   * Float versus int8 outputs of one weight (`Model.layerRow` / `Model.layerInputs`);
+   * rejects with the core's message (a scheme the int8 GEMM cannot run, a 1-D tensor,
+   * inputs of the wrong width, a row outside the batch).
+   */
+  layer(request: LayerRequest): Promise<LayerReport>;
 }

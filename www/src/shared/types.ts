@@ -13,11 +13,16 @@ export interface TensorInfo {
 }
 
 export interface ModelInfo {
-  format: "safetensors" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
+  format: "safetensors" | "gguf" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
   tensors: TensorInfo[];
   metadata: Record<string, string>;
   total_params: number;
   total_bytes: number;
+  /**
+   * Set by the worker: true when the core lists tensors from the file's header and reads
+   * each one when it is needed (safetensors, GGUF), false when it decoded the file whole.
+   */
+  lazy?: boolean;
 }
 
 /** Reconstruction error of a quantized tensor against the original. */
@@ -76,4 +81,29 @@ export interface BuildInfo {
   version: string;
   simd128: boolean;
   kernels: "simd128" | "scalar";
+}
+
+/** Float versus int8 outputs of one layer (src/analysis/layer.rs `LayerReport`). */
+export interface LayerReport {
+  tensor: string;
+  shape: number[];
+  /** Outputs (the weight's first axis) and inputs (the other axes, flattened). */
+  n: number;
+  k: number;
+  scheme: string;
+  /** How the activations were quantized per row ("asym8", ...). */
+  activations: string;
+  /** "gaussian", "uniform" or "data `name`". */
+  probe: string;
+  batch: number;
+  seed: number;
+  /** int8 outputs against float outputs over the whole batch. */
+  metrics: Metrics;
+  /** The probe row that `float_out` and `int8_out` belong to. */
+  shown_row: number;
+  /** The first outputs of that row (at most 512), float path and int8 path. */
+  float_out: number[];
+  int8_out: number[];
+  /** Histogram of int8 minus float outputs, whole batch. */
+  error: Histogram;
 }

@@ -13,7 +13,7 @@ import type {
   WorkerApi,
 } from "../shared/api";
 import { PROGRESS_INTERVAL_MS } from "../shared/meta";
-import type { BuildInfo, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
+import type { BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "../shared/types";
 
 type Core = typeof import("../../pkg/quantscope.js");
 
@@ -84,11 +84,30 @@ function loaded(choice: BuildChoice = "auto"): Promise<{ core: Core; loaded: Loa
   return ready;
 }
 
-async function readSource(source: ModelSource): Promise<Uint8Array> {
-  if ("blob" in source) return new Uint8Array(await source.blob.arrayBuffer());
+/** The files of a source; a URL is fetched into a Blob first. */
+async function sourceFiles(source: ModelSource, fileName: string): Promise<{ name: string; blob: Blob }[]> {
+  if ("files" in source) return source.files;
   const response = await fetch(source.url);
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return [{ name: fileName, blob: await response.blob() }];
+}
+
+/**
+ * What the core reads a file through: slices of the Blob, read synchronously (a worker
+ * may use FileReaderSync), so that only the header and the tensors in use are ever
+ * copied into wasm memory, never the whole file.
+ */
+function sliceReader(f: { name: string; blob: Blob }): {
+  name: string;
+  size: number;
+  read: (offset: number, length: number) => Uint8Array;
+} {
+  const reader = new FileReaderSync();
+  return {
+    name: f.name,
+    size: f.blob.size,
+    read: (offset, length) => new Uint8Array(reader.readAsArrayBuffer(f.blob.slice(offset, offset + length))),
+  };
 }
 
 function current(): Model {
@@ -132,11 +151,12 @@ const api: WorkerApi = {
   async open(source, fileName, gen) {
     const seq = ++openSeq;
     const { core } = await loaded();
-    const bytes = await readSource(source);
+    const files = await sourceFiles(source, fileName);
     if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
     // Parse first: a bad file throws here and the previous model stays open.
-    const next = new core.Model(bytes, fileName);
+    const next = core.Model.openFiles(files.map(sliceReader));
     const info = next.info() as ModelInfo;
+    info.lazy = next.isLazy();
     activeRun = 0;
     model?.free();
     model = next;
@@ -209,6 +229,16 @@ const api: WorkerApi = {
 
   async cancelSummary(runId) {
     if (activeRun === runId) activeRun = 0;
+  },
+
+  async layer({ tensor, scheme, probe, row }) {
+    await loaded();
+    if (probe.kind === "npy") {
+      // Read each time: a probe file is small next to the model (at most 4096 rows).
+      const bytes = new Uint8Array(await probe.file.arrayBuffer());
+      return current().layerInputs(tensor, scheme, bytes, probe.fileName, row) as LayerReport;
+    }
+    return current().layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row) as LayerReport;
   },
 };
 
