@@ -424,6 +424,10 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
             ),
         };
         debug_assert_eq!(bytes.len() as u64, p.size);
+        let note = match (p.note.clone(), super::rounded_ints(&t)) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
         out.bytes(&bytes)?;
         out.zeros(pad(p.size))?;
         tensors.push(ExportedTensor {
@@ -432,7 +436,7 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
             dtype: p.info.dtype,
             stored: p.ty.name(),
             quantized: p.quantized,
-            note: p.note.clone(),
+            note,
             summary,
         });
     }

@@ -173,6 +173,18 @@ pub(crate) fn is_float_weight(d: DType) -> bool {
     d.is_float() || matches!(d, DType::Ggml(_))
 }
 
+/// A remark for an integer tensor whose values went through f32 in the reader: integers
+/// beyond ±2^24 come out rounded to the nearest f32.
+pub(crate) fn rounded_ints(t: &crate::Tensor) -> Option<String> {
+    if t.dtype.is_float() || matches!(t.dtype, DType::Ggml(_)) {
+        return None;
+    }
+    let n = t.data.iter().filter(|v| v.abs() > 16_777_216.0).count();
+    (n > 0).then(|| {
+        format!("{n} values beyond ±2^24 are stored as the reader decoded them, rounded to f32")
+    })
+}
+
 /// Why a tensor is left as it is rather than quantized, or None when the scheme applies:
 /// float tensors of two or more axes are weights; 1-D tensors (biases, norm scales) stay
 /// in float as llama.cpp's converter and ONNX Runtime's weight quantizers leave them.

@@ -404,6 +404,9 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
                     .note
                     .map(|n| n + "; F64 values went through f32 in the reader");
             }
+            if let Some(r) = super::rounded_ints(&t) {
+                e.note = e.note.map(|n| format!("{n}; {r}"));
+            }
             report.push(e);
             kept.push(ti.name.clone());
             outputs.push((ti.name.clone(), o));

@@ -331,11 +331,21 @@ FILE_TYPES = {
 }
 
 
+INT_TYPES = {np.dtype(np.int8): gguf.GGMLQuantizationType.I8,
+             np.dtype(np.uint8): gguf.GGMLQuantizationType.I16,
+             np.dtype(np.int16): gguf.GGMLQuantizationType.I16,
+             np.dtype(np.uint16): gguf.GGMLQuantizationType.I32,
+             np.dtype(np.int32): gguf.GGMLQuantizationType.I32}
+INT_NP = {gguf.GGMLQuantizationType.I8: np.int8, gguf.GGMLQuantizationType.I16: np.int16,
+          gguf.GGMLQuantizationType.I32: np.int32, gguf.GGMLQuantizationType.I64: np.int64}
+
+
 def expected_type(a, want):
     """llama.cpp's convert_hf_to_gguf rules: 1-D -> F32; rows not a whole number of
-    blocks -> F16 (gguf.quants raises QuantError and the converter falls back)."""
+    blocks -> F16 (gguf.quants raises QuantError and the converter falls back).
+    Integer tensors: GGUF's integer type that holds them (docs/EXPORT.md)."""
     if a.dtype.kind in "iu":
-        return gguf.GGMLQuantizationType.I32
+        return INT_TYPES.get(a.dtype, gguf.GGMLQuantizationType.I64)
     if a.ndim <= 1:
         return gguf.GGMLQuantizationType.F32
     block, _ = gguf.GGML_QUANT_SIZES[want]
@@ -347,12 +357,35 @@ def field(reader, key):
     return f.contents(), f.types[0]
 
 
+def load_gguf(path):
+    """A GGUF file's tensors as gguf reads them: C-order shapes, block types dequantized
+    by gguf.quants (what quantscope's reader decodes them to)."""
+    out = {}
+    for t in GGUFReader(path).tensors:
+        shape = [int(d) for d in reversed(t.shape)]
+        if t.tensor_type in INT_NP:
+            out[t.name] = np.array(t.data).reshape(shape)
+        elif t.tensor_type == gguf.GGMLQuantizationType.F64:
+            out[t.name] = np.array(t.data, np.float64).reshape(shape)
+        else:
+            out[t.name] = gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape)
+    return out
+
+
 def gguf_tests(tmp):
     odd = tmp / "odd.safetensors"
     make_odd(odd)
-    for src_path in (DEMO, odd):
-        src = load_file(src_path)
-        meta = safetensors.safe_open(src_path, "np").metadata() or {}
+    # A file the gguf package wrote, with every type quantscope reads: re-quantized from
+    # its decoded values.
+    all_types = ROOT / "tests/fixtures/formats2/gguf/all_types.gguf"
+    for src_path in (DEMO, odd, all_types):
+        if src_path.suffix == ".gguf":
+            src = load_gguf(src_path)
+            r0 = GGUFReader(src_path)
+            meta = {k: r0.fields[k].contents() for k in ("general.architecture", "general.name")}
+        else:
+            src = load_file(src_path)
+            meta = safetensors.safe_open(src_path, "np").metadata() or {}
         for scheme, want in GGUF_TYPES.items():
             out = tmp / f"{src_path.stem}-{scheme}.gguf"
             report, rep = export([src_path], scheme, out)
@@ -368,8 +401,12 @@ def gguf_tests(tmp):
                 check(t.data_offset % 32 == 0, f"{t.name}: offset {t.data_offset}")
                 stored = t.data.tobytes()
                 x = a.astype(np.float32)
-                if ty == gguf.GGMLQuantizationType.I32:
-                    check(stored == a.astype(np.int32).tobytes(), f"{t.name}: I32 bytes")
+                if ty in INT_NP:
+                    # quantscope decodes every tensor to f32: integers beyond 2^24 come
+                    # out rounded, and the report says so.
+                    check(stored == a.astype(np.float32).astype(INT_NP[ty]).tobytes(), f"{t.name}: {ty.name} bytes")
+                    big = np.abs(a.astype(np.float64)) > 2 ** 24
+                    check(big.any() == ("2^24" in rep[t.name].get("note", "")), f"{t.name}: rounding note")
                 elif ty in (gguf.GGMLQuantizationType.Q4_K, gguf.GGMLQuantizationType.Q6_K):
                     # gguf can dequantize K types but not make them: compare what it reads.
                     y = gguf.quants.dequantize(t.data, ty).reshape(x.shape)
@@ -379,7 +416,7 @@ def gguf_tests(tmp):
                           f"{scheme} {t.name}: bytes differ from gguf.quants.quantize")
                 counts[ty.name] = counts.get(ty.name, 0) + 1
                 note = rep[t.name].get("note", "")
-                if ty != want and ty not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.I32):
+                if ty != want and ty != gguf.GGMLQuantizationType.F32 and ty not in INT_NP:
                     check("do not split" in note, f"{t.name}: fallback not reported ({note})")
             check(field(r, "general.alignment") == (32, gguf.GGUFValueType.UINT32), "alignment")
             check(field(r, "general.file_type")[0] == FILE_TYPES[scheme].value, "file_type")
