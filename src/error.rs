@@ -123,6 +123,11 @@ pub enum Error {
     },
     #[error("GGUF: {0}")]
     Gguf(String),
+    #[error("{format} export: {reason}")]
+    Export {
+        format: &'static str,
+        reason: String,
+    },
     #[error("sharded model: {0}")]
     Shard(String),
     #[error("tensor `{name}` appears in both `{first}` and `{second}`")]

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod kernels;
 pub mod metrics;

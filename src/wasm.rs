@@ -552,3 +552,37 @@ impl WasmLinearQ4 {
         kernels::gemm::linear_q4(x, m, &self.w, self.bias.as_deref()).map_err(js_err)
     }
 }
+
+// Writers (src/export/): in an impl block of their own, so that the rest of the class
+// can change without touching it.
+#[wasm_bindgen(js_class = Model)]
+impl WasmModel {
+    /// The model quantized with a scheme, as a file: `format` is `onnx`, `gguf` or
+    /// `safetensors`. Returns `{ bytes: Uint8Array, report: ExportReport }`. The ONNX
+    /// writer rewrites the original model: pass the .onnx file's bytes as `source`
+    /// (the other formats ignore it).
+    pub fn export(
+        &self,
+        format: &str,
+        scheme_str: &str,
+        source: Option<Box<[u8]>>,
+    ) -> Result<JsValue, JsError> {
+        let format = crate::export::ExportFormat::parse(format).map_err(js_err)?;
+        let onnx = source.as_deref().map(|model| crate::export::OnnxSource {
+            model,
+            external: &[],
+        });
+        let e = crate::export::export(&self.model, format, &scheme(scheme_str)?, onnx)
+            .map_err(js_err)?;
+        let out = js_sys::Object::new();
+        let bytes = js_sys::Uint8Array::from(e.bytes.as_slice());
+        let set = |k: &str, v: &JsValue| {
+            js_sys::Reflect::set(&out, &JsValue::from_str(k), v)
+                .map(|_| ())
+                .map_err(|_| JsError::new("could not build the export result"))
+        };
+        set("bytes", &bytes)?;
+        set("report", &to_js(&e.report)?)?;
+        Ok(out.into())
+    }
+}

@@ -53,8 +53,14 @@ fn bits_per_weight(e: &dyn Encoded, numel: usize) -> f64 {
 
 pub fn summarize(t: &Tensor, scheme: &Scheme) -> Result<TensorSummary> {
     let e = scheme.encode(t)?;
+    Ok(summary_of(t, scheme, e.as_ref()))
+}
+
+/// The row [`summarize`] returns, for an encoding already made: writers encode a tensor
+/// once, store it, and report on exactly what they stored.
+pub fn summary_of(t: &Tensor, scheme: &Scheme, e: &dyn Encoded) -> TensorSummary {
     let y = e.dequantize();
-    Ok(TensorSummary {
+    TensorSummary {
         name: t.name.clone(),
         shape: t.shape.clone(),
         dtype: t.dtype,
@@ -62,8 +68,8 @@ pub fn summarize(t: &Tensor, scheme: &Scheme) -> Result<TensorSummary> {
         scheme: scheme.to_string(),
         metrics: metrics::compare(&t.data, &y),
         packed_bytes: e.packed_bytes(),
-        bits_per_weight: bits_per_weight(e.as_ref(), t.numel()),
-    })
+        bits_per_weight: bits_per_weight(e, t.numel()),
+    }
 }
 
 pub fn analyze(t: &Tensor, scheme: &Scheme, bins: usize) -> Result<TensorReport> {

@@ -50,7 +50,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Quantize tensors with a scheme and print per-tensor error metrics.
+    /// Quantize tensors with a scheme and print per-tensor error metrics; with -o, write
+    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors).
     Quantize {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -63,6 +64,13 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Write the quantized model here; the format follows the extension
+        /// (.onnx, .gguf, .safetensors). See docs/EXPORT.md.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// With -o: also write the JSON report of every tensor (what was stored, metrics).
+        #[arg(long, requires = "output")]
+        report: Option<PathBuf>,
     },
     /// Quantize tensors with several schemes and print every tensor x scheme: MSE, SQNR,
     /// cosine, max |error|, bits per weight, packed bytes.
@@ -188,8 +196,18 @@ fn run(cli: Cli) -> Result<(), String> {
             scheme,
             tensor,
             json,
+            output,
+            report,
         } => {
             let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            if let Some(out) = output {
+                if !tensor.is_empty() {
+                    return Err(
+                        "-o writes the whole model; --tensor cannot be combined with it".into(),
+                    );
+                }
+                return export_model(&files, &scheme, &out, report.as_deref(), json);
+            }
             let model = load(&files)?;
             let rows = tensor_names(&model, tensor)
                 .iter()
@@ -265,6 +283,134 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `quantize -o OUT`: writes the model in OUT's format and prints what each tensor became.
+fn export_model(
+    files: &[PathBuf],
+    scheme: &Scheme,
+    out: &std::path::Path,
+    report_path: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), String> {
+    use quantscope::export::{self, ExportFormat};
+    let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
+    let model = load(files)?;
+    let report = match format {
+        ExportFormat::Gguf => {
+            // Streamed: one tensor at a time goes to the file.
+            let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            export::gguf::write(&model, scheme, &mut w)
+        }
+        _ => {
+            let onnx = match format {
+                ExportFormat::Onnx => Some(onnx_source(files, &model)?),
+                _ => None,
+            };
+            let refs: Option<Vec<(&str, &[u8])>> = onnx.as_ref().map(|(_, ext)| {
+                ext.iter()
+                    .map(|(n, b)| (n.as_str(), b.as_slice()))
+                    .collect()
+            });
+            let source =
+                onnx.as_ref()
+                    .zip(refs.as_deref())
+                    .map(|((m, _), ext)| export::OnnxSource {
+                        model: m,
+                        external: ext,
+                    });
+            export::export(&model, format, scheme, source).and_then(|e| {
+                std::fs::write(out, &e.bytes).map_err(|err| {
+                    quantscope::Error::Invalid(format!("{}: {err}", out.display()))
+                })?;
+                Ok(e.report)
+            })
+        }
+    };
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // Leave no half-written file behind.
+            let _ = std::fs::remove_file(out);
+            return Err(e.to_string());
+        }
+    };
+    if let Some(p) = report_path {
+        let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if json {
+        return print_json(&report);
+    }
+    let w = report
+        .tensors
+        .iter()
+        .map(|t| t.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:<w$}  {:>9}  {:>8}  stored", "name", "SQNR dB", "bits/w");
+    for t in &report.tensors {
+        let (sqnr, bpw) = match &t.summary {
+            Some(s) => (
+                format!("{:.3}", s.metrics.sqnr_db),
+                format!("{:.3}", s.bits_per_weight),
+            ),
+            None => ("exact".into(), "-".into()),
+        };
+        println!("{:<w$}  {sqnr:>9}  {bpw:>8}  {}", t.name, t.stored);
+        if let Some(n) = &t.note {
+            println!("{:<w$}  {:>9}  {:>8}  ({n})", "", "", "");
+        }
+    }
+    for n in &report.notes {
+        println!("note: {n}");
+    }
+    println!(
+        "wrote {} ({} bytes, {} of {} tensors quantized with {})",
+        out.display(),
+        report.bytes,
+        report.tensors.iter().filter(|t| t.quantized).count(),
+        report.tensors.len(),
+        report.scheme
+    );
+    Ok(())
+}
+
+/// The ONNX model file among `files` and the external data files it names (given, or
+/// beside it), for the ONNX writer.
+#[allow(clippy::type_complexity)]
+fn onnx_source(
+    files: &[PathBuf],
+    model: &ModelFile,
+) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
+    let format = model.info().format;
+    if format != quantscope::Format::Onnx {
+        return Err(format!(
+            "the ONNX writer rewrites an ONNX model, and the input is {format:?}; write .gguf or .safetensors instead"
+        ));
+    }
+    let read = |f: &std::path::Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));
+    let mut main = None;
+    for f in files {
+        let bytes = read(f)?;
+        if quantscope::formats::detect(&bytes) == Some(quantscope::Format::Onnx) {
+            main = Some((f.clone(), bytes));
+            break;
+        }
+    }
+    let (path, bytes) = main.ok_or("no ONNX model among the files given")?;
+    let mut external = Vec::new();
+    for loc in quantscope::export::onnx::external_locations(&bytes).map_err(|e| e.to_string())? {
+        let base = quantscope::formats::base_name(&loc).to_string();
+        let given = files
+            .iter()
+            .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == base));
+        let file = given.cloned().unwrap_or_else(|| path.with_file_name(&base));
+        external.push((base, read(&file)?));
+    }
+    Ok((bytes, external))
 }
 
 fn print_compare(rows: &[TensorSummary]) {

@@ -12,7 +12,7 @@ pub mod tflite;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]
-mod generated;
+pub(crate) mod generated;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
