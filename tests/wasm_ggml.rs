@@ -48,9 +48,40 @@ fn blocks(rng: &mut Rng, count: usize) -> Vec<f32> {
                 blk[20] = v; // the same |x| twice: the first one's sign decides
             }
             5 => blk[(rng.next() % 32) as usize] *= 1000.0f32.min(f32::MAX / k.max(1.0)),
+            6 => {
+                // Q8_0 near-ties: amax 127 (d = 1, so x / d is x itself), values n + 0.5
+                // and their neighbours one ulp either side, both signs.
+                for (j, v) in blk.iter_mut().enumerate() {
+                    let t = (j as f32 % 16.0) * 8.0 + 0.5;
+                    let t = match j % 3 {
+                        0 => t,
+                        1 => f32::from_bits(t.to_bits() + 1),
+                        _ => f32::from_bits(t.to_bits() - 1),
+                    };
+                    *v = if j >= 16 { -t } else { t };
+                }
+                blk[7] = if rng.next() % 2 == 0 { 127.0 } else { -127.0 };
+            }
             _ => {}
         }
         x.extend(blk);
+    }
+    x
+}
+
+/// Mostly ordinary blocks (the kernels' four-block path runs only when all four of a
+/// group are ordinary), with one of [`blocks`]' special kinds in about one block of 8.
+fn mostly_plain_blocks(rng: &mut Rng, count: usize) -> Vec<f32> {
+    let special = blocks(rng, count);
+    let scales = [0.02f32, 1e-3, 1.0, 3e4];
+    let mut x = Vec::with_capacity(count * 32);
+    for b in special.chunks_exact(32) {
+        if rng.next() % 8 == 0 {
+            x.extend_from_slice(b);
+        } else {
+            let k = scales[(rng.next() % scales.len() as u64) as usize];
+            x.extend((0..32).map(|_| (rng.unit() * 2.0 - 1.0) * k));
+        }
     }
     x
 }
@@ -68,24 +99,32 @@ fn this_build_runs_simd128() {
 #[wasm_bindgen_test]
 fn q8_0_simd_equals_scalar() {
     let mut rng = Rng(11);
-    for count in [0usize, 1, 2, 3, 8, 17, 64, 257] {
-        let x = blocks(&mut rng, count);
-        let (mut a, mut b) = (vec![0u8; count * 34], vec![0u8; count * 34]);
-        simd::quantize_q8_0(&x, &mut a);
-        scalar::quantize_q8_0(&x, &mut b);
-        assert_eq!(a, b, "{count} blocks");
+    for count in [0usize, 1, 2, 3, 4, 5, 7, 8, 17, 64, 257] {
+        for (kind, x) in [
+            ("special", blocks(&mut rng, count)),
+            ("mostly plain", mostly_plain_blocks(&mut rng, count)),
+        ] {
+            let (mut a, mut b) = (vec![0u8; count * 34], vec![0u8; count * 34]);
+            simd::quantize_q8_0(&x, &mut a);
+            scalar::quantize_q8_0(&x, &mut b);
+            assert_eq!(a, b, "{count} {kind} blocks");
+        }
     }
 }
 
 #[wasm_bindgen_test]
 fn q4_0_simd_equals_scalar() {
     let mut rng = Rng(12);
-    for count in [0usize, 1, 2, 3, 8, 17, 64, 257] {
-        let x = blocks(&mut rng, count);
-        let (mut a, mut b) = (vec![0u8; count * 18], vec![0u8; count * 18]);
-        simd::quantize_q4_0(&x, &mut a);
-        scalar::quantize_q4_0(&x, &mut b);
-        assert_eq!(a, b, "{count} blocks");
+    for count in [0usize, 1, 2, 3, 4, 5, 7, 8, 17, 64, 257] {
+        for (kind, x) in [
+            ("special", blocks(&mut rng, count)),
+            ("mostly plain", mostly_plain_blocks(&mut rng, count)),
+        ] {
+            let (mut a, mut b) = (vec![0u8; count * 18], vec![0u8; count * 18]);
+            simd::quantize_q4_0(&x, &mut a);
+            scalar::quantize_q4_0(&x, &mut b);
+            assert_eq!(a, b, "{count} {kind} blocks");
+        }
     }
 }
 

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import path from "node:path";
-import { initSync, GgmlBench, buildInfo } from "../../www/pkg/quantscope.js";
+import { initSync, GgmlBench, BenchTensor, buildInfo } from "../../www/pkg/quantscope.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });
@@ -49,3 +49,20 @@ for (const ty of ["q8_0", "q4_0"]) {
   );
 }
 bench.free();
+
+// The memory floor at this size, in the same process (scripts/bench/quantize.mjs has
+// the same probes): reading the input once, and reading it while writing a quarter of
+// its bytes (Q8_0 writes 34 per 128 read).
+const probe = new BenchTensor(x, ROWS, COLS);
+for (const kind of ["read", "narrow"]) {
+  let best = Infinity;
+  probe.probe(kind);
+  for (let r = 0; r < REPS; r++) {
+    const t = performance.now();
+    probe.probe(kind);
+    best = Math.min(best, (performance.now() - t) / 1e3);
+  }
+  const what = kind === "read" ? "read only" : "read 4 B, write 1 B";
+  console.log(`memory probe (${what}): ${(best * 1e3).toFixed(1)} ms (${(mb / 1e3 / best).toFixed(2)} GB/s of f32 in)`);
+}
+probe.free();

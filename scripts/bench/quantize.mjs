@@ -73,6 +73,22 @@ for (const scheme of [...SCHEMES, ...extra]) {
   rows.push({ scheme, ms, gbps: bytes / (ms / 1e3) / 1e9 });
   console.log(`${scheme.padEnd(28)} ${ms.toFixed(2).padStart(10)} ${(bytes / (ms / 1e3) / 1e9).toFixed(2).padStart(8)}`);
 }
+// The memory floor at this size, in the same process: `read` reads every value once
+// (nothing written), `narrow` reads 4 bytes and writes 1 per value (an int8 quantize's
+// traffic, almost no arithmetic). A quantize at the `narrow` time is bound by memory.
+for (const kind of ["read", "narrow"]) {
+  t.probe(kind);
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    const start = performance.now();
+    t.probe(kind);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[RUNS >> 1];
+  const name = kind === "read" ? "probe: read only" : "probe: read 4 B, write 1 B";
+  console.log(`${name.padEnd(28)} ${ms.toFixed(2).padStart(10)} ${(bytes / (ms / 1e3) / 1e9).toFixed(2).padStart(8)}`);
+}
 t.free();
 
 for (const [peer] of PEERS) {

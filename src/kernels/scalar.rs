@@ -1,5 +1,7 @@
 //! Scalar reference kernels: the definition every SIMD twin must reproduce exactly.
 
+use core::mem::MaybeUninit;
+
 use super::QParams;
 
 pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
@@ -46,6 +48,14 @@ pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
     }
 }
 
+/// [`quantize_i8`] into memory not yet initialised: writes every element of `out`.
+pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
+    assert_eq!(x.len(), out.len());
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(quantize_one(v, &p));
+    }
+}
+
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     assert_eq!(q.len(), out.len());
     for (o, &c) in out.iter_mut().zip(q) {
@@ -64,5 +74,18 @@ pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
     assert!(q.len() == out.len() && q.len() == params.len());
     for ((o, &c), p) in out.iter_mut().zip(q).zip(params) {
         *o = dequantize_one(c, p);
+    }
+}
+
+/// Memory-bandwidth probe for the benchmarks: XOR of the bits of every value.
+pub fn read_probe(x: &[f32]) -> u32 {
+    x.iter().fold(0, |a, v| a ^ v.to_bits())
+}
+
+/// Memory-bandwidth probe: the low byte of every value's bits.
+pub fn narrow_probe(x: &[f32], out: &mut [u8]) {
+    assert_eq!(x.len(), out.len());
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = v.to_bits() as u8;
     }
 }

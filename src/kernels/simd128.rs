@@ -5,6 +5,7 @@
 //! 1.5 * 2^23 instead of `nearest` + `trunc_sat`, which needs fix-up code on x86.
 
 use core::arch::wasm32::*;
+use core::mem::MaybeUninit;
 
 use super::scalar;
 use super::QParams;
@@ -19,24 +20,39 @@ unsafe fn load(p: *const f32) -> v128 {
     v128_load(p as *const v128)
 }
 
+/// Four independent accumulator sets (16 values per step): `minps`/`maxps` have a
+/// latency of 4 cycles on Intel cores, so one accumulator pair made the scan wait on
+/// its own chain (4 cycles per vector). On the Intel Xeon of docs/BENCHMARKS.md
+/// ("Quantize throughput", 2026-11-26) this took int8-sym-ch0 in Node from 18.5 to
+/// the figure recorded there. (An earlier four-way unroll measured no faster on an AMD
+/// EPYC, whose min/max latency is 1 cycle.)
+///
+/// Finiteness is checked by a running sum, one add per vector: NaN and infinities can
+/// only make the sum non-finite (NaN stays NaN, ±inf stays inf or becomes NaN), so a
+/// finite sum proves a finite input. A non-finite sum (possibly an overflow of finite
+/// values near f32::MAX) falls back to the exact per-element test. pmin/pmax ignore a
+/// NaN in their second operand, as the scalar comparisons do.
 pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
-    let n = x.len() / 4 * 4;
+    let n = x.len() / 16 * 16;
     let (mut lo, mut hi, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, true);
     if n > 0 {
-        let inf = f32x4_splat(f32::INFINITY);
-        let mut vlo = f32x4_splat(f32::INFINITY);
-        let mut vhi = f32x4_splat(f32::NEG_INFINITY);
-        let mut ok = i32x4_splat(-1);
+        let mut vlo = [f32x4_splat(f32::INFINITY); 4];
+        let mut vhi = [f32x4_splat(f32::NEG_INFINITY); 4];
+        let mut sum = [f32x4_splat(0.0); 4];
         let p = x.as_ptr();
         let mut i = 0;
         while i < n {
-            // SAFETY: i + 4 <= n <= x.len(); v128_load has no alignment requirement.
-            let v = unsafe { load(p.add(i)) };
-            vlo = f32x4_pmin(vlo, v);
-            vhi = f32x4_pmax(vhi, v);
-            ok = v128_and(ok, f32x4_lt(f32x4_abs(v), inf));
-            i += 4;
+            for j in 0..4 {
+                // SAFETY: i + 16 <= n <= x.len(); v128_load has no alignment requirement.
+                let v = unsafe { load(p.add(i + 4 * j)) };
+                vlo[j] = f32x4_pmin(vlo[j], v);
+                vhi[j] = f32x4_pmax(vhi[j], v);
+                sum[j] = f32x4_add(sum[j], v);
+            }
+            i += 16;
         }
+        let vlo = f32x4_pmin(f32x4_pmin(vlo[0], vlo[1]), f32x4_pmin(vlo[2], vlo[3]));
+        let vhi = f32x4_pmax(f32x4_pmax(vhi[0], vhi[1]), f32x4_pmax(vhi[2], vhi[3]));
         let l = [
             f32x4_extract_lane::<0>(vlo),
             f32x4_extract_lane::<1>(vlo),
@@ -53,7 +69,11 @@ pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
             lo = if l[k] < lo { l[k] } else { lo };
             hi = if hi < h[k] { h[k] } else { hi };
         }
-        finite = i32x4_all_true(ok);
+        let s = f32x4_add(f32x4_add(sum[0], sum[1]), f32x4_add(sum[2], sum[3]));
+        // s - s is 0 in every lane exactly when every lane of s is finite.
+        if !i32x4_all_true(f32x4_eq(f32x4_sub(s, s), f32x4_splat(0.0))) {
+            finite = all_finite(&x[..n]);
+        }
     }
     let (tl, th, tf) = scalar::min_max(&x[n..]);
     (
@@ -61,6 +81,18 @@ pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
         if hi < th { th } else { hi },
         finite && tf,
     )
+}
+
+/// The exact test: every |v| < inf (false for NaN). `x.len()` a multiple of 4.
+fn all_finite(x: &[f32]) -> bool {
+    let inf = f32x4_splat(f32::INFINITY);
+    let mut ok = i32x4_splat(-1);
+    for c in x.chunks_exact(4) {
+        // SAFETY: c holds 4 floats.
+        let v = unsafe { load(c.as_ptr()) };
+        ok = v128_and(ok, f32x4_lt(f32x4_abs(v), inf));
+    }
+    i32x4_all_true(ok)
 }
 
 /// Four lanes: divide, clamp with pmax/pmin, magic-bias round, add the zero point.
@@ -74,6 +106,12 @@ fn q4(v: v128, scale: v128, lo: v128, hi: v128, zp: v128) -> v128 {
 }
 
 pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+    quantize_i8_uninit(x, p, as_uninit(out));
+}
+
+/// [`quantize_i8`] into memory not yet initialised: writes every element of `out`, so
+/// a caller can skip zero-filling its buffer.
+pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     assert_eq!(x.len(), out.len());
     let n = x.len() / 16 * 16;
     let scale = f32x4_splat(p.scale);
@@ -96,7 +134,13 @@ pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
         }
         i += 16;
     }
-    scalar::quantize_i8(&x[n..], p, &mut out[n..]);
+    scalar::quantize_i8_uninit(&x[n..], p, &mut out[n..]);
+}
+
+fn as_uninit(out: &mut [i8]) -> &mut [MaybeUninit<i8>] {
+    // SAFETY: MaybeUninit<i8> has i8's layout, and the kernels only write initialised
+    // values through the view.
+    unsafe { &mut *(out as *mut [i8] as *mut [MaybeUninit<i8>]) }
 }
 
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
@@ -180,4 +224,49 @@ pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
         i += 4;
     }
     scalar::dequantize_i8_lanes(&q[n..], &params[n..], &mut out[n..]);
+}
+
+/// Memory-bandwidth probe for the benchmarks (not used by any scheme): XOR of the bits
+/// of every value, four independent vectors so only memory limits it. Equal to
+/// `scalar::read_probe`.
+pub fn read_probe(x: &[f32]) -> u32 {
+    let n = x.len() / 16 * 16;
+    let mut acc = [i32x4_splat(0); 4];
+    let p = x.as_ptr();
+    let mut i = 0;
+    while i < n {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 16 <= n <= x.len().
+            *a = v128_xor(*a, unsafe { load(p.add(i + 4 * j)) });
+        }
+        i += 16;
+    }
+    let v = v128_xor(v128_xor(acc[0], acc[1]), v128_xor(acc[2], acc[3]));
+    let lanes = u32x4_extract_lane::<0>(v)
+        ^ u32x4_extract_lane::<1>(v)
+        ^ u32x4_extract_lane::<2>(v)
+        ^ u32x4_extract_lane::<3>(v);
+    lanes ^ scalar::read_probe(&x[n..])
+}
+
+/// Memory-bandwidth probe: the low byte of every value's bits into `out` (same
+/// length), the memory traffic of an int8 quantize (read 4 bytes, write 1) with as
+/// little arithmetic as possible. Equal to `scalar::narrow_probe`.
+pub fn narrow_probe(x: &[f32], out: &mut [u8]) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len() / 16 * 16;
+    let m = i32x4_splat(0xFF);
+    let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= len of both slices.
+        unsafe {
+            let v = |k: usize| v128_and(load(src.add(i + 4 * k)), m);
+            let ab = u16x8_narrow_i32x4(v(0), v(1));
+            let cd = u16x8_narrow_i32x4(v(2), v(3));
+            v128_store(dst.add(i) as *mut v128, u8x16_narrow_i16x8(ab, cd));
+        }
+        i += 16;
+    }
+    scalar::narrow_probe(&x[n..], &mut out[n..]);
 }
