@@ -79,7 +79,9 @@ async function sweep(arg) {
       const times = cands.map(() => []);
       for (let r = 0; r < rounds; r++) {
         for (let j = 0; j < cands.length; j++) {
-          const i = (j * 7 + r * 5) % cands.length; // a different order every round
+          // A different order every round: rotated, and reversed every other round.
+          const rot = (j + r * 5) % cands.length;
+          const i = r % 2 ? cands.length - 1 - rot : rot;
           const t0 = performance.now();
           run(cands[i]);
           times[i].push(performance.now() - t0);

@@ -19,14 +19,14 @@ use super::{
 /// P panels keeps R·P accumulators, P weight vectors and one splat live, plus V8's
 /// scratch for the instruction's lowering. TO BE FILLED FROM THE SWEEP.
 pub const GEMM_TILES: Tiles = Tiles {
-    mr: 4,
+    mr: 6,
     np: 2,
-    pb: 0,
+    pb: 32,
 };
 /// One activation row (GEMV).
 pub const GEMV_TILES: Tiles = Tiles {
     mr: 1,
-    np: 2,
+    np: 4,
     pb: 0,
 };
 

@@ -25,7 +25,7 @@ pub const GEMM_TILES: Tiles = Tiles {
 /// One activation row (GEMV): several panels per pass share each activation splat.
 pub const GEMV_TILES: Tiles = Tiles {
     mr: 1,
-    np: 1,
+    np: 6,
     pb: 0,
 };
 /// Rows x panels of the f32 tile: 4 x 2 panels = 8 accumulators + 2 weight + 1 splat.
