@@ -155,15 +155,21 @@ fn splat_lanes(v: v128) -> [v128; 4] {
     ]
 }
 
-/// 1.5 * 2^23: for an integral |v| < 2^22, the bits of v + MAGIC minus MAGIC's bits are
-/// v as an i32. Two cheap adds, where V8 lowers i32x4.trunc_sat_f32x4 on x86 to a
-/// cvttps2dq plus NaN/overflow fix-ups (REFERENCE-FACTS, "WebAssembly SIMD on x86").
+/// 1.5 * 2^23: for an integral |v| < 2^22, the bits of v + MAGIC are MAGIC's bits plus
+/// v, so their low 16 bits are v in two's complement when |v| < 2^15. One add, where
+/// V8 lowers i32x4.trunc_sat_f32x4 on x86 to a cvttps2dq plus NaN/overflow fix-ups
+/// (REFERENCE-FACTS, "WebAssembly SIMD on x86").
 const MAGIC: f32 = 12_582_912.0;
-const MAGIC_BITS: i32 = 0x4B40_0000;
 
+/// The small integers held by two vectors of integral floats, as eight i16 lanes: the
+/// even 16-bit halves of `a + MAGIC` then `b + MAGIC` (V8: two pblendw and a packusdw).
+/// Not `i16x8_narrow_i32x4` of the i32 values: LLVM rewrote that narrow into a clamp
+/// plus this same shuffle, and V8 emitted four pmaxsd and four pminsd more per 16
+/// codes (seen in `node --print-wasm-code`).
 #[inline(always)]
-fn integral_to_i32(v: v128) -> v128 {
-    i32x4_sub(f32x4_add(v, f32x4_splat(MAGIC)), i32x4_splat(MAGIC_BITS))
+fn integral_to_i16(a: v128, b: v128) -> v128 {
+    let m = f32x4_splat(MAGIC);
+    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(f32x4_add(a, m), f32x4_add(b, m))
 }
 
 /// The largest f32 below 0.5 (0.5 - 2^-25).
@@ -189,16 +195,11 @@ fn round_away(v: v128) -> v128 {
 /// `o` points at the block's 34 bytes.
 #[inline(always)]
 unsafe fn q8_0_codes(v: &[v128; 8], id: v128, o: *mut u8) {
-    let q = |k: usize| integral_to_i32(round_away(f32x4_mul(v[k], id)));
+    let q = |k: usize| round_away(f32x4_mul(v[k], id));
+    let h = |k: usize| integral_to_i16(q(k), q(k + 1));
     // Codes are within -127..=127, so the saturating narrows are exact.
-    let lo = i8x16_narrow_i16x8(
-        i16x8_narrow_i32x4(q(0), q(1)),
-        i16x8_narrow_i32x4(q(2), q(3)),
-    );
-    let hi = i8x16_narrow_i16x8(
-        i16x8_narrow_i32x4(q(4), q(5)),
-        i16x8_narrow_i32x4(q(6), q(7)),
-    );
+    let lo = i8x16_narrow_i16x8(h(0), h(2));
+    let hi = i8x16_narrow_i16x8(h(4), h(6));
     // 16 codes at offset 2 and 16 at offset 18; stores are unaligned.
     v128_store(o.add(2) as *mut v128, lo);
     v128_store(o.add(18) as *mut v128, hi);
@@ -223,9 +224,19 @@ pub fn quantize_q8_0(x: &[f32], out: &mut [u8]) {
     let mut os = out.chunks_exact_mut(4 * Q8_0_BYTES);
     for (b, o) in (&mut xs).zip(&mut os) {
         let p = b.as_ptr();
-        // SAFETY: b holds 4 blocks of 32 floats.
-        let m = unsafe { [0, 1, 2, 3].map(|i| absmax_lanes(&load8(p.add(i * QK)))) };
-        let d = f32x4_div(reduce4(m, |a, b| f32x4_pmax(a, b)), f32x4_splat(127.0));
+        // Largest |x| per block as max(max x, -min x): V8 lowers f32x4.abs to three
+        // instructions (it rebuilds the 0x7FFFFFFF mask each time), 8 per block here,
+        // where a pmin is one and the negation runs once per four blocks. The +0 floor
+        // makes an all-zero block's maximum +0, as the scalar fold from 0 gives.
+        let (mut hi, mut lo) = ([f32x4_splat(0.0); 4], [f32x4_splat(0.0); 4]);
+        for i in 0..4 {
+            // SAFETY: b holds 4 blocks of 32 floats.
+            (hi[i], lo[i]) = max_min_lanes(&unsafe { load8(p.add(i * QK)) });
+        }
+        let hi = reduce4(hi, |a, b| f32x4_pmax(a, b));
+        let lo = reduce4(lo, |a, b| f32x4_pmin(a, b));
+        let amax = f32x4_pmax(f32x4_splat(0.0), f32x4_pmax(hi, f32x4_neg(lo)));
+        let d = f32x4_div(amax, f32x4_splat(127.0));
         if v128_any_true(needs_scalar4(d)) {
             for (bb, oo) in b.chunks_exact(QK).zip(o.chunks_exact_mut(Q8_0_BYTES)) {
                 q8_0_one(bb, oo);
@@ -283,22 +294,15 @@ fn max_min_lanes(v: &[v128; 8]) -> (v128, v128) {
 #[inline(always)]
 unsafe fn q4_0_codes(v: &[v128; 8], id: v128, o: *mut u8) {
     let half = f32x4_splat(8.5);
-    let fifteen = i32x4_splat(15);
-    let q = |k: usize| {
-        let t = f32x4_trunc(f32x4_add(f32x4_mul(v[k], id), half));
-        i32x4_min(integral_to_i32(t), fifteen)
-    };
+    let fifteen = i16x8_splat(15);
+    let t = |k: usize| f32x4_trunc(f32x4_add(f32x4_mul(v[k], id), half));
+    // trunc(x / d + 8.5) is in 0..=16 here; min(15, ·) on the i16 lanes.
+    let h = |k: usize| i16x8_min(integral_to_i16(t(k), t(k + 1)), fifteen);
     // Codes 0..=15: narrow elements 0..15 and 16..31 to bytes, then put the second
     // half in the high nibbles (a 16-bit shift by 4 cannot carry across bytes, as every
     // byte is below 16).
-    let lo = u8x16_narrow_i16x8(
-        i16x8_narrow_i32x4(q(0), q(1)),
-        i16x8_narrow_i32x4(q(2), q(3)),
-    );
-    let hi = u8x16_narrow_i16x8(
-        i16x8_narrow_i32x4(q(4), q(5)),
-        i16x8_narrow_i32x4(q(6), q(7)),
-    );
+    let lo = u8x16_narrow_i16x8(h(0), h(2));
+    let hi = u8x16_narrow_i16x8(h(4), h(6));
     v128_store(o.add(2) as *mut v128, v128_or(lo, i16x8_shl(hi, 4)));
 }
 
@@ -321,10 +325,13 @@ pub fn quantize_q4_0(x: &[f32], out: &mut [u8]) {
     let mut os = out.chunks_exact_mut(4 * Q4_0_BYTES);
     for (b, o) in (&mut xs).zip(&mut os) {
         let p = b.as_ptr();
-        // SAFETY: b holds 4 blocks of 32 floats.
-        let mm = unsafe { [0, 1, 2, 3].map(|i| max_min_lanes(&load8(p.add(i * QK)))) };
-        let hi = reduce4(mm.map(|m| m.0), |a, b| f32x4_pmax(a, b));
-        let lo = reduce4(mm.map(|m| m.1), |a, b| f32x4_pmin(a, b));
+        let (mut hi, mut lo) = ([f32x4_splat(0.0); 4], [f32x4_splat(0.0); 4]);
+        for i in 0..4 {
+            // SAFETY: b holds 4 blocks of 32 floats.
+            (hi[i], lo[i]) = max_min_lanes(&unsafe { load8(p.add(i * QK)) });
+        }
+        let hi = reduce4(hi, |a, b| f32x4_pmax(a, b));
+        let lo = reduce4(lo, |a, b| f32x4_pmin(a, b));
         // The element with the largest |x| is the block's maximum when that exceeds
         // -minimum, its minimum when -minimum is larger: then every element of that
         // magnitude has the same value, so "the first" needs no search. When they are
