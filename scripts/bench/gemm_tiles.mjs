@@ -7,7 +7,11 @@
 // candidate's. The chosen shapes are the GEMM_TILES / GEMV_TILES constants of
 // src/kernels/gemm/simd128.rs and relaxed.rs; figures go to docs/BENCHMARKS.md.
 //
-//   node scripts/bench/gemm_tiles.mjs [--node] [--quick] [--rounds N]
+// Ranked by the fastest round (the least disturbed by the other processes sharing the
+// machine: their load only ever adds time); the median is printed beside it.
+//
+//   node scripts/bench/gemm_tiles.mjs [--node] [--quick] [--rounds N] [--only gemm|gemv]
+//                                     [--blocks 0,32]
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -29,10 +33,11 @@ const SHAPES_RELAXED = [
   [1, 1], [2, 1], [3, 1], [4, 1], [5, 1], [6, 1], [8, 1], [1, 2], [2, 2], [3, 2], [4, 2],
   [5, 2], [6, 2], [1, 3], [2, 3], [4, 3], [1, 4], [2, 4], [3, 4], [1, 8], [2, 8],
 ];
-const PROBLEMS = quick
-  ? [[64, 512, 512], [1, 1024, 1024]]
-  : [[256, 1024, 1024], [128, 4096, 4096], [1, 4096, 4096], [1, 8192, 8192]];
-const PANEL_BLOCKS = [0, 8, 32];
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : null;
+const PROBLEMS = (
+  quick ? [[64, 512, 512], [1, 1024, 1024]] : [[256, 1024, 1024], [128, 4096, 4096], [1, 4096, 4096], [1, 8192, 8192]]
+).filter(([m]) => !only || (only === "gemv") === (m === 1));
+const PANEL_BLOCKS = argv.includes("--blocks") ? argv[argv.indexOf("--blocks") + 1].split(",").map(Number) : [0, 8, 32];
 
 function candidates(m, tiles) {
   // One row: only the panel count matters (leftover-row tiles are never used).
@@ -92,9 +97,9 @@ async function sweep(arg) {
         const t = times[i].slice().sort((x, y) => x - y);
         return { tile: c, median: t[t.length >> 1], min: t[0] };
       });
-      rows.sort((x, y) => x.median - y.median);
+      rows.sort((x, y) => x.min - y.min);
       results.push({ build: b.label, shape, rows });
-      console.log(`${b.label} ${shape.join("x")}: best ${rows[0].tile} ${rows[0].median.toFixed(2)} ms`);
+      console.log(`${b.label} ${shape.join("x")}: best ${rows[0].tile} ${rows[0].min.toFixed(2)} ms`);
     }
   }
   return results;
@@ -102,7 +107,7 @@ async function sweep(arg) {
 
 const ghz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? 3000) / 1000;
 const problems = (tiles) => PROBLEMS.map((shape) => ({ shape, cands: candidates(shape[0], tiles) }));
-console.log(`# int8 tile sweep, ${os.cpus()[0].model}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${rounds} rounds, median`);
+console.log(`# int8 tile sweep, ${os.cpus()[0].model}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${rounds} rounds, ranked by the fastest`);
 let results;
 if (inNode) {
   const dir = "www/pkg";
@@ -127,11 +132,11 @@ if (inNode) {
 for (const { build, shape, rows } of results) {
   const [m, k, n] = shape;
   console.log(`\n## ${build} ${shape.join("x")} (MACs/cycle at ${ghz.toFixed(2)} GHz)`);
-  console.log("tile (rows x panels, panels/block)   median ms   min ms   MACs/cycle");
+  console.log("tile (rows x panels, panels/block)      min ms   median ms   MACs/cycle (min)");
   for (const r of rows) {
     const [mr, np, pb] = r.tile;
-    const macs = (m * k * n) / (r.median * 1e-3) / (ghz * 1e9);
-    console.log(`${`${mr} x ${np}, ${pb || "all"}`.padEnd(36)} ${r.median.toFixed(3).padStart(9)} ${r.min.toFixed(3).padStart(8)} ${macs.toFixed(2).padStart(10)}`);
+    const macs = (m * k * n) / (r.min * 1e-3) / (ghz * 1e9);
+    console.log(`${`${mr} x ${np}, ${pb || "all"}`.padEnd(36)} ${r.min.toFixed(3).padStart(9)} ${r.median.toFixed(3).padStart(11)} ${macs.toFixed(2).padStart(10)}`);
   }
 }
 console.log(`# load after: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);

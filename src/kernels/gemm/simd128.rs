@@ -13,19 +13,28 @@ use super::{
     Tiles, NR, Q4_BLOCK,
 };
 
-/// Tile shapes of the int8 kernel, chosen by the sweep in docs/BENCHMARKS.md ("int8
-/// tile sweep"; scripts/bench/gemm_tiles.mjs). A tile of R rows x P panels keeps 2·R·P
-/// accumulators live, plus 2 widened weight vectors and the activation splats; x86 V8
-/// has 16 xmm registers. TO BE FILLED FROM THE SWEEP.
+/// Tile shapes of the int8 kernel, chosen by the sweep of docs/BENCHMARKS.md ("int8
+/// tile sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
+/// --rounds 9 --only gemm --blocks 0,32`, fastest of 9 rounds). A tile of R rows x P
+/// panels keeps 2·R·P accumulators, 2·P widened weight vectors and one activation
+/// splat live; x86 V8 has 16 xmm registers and keeps xmm15 as scratch, so 6 x 1 (15
+/// live) is the largest single-panel tile. 6 x 1 was fastest on both GEMM shapes:
+/// 11.41 ms at 256x1024x1024 (4 x 1, the previous choice: 11.80; every 3-6 row tile
+/// within 3 %) and 89.2 ms at 128x4096x4096 (4 x 1: 99.7). Blocks of 32 panels (512
+/// KiB of weights, for L2) gave no consistent gain (6 x 1: 11.41 vs 11.54 ms, 97.2 vs
+/// 89.2 ms), so panels are not blocked.
 pub const GEMM_TILES: Tiles = Tiles {
-    mr: 4,
+    mr: 6,
     np: 1,
     pb: 0,
 };
-/// One activation row (GEMV): several panels per pass share each activation splat.
+/// One activation row (GEMV): several panels per pass share each activation splat and
+/// give the core several independent weight streams. Same sweep with `--rounds 21
+/// --only gemv`: 1 x 4 took 1.175 ms at 1x4096x4096 and 6.30 ms at 1x8192x8192, against
+/// 1.44 and 12.96 ms for 1 x 1 (the kernel before the sweep) and 1.205 / 6.42 for 1 x 6.
 pub const GEMV_TILES: Tiles = Tiles {
     mr: 1,
-    np: 6,
+    np: 4,
     pb: 0,
 };
 /// Rows x panels of the f32 tile: 4 x 2 panels = 8 accumulators + 2 weight + 1 splat.
