@@ -3,7 +3,8 @@
 // backend, 1 thread, SIMD) in the same page, single thread. This is where the relaxed
 // build's figures come from: Node 20's V8 11.3 gave wrong relaxed_dot sums, Chromium
 // returns exact ones (tests/e2e/relaxed_kernels.test.mjs). Not a test: numbers go to
-// docs/BENCHMARKS.md ("int8 kernels (issue 4)").
+// docs/BENCHMARKS.md ("int8 kernels (issue 4)"). Calls are interleaved round by round
+// across all variants of a shape (ours and onnxruntime-web's), median and fastest.
 //
 //   node scripts/bench/gemm_browser.mjs [--quick]     (needs npm run build:wasm)
 import { execFileSync } from "node:child_process";
@@ -52,17 +53,28 @@ async function bench({ shapes, minMs }) {
     for (let i = 0; i < n; i++) v[i] = lo + Math.floor(r() * (hi - lo + 1));
     return v;
   };
-  const time = async (fn) => {
-    await fn();
-    const ts = [];
+  // Interleaved timing: every runner of a shape is called once per round, in an order
+  // that changes every round, so that load from other processes on this shared machine
+  // weighs on ours and onnxruntime-web's alike; median and fastest of the rounds.
+  const interleaved = async (runners) => {
+    for (const r of runners) await r.fn(); // warm-up
+    const ts = runners.map(() => []);
     const start = performance.now();
-    while (ts.length < 200 && (ts.length < 3 || performance.now() - start < minMs)) {
-      const t0 = performance.now();
-      await fn();
-      ts.push(performance.now() - t0);
+    for (let round = 0; round < 200 && (round < 7 || performance.now() - start < minMs * runners.length); round++) {
+      for (let j = 0; j < runners.length; j++) {
+        const rot = (j + round * 3) % runners.length;
+        const i = round % 2 ? runners.length - 1 - rot : rot;
+        const t0 = performance.now();
+        await runners[i].fn();
+        ts[i].push(performance.now() - t0);
+      }
     }
-    ts.sort((a, b) => a - b);
-    return ts[ts.length >> 1];
+    const out = {};
+    runners.forEach((r, i) => {
+      const t = ts[i].sort((a, b) => a - b);
+      out[r.key] = { median: t[t.length >> 1], min: t[0], n: t.length };
+    });
+    return out;
   };
   const load = async (d) => {
     const m = await import(`/${d}/quantscope.js`);
@@ -87,37 +99,41 @@ async function bench({ shapes, minMs }) {
   const out = {};
   for (const [m, k, n] of shapes) {
     const tag = `${m}x${k}x${n}`;
-    const r = (out[tag] = {});
     const w = floats(n * k, 1 + n, 0.05);
     const x = floats(m * k, 2 + m);
     const bias = floats(n, 3);
+    const runners = [];
+    const held = [];
     for (const { label, mod } of builds) {
       const relaxed = label === "relaxed";
       if (!relaxed) {
         const f = new mod.LinearF32(w, n, k, bias);
-        r.f32 = await time(() => f.forward(x, m));
-        f.free();
+        held.push(f);
+        runners.push({ key: "f32", fn: () => f.forward(x, m) });
       }
       const q = new mod.LinearI8(w, n, k, bias);
+      held.push(q);
       const act = relaxed ? "u7" : "sym";
-      r[`lin_${label}`] = await time(() => q.forward(x, m, act));
+      runners.push({ key: `lin_${label}`, fn: () => q.forward(x, m, act) });
       const a = relaxed ? codes(m * k, 5, 0, 127) : codes(m * k, 5, -128, 127);
-      r[`mmi_${label}`] = await time(() => q.matmulInteger(a, m, relaxed ? "u7" : "asym"));
-      q.free();
-      console.log(`${tag} ${label} done`);
+      runners.push({ key: `mmi_${label}`, fn: () => q.matmulInteger(a, m, relaxed ? "u7" : "asym") });
     }
-    const sMmi = await session(`matmulinteger_${tag}.onnx`);
+    const sessions = [];
     const aU8 = new ort.Tensor("uint8", new Uint8Array(codes(m * k, 5, -128, 127).buffer), [m, k]);
-    r.ort_mmi = await time(() => sMmi.run({ A: aU8 }));
-    await sMmi.release();
     const aF = new ort.Tensor("float32", x, [m, k]);
-    const sMm = await session(`matmul_${tag}.onnx`);
-    r.ort_mm = await time(() => sMm.run({ A: aF }));
-    await sMm.release();
-    const sDq = await session(`dynq_${tag}.onnx`);
-    r.ort_dynq = await time(() => sDq.run({ A: aF }));
-    await sDq.release();
-    console.log(`${tag} onnxruntime-web done`);
+    for (const [key, file, feeds] of [
+      ["ort_mmi", `matmulinteger_${tag}.onnx`, { A: aU8 }],
+      ["ort_mm", `matmul_${tag}.onnx`, { A: aF }],
+      ["ort_dynq", `dynq_${tag}.onnx`, { A: aF }],
+    ]) {
+      const sess = await session(file);
+      sessions.push(sess);
+      runners.push({ key, fn: () => sess.run(feeds) });
+    }
+    out[tag] = await interleaved(runners);
+    for (const h of held) h.free();
+    for (const sess of sessions) await sess.release();
+    console.log(`${tag} done`);
   }
   return out;
 }
@@ -138,19 +154,24 @@ const NAMES = {
 };
 for (const [tag, r] of Object.entries(res)) {
   const [m, k, n] = tag.split("x").map(Number);
-  console.log(`\n## ${tag} (Chromium)`);
-  for (const [key, ms] of Object.entries(r)) {
-    const gops = (2 * m * k * n) / (ms * 1e6);
-    console.log(`${NAMES[key].padEnd(44)} ${ms.toFixed(3).padStart(10)} ms ${gops.toFixed(2).padStart(8)} GOPS ${(m * k * n / (ms * 1e-3) / (ghz * 1e9)).toFixed(2).padStart(7)} MACs/cycle`);
+  console.log(`\n## ${tag} (Chromium; interleaved rounds: median, fastest)`);
+  for (const [key, t] of Object.entries(r)) {
+    const gops = (2 * m * k * n) / (t.median * 1e6);
+    const mpc = (ms) => ((m * k * n) / (ms * 1e-3) / (ghz * 1e9)).toFixed(2);
+    console.log(
+      `${NAMES[key].padEnd(44)} ${t.median.toFixed(3).padStart(9)} ms ${t.min.toFixed(3).padStart(9)} ms ` +
+        `${gops.toFixed(2).padStart(7)} GOPS ${mpc(t.median).padStart(6)} / ${mpc(t.min).padStart(6)} MACs/cycle (${t.n} rounds)`,
+    );
   }
-  const x = (a, b) => (b / a).toFixed(2) + "x";
+  const x = (a, b, what) => `${(b[what] / a[what]).toFixed(2)}x`;
+  const both = (a, b) => `${x(a, b, "median")} (median), ${x(a, b, "min")} (fastest)`;
   if (m > 1) {
-    console.log(`${tag}: int8 GEMM simd128 / ORT MatMulInteger = ${x(r.mmi_simd128, r.ort_mmi)} (target >= 1.5x)`);
-    console.log(`${tag}: int8 GEMM relaxed / ORT MatMulInteger = ${x(r.mmi_relaxed, r.ort_mmi)} (target >= 1.5x)`);
+    console.log(`${tag}: int8 GEMM simd128 / ORT MatMulInteger = ${both(r.mmi_simd128, r.ort_mmi)} (target >= 1.5x)`);
+    console.log(`${tag}: int8 GEMM relaxed / ORT MatMulInteger = ${both(r.mmi_relaxed, r.ort_mmi)} (target >= 1.5x)`);
   } else {
-    console.log(`${tag}: int8 GEMV simd128 (dyn quant) / ours f32 GEMV = ${x(r.lin_simd128, r.f32)} (target >= 3x)`);
-    console.log(`${tag}: int8 GEMV relaxed (dyn quant u7) / ours f32 GEMV = ${x(r.lin_relaxed, r.f32)} (target >= 3x)`);
-    console.log(`${tag}: int8 GEMV simd128 / ORT dyn-quant linear = ${x(r.lin_simd128, r.ort_dynq)} (target >= 4x)`);
+    console.log(`${tag}: int8 GEMV simd128 (dyn quant) / ours f32 GEMV = ${both(r.lin_simd128, r.f32)} (target >= 3x)`);
+    console.log(`${tag}: int8 GEMV relaxed (dyn quant u7) / ours f32 GEMV = ${both(r.lin_relaxed, r.f32)} (target >= 3x)`);
+    console.log(`${tag}: int8 GEMV simd128 / ORT dyn-quant linear = ${both(r.lin_simd128, r.ort_dynq)} (target >= 4x)`);
   }
 }
 console.log(`# load after: ${load()}`);
