@@ -22,10 +22,11 @@ unsafe fn load(p: *const f32) -> v128 {
 
 /// Four independent accumulator sets (16 values per step): `minps`/`maxps` have a
 /// latency of 4 cycles on Intel cores, so one accumulator pair made the scan wait on
-/// its own chain (4 cycles per vector). On the Intel Xeon of docs/BENCHMARKS.md
-/// ("Quantize throughput", 2026-11-26) this took int8-sym-ch0 in Node from 18.5 to
-/// the figure recorded there. (An earlier four-way unroll measured no faster on an AMD
-/// EPYC, whose min/max latency is 1 cycle.)
+/// its own chain (4 cycles per vector). With the quantize changes below, this took
+/// int8-sym-ch0 on a 64 x 4096 tensor held in L2 from 3.6-4.4 to 6.4-8.4 GB/s on the
+/// Intel Xeon of docs/BENCHMARKS.md ("Quantize throughput", 2026-12-01, alternating
+/// runs). (An earlier four-way unroll measured no faster on an AMD EPYC, whose min/max
+/// latency is 1 cycle.)
 ///
 /// Finiteness is checked by a running sum, one add per vector: NaN and infinities can
 /// only make the sum non-finite (NaN stays NaN, ±inf stays inf or becomes NaN), so a

@@ -15,15 +15,15 @@ use super::{
 };
 
 /// Tile shapes of the relaxed int8 kernel, chosen by the sweep of docs/BENCHMARKS.md
-/// ("int8 tile sweep", 2026-12-01, headless Chromium 156, `node
-/// scripts/bench/gemm_tiles.mjs --rounds 9 --only gemm --blocks 0,32`, fastest of 9
-/// rounds). A tile of R rows x P panels keeps R·P accumulators, P weight vectors and
-/// one splat live. 6 x 2 in blocks of 32 panels was fastest at 128x4096x4096 in all
-/// three sweeps of that day (here 31.3 ms; 6 x 2 unblocked 36.0, 8 x 1 36.6, 4 x 2 --
-/// the previous choice -- 43.6 unblocked); at 256x1024x1024 the 4-6 row tiles were
-/// within 7 % of each other (6 x 2: 5.9-6.3 ms, 4 x 2: 6.1 ms). The rate (up to 32 MACs
-/// per nominal cycle, twice what a pmaddubsw + pmaddwd lowering can issue) says
-/// Chromium's V8 emits vpdpbusd on this AVX-VNNI machine.
+/// ("Tile sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
+/// --rounds 9 --only gemm --blocks 0,32`, fastest of 9 rounds). A tile of R rows x P
+/// panels keeps R·P accumulators, P weight vectors and one splat live. 6 x 2 in blocks
+/// of 32 panels was fastest at 128x4096x4096 in all three sweeps of that day (here
+/// 31.3 ms; 6 x 2 unblocked 36.0, 8 x 1 36.6, 4 x 2 -- the previous choice -- 43.6
+/// unblocked); at 256x1024x1024 the 4-6 row x 2 panel tiles were within 12 % of each
+/// other (6 x 2: 5.9-6.3 ms, 4 x 2: 6.1). The rate (up to 32 MACs per nominal cycle,
+/// twice what a pmaddubsw + pmaddwd lowering can issue) says Chromium's V8 emits
+/// vpdpbusd on this AVX-VNNI machine.
 pub const GEMM_TILES: Tiles = Tiles {
     mr: 6,
     np: 2,

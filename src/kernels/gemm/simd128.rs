@@ -13,14 +13,14 @@ use super::{
     Tiles, NR, Q4_BLOCK,
 };
 
-/// Tile shapes of the int8 kernel, chosen by the sweep of docs/BENCHMARKS.md ("int8
-/// tile sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
+/// Tile shapes of the int8 kernel, chosen by the sweep of docs/BENCHMARKS.md ("Tile
+/// sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
 /// --rounds 9 --only gemm --blocks 0,32`, fastest of 9 rounds). A tile of R rows x P
 /// panels keeps 2·R·P accumulators, 2·P widened weight vectors and one activation
 /// splat live; x86 V8 has 16 xmm registers and keeps xmm15 as scratch, so 6 x 1 (15
 /// live) is the largest single-panel tile. 6 x 1 was fastest on both GEMM shapes:
-/// 11.41 ms at 256x1024x1024 (4 x 1, the previous choice: 11.80; every 3-6 row tile
-/// within 3 %) and 89.2 ms at 128x4096x4096 (4 x 1: 99.7). Blocks of 32 panels (512
+/// 11.41 ms at 256x1024x1024 (4 x 1, the previous choice: 11.90; every 3-6 row tile
+/// within 8 %) and 89.2 ms at 128x4096x4096 (4 x 1: 115.3). Blocks of 32 panels (512
 /// KiB of weights, for L2) gave no consistent gain (6 x 1: 11.41 vs 11.54 ms, 97.2 vs
 /// 89.2 ms), so panels are not blocked.
 pub const GEMM_TILES: Tiles = Tiles {
