@@ -128,6 +128,40 @@ fn q4_0_simd_equals_scalar() {
     }
 }
 
+/// d's fp16 rounding in the four-block path, against the `half` crate's: Q4_0 blocks
+/// whose largest-|x| element is -8·t make d = t exactly (the division by -8 is exact),
+/// for t across fp16's normal exponents with the dropped 13 mantissa bits just below,
+/// at and above the halfway point (kept bit odd and even), and at the edges: the
+/// largest finite fp16, the round-to-infinity boundary 65520, the smallest normal.
+#[wasm_bindgen_test]
+fn fp16_of_d_equals_scalar_at_ties_and_edges() {
+    let mut ts = Vec::new();
+    for e in -14i32..=15 {
+        for kept in [0u32, 1, 0x2AA, 0x3FE, 0x3FF] {
+            for low in [0u32, 1, 0x0FFF, 0x1000, 0x1001, 0x1FFF] {
+                let bits = (((e + 127) as u32) << 23) | (kept << 13) | low;
+                ts.push(f32::from_bits(bits));
+            }
+        }
+    }
+    let edges = [65504.0f32, 65519.996, 65520.0, 65535.996, 6.103_515_6e-5];
+    ts.extend(edges);
+    ts.push(f32::from_bits(6.103_515_6e-5f32.to_bits() - 1)); // fp16 subnormal: scalar
+    let mut x = Vec::new();
+    for (i, &t) in ts.iter().enumerate() {
+        let mut blk: Vec<f32> = (0..32).map(|j| t * (j as f32 / 64.0 - 0.25)).collect();
+        blk[i % 32] = -8.0 * t;
+        x.extend(blk);
+    }
+    let n = x.len() / 32;
+    let (mut a, mut b) = (vec![0u8; n * 18], vec![0u8; n * 18]);
+    simd::quantize_q4_0(&x, &mut a);
+    scalar::quantize_q4_0(&x, &mut b);
+    for (i, (ba, bb)) in a.chunks(18).zip(b.chunks(18)).enumerate() {
+        assert_eq!(ba, bb, "block {i}, d = {:e}", ts[i]);
+    }
+}
+
 fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
