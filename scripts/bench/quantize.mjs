@@ -34,9 +34,11 @@ const SCHEMES = [
   "tflite-int8-ch0",
   "tfjs-uint8",
 ];
+// Flags (`--rows N`, and `--quick` that `npm run bench -- --quick` passes to every
+// bench) are not scheme strings.
 const extra = process.argv
   .slice(2)
-  .filter((a, i, all) => a !== "--rows" && all[i - 1] !== "--rows")
+  .filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--rows")
   .flatMap((a) => a.split(","))
   .filter(Boolean);
 const PEERS = [["numpy-int8-sym-ch0"]];
