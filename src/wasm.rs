@@ -361,6 +361,8 @@ impl GgmlBench {
 #[wasm_bindgen(js_name = BenchTensor)]
 pub struct BenchTensor {
     tensor: crate::Tensor,
+    /// Output of the `narrow` probe, allocated on first use and kept.
+    probe_out: Vec<u8>,
 }
 
 #[wasm_bindgen(js_class = BenchTensor)]
@@ -381,6 +383,7 @@ impl BenchTensor {
                 dtype: crate::DType::F32,
                 data: data.to_vec(),
             },
+            probe_out: Vec::new(),
         })
     }
 
@@ -391,6 +394,22 @@ impl BenchTensor {
             .encode(&self.tensor)
             .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(e.packed_bytes() as u32)
+    }
+
+    /// Memory-bandwidth probes at this tensor's size, for the benchmarks' floor: `read`
+    /// (every value read once) or `narrow` (read 4 bytes, write 1 to a kept buffer:
+    /// an int8 quantize's traffic without its arithmetic). Returns a checksum.
+    pub fn probe(&mut self, kind: &str) -> Result<u32, JsError> {
+        let x = &self.tensor.data;
+        match kind {
+            "read" => Ok(kernels::read_probe(x)),
+            "narrow" => {
+                self.probe_out.resize(x.len(), 0);
+                kernels::narrow_probe(x, &mut self.probe_out);
+                Ok(self.probe_out.len() as u32)
+            }
+            _ => Err(JsError::new(&format!("unknown probe `{kind}`"))),
+        }
     }
 }
 
@@ -467,6 +486,28 @@ impl WasmLinearI8 {
         let a =
             kernels::gemm::QuantizedRows::from_codes(codes, m, self.w.k, mode).map_err(js_err)?;
         kernels::gemm::gemm_i8_i32(&a, &self.w).map_err(js_err)
+    }
+
+    /// `matmulInteger` with a chosen tile shape (the tile sweep,
+    /// scripts/bench/gemm_tiles.mjs): `mr` rows x `np` panels, `pb` panels per block
+    /// (0 = all); `relaxed` runs the relaxed-SIMD kernel (u7 codes only).
+    #[wasm_bindgen(js_name = matmulIntegerTiled)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn matmul_integer_tiled(
+        &self,
+        codes: &[i8],
+        m: usize,
+        activations: &str,
+        mr: usize,
+        np: usize,
+        pb: usize,
+        relaxed: bool,
+    ) -> Result<Vec<i32>, JsError> {
+        let mode = kernels::gemm::ActQuant::parse(activations).map_err(js_err)?;
+        let a =
+            kernels::gemm::QuantizedRows::from_codes(codes, m, self.w.k, mode).map_err(js_err)?;
+        let t = kernels::gemm::Tiles { mr, np, pb };
+        kernels::gemm::gemm_i8_i32_tiled(&a, &self.w, t, relaxed).map_err(js_err)
     }
 
     pub fn panels(&self) -> usize {

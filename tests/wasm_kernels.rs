@@ -7,7 +7,7 @@
 #[path = "gemm_common/mod.rs"]
 mod common;
 
-use quantscope::kernels::gemm::{simd128, ActQuant};
+use quantscope::kernels::gemm::{simd128, ActQuant, Tiles};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
@@ -24,6 +24,21 @@ fn q4_0_gemv_equals_gguf() {
 fn simd128_int8_gemm_equals_scalar() {
     for mode in [ActQuant::Sym8, ActQuant::Asym8, ActQuant::U7] {
         common::i8_kernel_equals_scalar(simd128::gemm_i8, mode);
+    }
+}
+
+/// Every tile shape of the sweep (and so the chosen ones), with and without panel
+/// blocking, equals the scalar kernel.
+#[wasm_bindgen_test]
+fn simd128_int8_gemm_every_tile_shape_equals_scalar() {
+    for &(mr, np) in simd128::TILE_SHAPES {
+        for pb in [0, 1, 3] {
+            let t = Tiles { mr, np, pb };
+            common::i8_closure_equals_scalar(
+                &|a, w, blk| simd128::gemm_i8_tiled(a, w, blk, t).expect("listed shape"),
+                ActQuant::Asym8,
+            );
+        }
     }
 }
 
@@ -51,13 +66,26 @@ fn relaxed_flag_matches_the_build() {
 #[cfg(target_feature = "relaxed-simd")]
 mod relaxed {
     use super::common;
-    use quantscope::kernels::gemm::{relaxed, ActQuant};
+    use quantscope::kernels::gemm::{relaxed, ActQuant, Tiles};
     use wasm_bindgen_test::wasm_bindgen_test;
 
     /// Only u7 activations reach the relaxed int8 kernel (its exactness condition).
     #[wasm_bindgen_test]
     fn relaxed_int8_gemm_equals_scalar() {
         common::i8_kernel_equals_scalar(relaxed::gemm_i8, ActQuant::U7);
+    }
+
+    #[wasm_bindgen_test]
+    fn relaxed_int8_gemm_every_tile_shape_equals_scalar() {
+        for &(mr, np) in relaxed::TILE_SHAPES {
+            for pb in [0, 1, 3] {
+                let t = Tiles { mr, np, pb };
+                common::i8_closure_equals_scalar(
+                    &|a, w, blk| relaxed::gemm_i8_tiled(a, w, blk, t).expect("listed shape"),
+                    ActQuant::U7,
+                );
+            }
+        }
     }
 
     #[wasm_bindgen_test]

@@ -53,6 +53,46 @@ fn min_max_equals_scalar() {
                 assert_eq!(simd128::min_max(&y).2, scalar::min_max(&y).2);
             }
         }
+        // Finite values whose running sum overflows to inf: the SIMD scan's sum check
+        // must fall back to the exact test and still report them finite.
+        let big: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 2 == 0 {
+                    f32::MAX
+                } else {
+                    f32::MAX * 0.75
+                }
+            })
+            .collect();
+        assert_eq!(
+            simd128::min_max(&big),
+            scalar::min_max(&big),
+            "n = {n}, near f32::MAX"
+        );
+        assert!(
+            simd128::min_max(&big).2,
+            "n = {n}: finite values near f32::MAX"
+        );
+        // +inf and -inf together (their sum is NaN) and a NaN among them.
+        if n >= 2 {
+            let mut y = x.clone();
+            y[0] = f32::INFINITY;
+            y[n - 1] = f32::NEG_INFINITY;
+            assert_eq!(simd128::min_max(&y), scalar::min_max(&y), "n = {n}, ±inf");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn bandwidth_probes_equal_scalar() {
+    let mut rng = Rng(9);
+    for &n in LENGTHS {
+        let x: Vec<f32> = (0..n).map(|_| rng.normalish(3.0)).collect();
+        assert_eq!(simd128::read_probe(&x), scalar::read_probe(&x), "n = {n}");
+        let (mut a, mut b) = (vec![0u8; n], vec![1u8; n]);
+        simd128::narrow_probe(&x, &mut a);
+        scalar::narrow_probe(&x, &mut b);
+        assert_eq!(a, b, "n = {n}");
     }
 }
 
@@ -71,6 +111,11 @@ fn quantize_and_dequantize_equal_scalar() {
             simd128::quantize_i8(&x, p, &mut a);
             scalar::quantize_i8(&x, p, &mut b);
             assert_eq!(a, b, "quantize n = {n} {p:?}");
+            let mut u = vec![std::mem::MaybeUninit::<i8>::uninit(); n];
+            simd128::quantize_i8_uninit(&x, p, &mut u);
+            // SAFETY: quantize_i8_uninit writes every element.
+            let u: Vec<i8> = u.iter().map(|v| unsafe { v.assume_init() }).collect();
+            assert_eq!(u, b, "quantize into uninitialised memory n = {n} {p:?}");
             let (mut fa, mut fb) = (vec![0f32; n], vec![0f32; n]);
             simd128::dequantize_i8(&a, p, &mut fa);
             scalar::dequantize_i8(&a, p, &mut fb);

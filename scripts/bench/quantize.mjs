@@ -15,9 +15,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const { initSync, BenchTensor, buildInfo } = await import(join(root, "www/pkg/quantscope.js"));
 initSync({ module: readFileSync(join(root, "www/pkg/quantscope_bg.wasm")) });
 
-const ROWS = 4096;
+// `--rows N` shrinks the tensor (N x 4096): at 64 rows (1 MiB) it stays in L2, which
+// measures the kernels' arithmetic apart from memory bandwidth.
+const rowsArg = process.argv.indexOf("--rows");
+const ROWS = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 4096;
 const COLS = 4096;
-const RUNS = 7;
+const RUNS = ROWS < 4096 ? 101 : 7;
 const SCHEMES = [
   "int8-sym-ch0",
   "int8-asym-ch0",
@@ -31,7 +34,13 @@ const SCHEMES = [
   "tflite-int8-ch0",
   "tfjs-uint8",
 ];
-const extra = process.argv.slice(2).flatMap((a) => a.split(",")).filter(Boolean);
+// Flags (`--rows N`, and `--quick` that `npm run bench -- --quick` passes to every
+// bench) are not scheme strings.
+const extra = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith("--") && all[i - 1] !== "--rows")
+  .flatMap((a) => a.split(","))
+  .filter(Boolean);
 const PEERS = [["numpy-int8-sym-ch0"]];
 
 // xorshift-style deterministic data, roughly Gaussian (sum of three uniforms).
@@ -57,7 +66,8 @@ console.log(`${"scheme".padEnd(28)} ${"ms".padStart(10)} ${"GB/s".padStart(8)}`)
 const rows = [];
 for (const scheme of [...SCHEMES, ...extra]) {
   try {
-    t.quantize(scheme);
+    // Warm-up; the small tensor needs more calls before V8's optimizing tier runs.
+    for (let w = 0; w < (ROWS < 4096 ? 20 : 1); w++) t.quantize(scheme);
   } catch (e) {
     console.log(`${scheme.padEnd(28)} skipped: ${e.message}`);
     continue;
@@ -72,6 +82,22 @@ for (const scheme of [...SCHEMES, ...extra]) {
   const ms = times[RUNS >> 1];
   rows.push({ scheme, ms, gbps: bytes / (ms / 1e3) / 1e9 });
   console.log(`${scheme.padEnd(28)} ${ms.toFixed(2).padStart(10)} ${(bytes / (ms / 1e3) / 1e9).toFixed(2).padStart(8)}`);
+}
+// The memory floor at this size, in the same process: `read` reads every value once
+// (nothing written), `narrow` reads 4 bytes and writes 1 per value (an int8 quantize's
+// traffic, almost no arithmetic). A quantize at the `narrow` time is bound by memory.
+for (const kind of t.probe ? ["read", "narrow"] : []) {
+  for (let w = 0; w < (ROWS < 4096 ? 20 : 1); w++) t.probe(kind);
+  const times = [];
+  for (let r = 0; r < RUNS; r++) {
+    const start = performance.now();
+    t.probe(kind);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const ms = times[RUNS >> 1];
+  const name = kind === "read" ? "probe: read only" : "probe: read 4 B, write 1 B";
+  console.log(`${name.padEnd(28)} ${ms.toFixed(2).padStart(10)} ${(bytes / (ms / 1e3) / 1e9).toFixed(2).padStart(8)}`);
 }
 t.free();
 

@@ -79,6 +79,26 @@ pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
     active::quantize_i8(x, p, out)
 }
 
+/// [`quantize_i8`] into a buffer not yet initialised (every element is written), so a
+/// caller need not zero-fill it first.
+#[inline]
+pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [core::mem::MaybeUninit<i8>]) {
+    active::quantize_i8_uninit(x, p, out)
+}
+
+/// Benchmark probe of read bandwidth (XOR of every value's bits); no scheme uses it.
+#[inline]
+pub fn read_probe(x: &[f32]) -> u32 {
+    active::read_probe(x)
+}
+
+/// Benchmark probe of an int8 quantize's memory traffic (read 4 bytes, write 1 per
+/// value, almost no arithmetic); no scheme uses it.
+#[inline]
+pub fn narrow_probe(x: &[f32], out: &mut [u8]) {
+    active::narrow_probe(x, out)
+}
+
 /// Dequantizes codes: (q - zero_point) * scale.
 #[inline]
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {

@@ -1,5 +1,7 @@
 //! Scalar reference kernels: the definition every SIMD twin must reproduce exactly.
 
+use core::mem::MaybeUninit;
+
 use super::QParams;
 
 pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
@@ -46,6 +48,14 @@ pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
     }
 }
 
+/// [`quantize_i8`] into memory not yet initialised: writes every element of `out`.
+pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
+    assert_eq!(x.len(), out.len());
+    for (o, &v) in out.iter_mut().zip(x) {
+        o.write(quantize_one(v, &p));
+    }
+}
+
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     assert_eq!(q.len(), out.len());
     for (o, &c) in out.iter_mut().zip(q) {
@@ -64,5 +74,27 @@ pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
     assert!(q.len() == out.len() && q.len() == params.len());
     for ((o, &c), p) in out.iter_mut().zip(q).zip(params) {
         *o = dequantize_one(c, p);
+    }
+}
+
+/// Memory-bandwidth probe for the benchmarks: XOR of the bits of every value.
+pub fn read_probe(x: &[f32]) -> u32 {
+    x.iter().fold(0, |a, v| a ^ v.to_bits())
+}
+
+/// Memory-bandwidth probe: for every whole 16 values, 16 bytes, the XOR of their four
+/// 16-byte quarters (byte j = XOR of input bytes j, 16 + j, 32 + j, 48 + j); for the
+/// values after the last whole 16, each value's low byte.
+pub fn narrow_probe(x: &[f32], out: &mut [u8]) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len() / 16 * 16;
+    for (o, c) in out[..n].chunks_exact_mut(16).zip(x[..n].chunks_exact(16)) {
+        let bytes: Vec<u8> = c.iter().flat_map(|v| v.to_le_bytes()).collect();
+        for (j, b) in o.iter_mut().enumerate() {
+            *b = bytes[j] ^ bytes[16 + j] ^ bytes[32 + j] ^ bytes[48 + j];
+        }
+    }
+    for (o, v) in out[n..].iter_mut().zip(&x[n..]) {
+        *o = v.to_bits() as u8;
     }
 }

@@ -5,6 +5,7 @@
 //! 1.5 * 2^23 instead of `nearest` + `trunc_sat`, which needs fix-up code on x86.
 
 use core::arch::wasm32::*;
+use core::mem::MaybeUninit;
 
 use super::scalar;
 use super::QParams;
@@ -19,24 +20,44 @@ unsafe fn load(p: *const f32) -> v128 {
     v128_load(p as *const v128)
 }
 
+/// Four independent accumulator sets (16 values per step): `minps`/`maxps` have a
+/// latency of 4 cycles on Intel cores, so one accumulator pair made the scan wait on
+/// its own chain (4 cycles per vector). With the quantize changes below, this took
+/// int8-sym-ch0 on a 64 x 4096 tensor held in L2 from 3.6-4.4 to 6.4-8.4 GB/s on the
+/// Intel Xeon of docs/BENCHMARKS.md ("Quantize throughput", 2026-12-01, alternating
+/// runs). (An earlier four-way unroll measured no faster on an AMD EPYC, whose min/max
+/// latency is 1 cycle.)
+///
+/// Finiteness is checked by a running sum, one add per vector: NaN and infinities can
+/// only make the sum non-finite (NaN stays NaN, ±inf stays inf or becomes NaN), so a
+/// finite sum proves a finite input. A non-finite sum (possibly an overflow of finite
+/// values near f32::MAX) falls back to the exact per-element test. pmin/pmax ignore a
+/// NaN in their second operand, as the scalar comparisons do.
 pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
-    let n = x.len() / 4 * 4;
+    let n = x.len() / 16 * 16;
     let (mut lo, mut hi, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, true);
     if n > 0 {
-        let inf = f32x4_splat(f32::INFINITY);
-        let mut vlo = f32x4_splat(f32::INFINITY);
-        let mut vhi = f32x4_splat(f32::NEG_INFINITY);
-        let mut ok = i32x4_splat(-1);
+        let mut vlo = [f32x4_splat(f32::INFINITY); 4];
+        let mut vhi = [f32x4_splat(f32::NEG_INFINITY); 4];
+        let mut sum = f32x4_splat(0.0);
         let p = x.as_ptr();
         let mut i = 0;
         while i < n {
-            // SAFETY: i + 4 <= n <= x.len(); v128_load has no alignment requirement.
-            let v = unsafe { load(p.add(i)) };
-            vlo = f32x4_pmin(vlo, v);
-            vhi = f32x4_pmax(vhi, v);
-            ok = v128_and(ok, f32x4_lt(f32x4_abs(v), inf));
-            i += 4;
+            // SAFETY: i + 16 <= n <= x.len(); v128_load has no alignment requirement.
+            let v = unsafe { [0, 1, 2, 3].map(|j| load(p.add(i + 4 * j))) };
+            for j in 0..4 {
+                vlo[j] = f32x4_pmin(vlo[j], v[j]);
+                vhi[j] = f32x4_pmax(vhi[j], v[j]);
+            }
+            // One accumulator fed by a pairwise sum: four sum chains plus the eight
+            // min/max ones needed 16 registers and V8 spilled one (x86 V8 keeps xmm15
+            // as scratch). Pairwise sums are as conservative: a NaN or inf operand still
+            // makes them non-finite.
+            sum = f32x4_add(sum, f32x4_add(f32x4_add(v[0], v[1]), f32x4_add(v[2], v[3])));
+            i += 16;
         }
+        let vlo = f32x4_pmin(f32x4_pmin(vlo[0], vlo[1]), f32x4_pmin(vlo[2], vlo[3]));
+        let vhi = f32x4_pmax(f32x4_pmax(vhi[0], vhi[1]), f32x4_pmax(vhi[2], vhi[3]));
         let l = [
             f32x4_extract_lane::<0>(vlo),
             f32x4_extract_lane::<1>(vlo),
@@ -53,7 +74,10 @@ pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
             lo = if l[k] < lo { l[k] } else { lo };
             hi = if hi < h[k] { h[k] } else { hi };
         }
-        finite = i32x4_all_true(ok);
+        // sum - sum is 0 in every lane exactly when every lane of sum is finite.
+        if !i32x4_all_true(f32x4_eq(f32x4_sub(sum, sum), f32x4_splat(0.0))) {
+            finite = all_finite(&x[..n]);
+        }
     }
     let (tl, th, tf) = scalar::min_max(&x[n..]);
     (
@@ -63,40 +87,80 @@ pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
     )
 }
 
-/// Four lanes: divide, clamp with pmax/pmin, magic-bias round, add the zero point.
+/// The exact test: every |v| < inf (false for NaN). `x.len()` a multiple of 4.
+fn all_finite(x: &[f32]) -> bool {
+    let inf = f32x4_splat(f32::INFINITY);
+    let mut ok = i32x4_splat(-1);
+    for c in x.chunks_exact(4) {
+        // SAFETY: c holds 4 floats.
+        let v = unsafe { load(c.as_ptr()) };
+        ok = v128_and(ok, f32x4_lt(f32x4_abs(v), inf));
+    }
+    i32x4_all_true(ok)
+}
+
+/// Four lanes: divide, clamp with pmax/pmin, add the magic bias. The result's bits are
+/// MAGIC_BITS + the rounded integer (before the zero point), which [`low_halves`] takes
+/// out.
 #[inline(always)]
-fn q4(v: v128, scale: v128, lo: v128, hi: v128, zp: v128) -> v128 {
+fn q4(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
     let v = f32x4_div(v, scale);
     // pmax(lo, v) = lo < v ? v : lo, and pmin(hi, v) = v < hi ? v : hi: the scalar rule.
     let v = f32x4_pmin(hi, f32x4_pmax(lo, v));
-    let r = f32x4_add(v, f32x4_splat(MAGIC));
-    i32x4_add(i32x4_sub(r, i32x4_splat(MAGIC_BITS)), zp)
+    f32x4_add(v, f32x4_splat(MAGIC))
+}
+
+/// The integers held by two vectors of `v + MAGIC` (integral |v| < 2^15) as eight i16
+/// lanes: the low 16 bits of each lane's bits are the integer in two's complement, so
+/// this is the even 16-bit halves of `a` then `b` (V8: two pblendw and a packusdw).
+///
+/// Why not `i16x8_narrow_i32x4` after subtracting MAGIC_BITS: LLVM rewrote that narrow
+/// into a clamp to the i16 range plus this same shuffle, and V8 then emitted four
+/// pmaxsd, four pminsd and two such shuffles per 16 codes (seen in
+/// `node --print-wasm-code`), 17 instructions where this takes 9 with the i8 narrow.
+#[inline(always)]
+fn low_halves(a: v128, b: v128) -> v128 {
+    i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(a, b)
 }
 
 pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+    quantize_i8_uninit(x, p, as_uninit(out));
+}
+
+/// [`quantize_i8`] into memory not yet initialised: writes every element of `out`, so
+/// a caller can skip zero-filling its buffer.
+pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     assert_eq!(x.len(), out.len());
     let n = x.len() / 16 * 16;
     let scale = f32x4_splat(p.scale);
     let lo = f32x4_splat((p.qmin - p.zero_point) as f32);
     let hi = f32x4_splat((p.qmax - p.zero_point) as f32);
-    let zp = i32x4_splat(p.zero_point);
+    // The zero point is added to the i16 halves: clamped codes minus the zero point lie
+    // in [qmin - zp, qmax - zp] ⊆ [-255, 255], so neither the halves nor the sums wrap.
+    let zp = i16x8_splat(p.zero_point as i16);
     let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
     let mut i = 0;
     while i < n {
         // SAFETY: i + 16 <= n <= len of both slices; loads/stores are unaligned-safe.
         unsafe {
-            let a = q4(load(src.add(i)), scale, lo, hi, zp);
-            let b = q4(load(src.add(i + 4)), scale, lo, hi, zp);
-            let c = q4(load(src.add(i + 8)), scale, lo, hi, zp);
-            let d = q4(load(src.add(i + 12)), scale, lo, hi, zp);
-            // Values are already inside [qmin, qmax] ⊆ i8, so saturating narrows are exact.
-            let ab = i16x8_narrow_i32x4(a, b);
-            let cd = i16x8_narrow_i32x4(c, d);
+            let a = q4(load(src.add(i)), scale, lo, hi);
+            let b = q4(load(src.add(i + 4)), scale, lo, hi);
+            let c = q4(load(src.add(i + 8)), scale, lo, hi);
+            let d = q4(load(src.add(i + 12)), scale, lo, hi);
+            let ab = i16x8_add(low_halves(a, b), zp);
+            let cd = i16x8_add(low_halves(c, d), zp);
+            // Values are already inside [qmin, qmax] ⊆ i8, so the saturating narrow is exact.
             v128_store(dst.add(i) as *mut v128, i8x16_narrow_i16x8(ab, cd));
         }
         i += 16;
     }
-    scalar::quantize_i8(&x[n..], p, &mut out[n..]);
+    scalar::quantize_i8_uninit(&x[n..], p, &mut out[n..]);
+}
+
+fn as_uninit(out: &mut [i8]) -> &mut [MaybeUninit<i8>] {
+    // SAFETY: MaybeUninit<i8> has i8's layout, and the kernels only write initialised
+    // values through the view.
+    unsafe { &mut *(out as *mut [i8] as *mut [MaybeUninit<i8>]) }
 }
 
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
@@ -152,7 +216,8 @@ pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
     while i < n {
         let (scale, lo, hi, zp) = params4(&params[i..i + 4]);
         // SAFETY: i + 4 <= n <= x.len().
-        let r = q4(unsafe { load(x.as_ptr().add(i)) }, scale, lo, hi, zp);
+        let r = q4(unsafe { load(x.as_ptr().add(i)) }, scale, lo, hi);
+        let r = i32x4_add(i32x4_sub(r, i32x4_splat(MAGIC_BITS)), zp);
         out[i] = i32x4_extract_lane::<0>(r) as i8;
         out[i + 1] = i32x4_extract_lane::<1>(r) as i8;
         out[i + 2] = i32x4_extract_lane::<2>(r) as i8;
@@ -180,4 +245,49 @@ pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
         i += 4;
     }
     scalar::dequantize_i8_lanes(&q[n..], &params[n..], &mut out[n..]);
+}
+
+/// Memory-bandwidth probe for the benchmarks (not used by any scheme): XOR of the bits
+/// of every value, four independent vectors so only memory limits it. Equal to
+/// `scalar::read_probe`.
+pub fn read_probe(x: &[f32]) -> u32 {
+    let n = x.len() / 16 * 16;
+    let mut acc = [i32x4_splat(0); 4];
+    let p = x.as_ptr();
+    let mut i = 0;
+    while i < n {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 16 <= n <= x.len().
+            *a = v128_xor(*a, unsafe { load(p.add(i + 4 * j)) });
+        }
+        i += 16;
+    }
+    let v = v128_xor(v128_xor(acc[0], acc[1]), v128_xor(acc[2], acc[3]));
+    let lanes = u32x4_extract_lane::<0>(v)
+        ^ u32x4_extract_lane::<1>(v)
+        ^ u32x4_extract_lane::<2>(v)
+        ^ u32x4_extract_lane::<3>(v);
+    lanes ^ scalar::read_probe(&x[n..])
+}
+
+/// Memory-bandwidth probe: for every 16 values (64 bytes) read, 16 bytes written, the
+/// XOR of the four 16-byte quarters; the memory traffic of an int8 quantize (read 4
+/// bytes, write 1 per value) with 3 XORs of arithmetic. (Taking each value's low byte
+/// instead went through LLVM's clamp-and-shuffle narrowing and was compute-bound even
+/// in L2.) Equal to `scalar::narrow_probe`.
+pub fn narrow_probe(x: &[f32], out: &mut [u8]) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len() / 16 * 16;
+    let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= len of both slices.
+        unsafe {
+            let v = |k: usize| load(src.add(i + 4 * k));
+            let f = v128_xor(v128_xor(v(0), v(1)), v128_xor(v(2), v(3)));
+            v128_store(dst.add(i) as *mut v128, f);
+        }
+        i += 16;
+    }
+    scalar::narrow_probe(&x[n..], &mut out[n..]);
 }

@@ -17,6 +17,7 @@
 //! blocked QuantizeLinear lays them out).
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use serde::{Deserialize, Serialize};
 
@@ -710,8 +711,13 @@ impl LinearScheme {
         let off = self.offset();
         let mut ranges = vec![(0.0, 0.0); layout.slots];
         let mut slots = vec![self.slot(0.0, 0.0); layout.slots];
-        let mut work = vec![0u8; t.numel()];
-        let w = as_i8_mut(&mut work);
+        // The codes buffer is not zero-filled: every byte is written by the kernel before
+        // the length is set (counted below). Zero-filling it cost a 16 MiB memset per
+        // 4096 x 4096 tensor (docs/BENCHMARKS.md, "Quantize throughput").
+        let n = t.numel();
+        let mut work: Vec<u8> = Vec::with_capacity(n);
+        let w = as_i8_uninit(&mut work.spare_capacity_mut()[..n]);
+        let mut written = 0;
         let mut finite = true;
         layout.for_each_piece(|p| {
             let Piece::Single { start, len, slot } = p else {
@@ -725,13 +731,21 @@ impl LinearScheme {
             finite = ok;
             let range = empty_is_zero((lo, hi));
             let s = self.slot(range.0, range.1);
-            kernels::quantize_i8(&t.data[r.clone()], shifted(s.q, off), &mut w[r]);
+            kernels::quantize_i8_uninit(&t.data[r.clone()], shifted(s.q, off), &mut w[r]);
+            written += len;
             ranges[slot] = range;
             slots[slot] = s;
         });
         if !finite {
             check_finite(t)?;
         }
+        // Pieces that are slots tile the tensor once each; this guards `set_len`.
+        assert!(
+            finite && written == n,
+            "fused quantize wrote {written} of {n} codes"
+        );
+        // SAFETY: the pieces wrote all n bytes (just checked) and n <= capacity.
+        unsafe { work.set_len(n) };
         Ok((ranges, slots, self.finish_i8(work)))
     }
 
@@ -762,6 +776,11 @@ fn shifted(p: QParams, off: i32) -> QParams {
 fn as_i8_mut(b: &mut [u8]) -> &mut [i8] {
     // SAFETY: i8 and u8 have the same size, alignment and validity (every bit pattern).
     unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut i8, b.len()) }
+}
+
+fn as_i8_uninit(b: &mut [MaybeUninit<u8>]) -> &mut [MaybeUninit<i8>] {
+    // SAFETY: as in as_i8_mut; MaybeUninit<T> has T's layout.
+    unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr() as *mut MaybeUninit<i8>, b.len()) }
 }
 
 fn as_i8(b: &[u8]) -> &[i8] {

@@ -80,6 +80,79 @@ test("relaxed build equals the SIMD128 build and a plain sum, in Chromium", asyn
           });
           if (!ys[0].every((e, i) => Object.is(e, ys[1][i]))) bad.push(`q4 ${n}x${k}`);
         }
+      // Every tile shape of the relaxed kernel (the sweep's candidates,
+      // TILE_SHAPES in src/kernels/gemm/relaxed.rs), with and without panel blocks,
+      // equals the plain sum; so does the SIMD128 kernel at its shapes.
+      const RELAXED_TILES = [
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [8, 1],
+        [1, 2],
+        [2, 2],
+        [3, 2],
+        [4, 2],
+        [5, 2],
+        [6, 2],
+        [1, 3],
+        [2, 3],
+        [4, 3],
+        [1, 4],
+        [2, 4],
+        [3, 4],
+        [1, 8],
+        [2, 8],
+      ];
+      const SIMD128_TILES = [
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [1, 2],
+        [2, 2],
+        [3, 2],
+        [4, 2],
+        [1, 3],
+        [2, 3],
+        [1, 4],
+        [2, 4],
+        [1, 6],
+        [2, 6],
+      ];
+      for (const [m, k, n] of [
+        [1, 33, 37],
+        [7, 17, 29],
+        [13, 64, 45],
+        [16, 8, 33],
+      ]) {
+        const wc = new Int8Array(n * k).map(() => Math.floor(rand() * 256) - 128);
+        const a = new Int8Array(m * k).map(() => Math.floor(rand() * 128));
+        const ref = new Int32Array(m * n);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let t = 0;
+            for (let q = 0; q < k; q++) t += a[i * k + q] * wc[j * k + q];
+            ref[i * n + j] = t;
+          }
+        for (const [mod, tiles, relaxed] of [
+          [r, RELAXED_TILES, true],
+          [r, SIMD128_TILES, false],
+        ]) {
+          const qc = mod.LinearI8.fromCodes(wc, n, k);
+          for (const [mr, np] of tiles)
+            for (const pb of [0, 1, 3]) {
+              const got = qc.matmulIntegerTiled(a, m, relaxed ? "u7" : "asym", mr, np, pb, relaxed);
+              if (!got.every((e, i) => e === ref[i]))
+                bad.push(`tiles ${relaxed ? "relaxed" : "simd128"} ${mr}x${np}/${pb} ${m}x${k}x${n}`);
+            }
+          qc.free();
+        }
+      }
       return { info: r.buildInfo(), bad };
     });
     assert.equal(out.info.relaxed_simd, true);

@@ -116,7 +116,7 @@ fn random_weights(rng: &mut Rng, n: usize, k: usize) -> PackedI8Matrix {
 }
 
 fn run_i8(
-    kern: I8Kernel,
+    kern: &dyn Fn(&QuantizedRows, &PackedI8Matrix, Block<'_>),
     a: &QuantizedRows,
     w: &PackedI8Matrix,
     f32_out: bool,
@@ -148,6 +148,14 @@ fn run_i8(
 /// `kern` equals the scalar kernel exactly (int32 and f32 outputs) on every shape in
 /// DIMS³, for activations of `mode`; also on a sub-block of rows and panels.
 pub fn i8_kernel_equals_scalar(kern: I8Kernel, mode: ActQuant) {
+    i8_closure_equals_scalar(&kern, mode)
+}
+
+/// [`i8_kernel_equals_scalar`] for any callable (a kernel run with a chosen tile shape).
+pub fn i8_closure_equals_scalar(
+    kern: &dyn Fn(&QuantizedRows, &PackedI8Matrix, Block<'_>),
+    mode: ActQuant,
+) {
     let mut rng = Rng(0x5EED ^ mode as u64);
     for &m in DIMS {
         for &n in DIMS {
@@ -157,7 +165,7 @@ pub fn i8_kernel_equals_scalar(kern: I8Kernel, mode: ActQuant) {
                 let bias: Vec<f32> = (0..n).map(|_| rng.f()).collect();
                 for f32_out in [false, true] {
                     let (gi, gf) = run_i8(kern, &a, &w, f32_out, &bias);
-                    let (si, sf) = run_i8(scalar::gemm_i8, &a, &w, f32_out, &bias);
+                    let (si, sf) = run_i8(&scalar::gemm_i8, &a, &w, f32_out, &bias);
                     assert_eq!(gi, si, "int32 {m}x{k}x{n} {mode:?}");
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&gf), bits(&sf), "f32 {m}x{k}x{n} {mode:?}");
@@ -170,7 +178,8 @@ pub fn i8_kernel_equals_scalar(kern: I8Kernel, mode: ActQuant) {
     let w = random_weights(&mut rng, 19, 37);
     let mut got = vec![0i32; 7 * 8];
     let mut want = vec![0i32; 7 * 8];
-    for (kern, out) in [(kern, &mut got), (scalar::gemm_i8 as I8Kernel, &mut want)] {
+    let scalar_kern: &dyn Fn(&QuantizedRows, &PackedI8Matrix, Block<'_>) = &scalar::gemm_i8;
+    for (kern, out) in [(kern, &mut got), (scalar_kern, &mut want)] {
         kern(
             &a,
             &w,

@@ -371,6 +371,120 @@ pub fn epilogue(v: i32, sx: f32, sw: f32, bias: f32) -> f32 {
     v as f32 * (sx * sw) + bias
 }
 
+/// The tile shape an int8 kernel runs with: `mr` activation rows x `np` panels of
+/// [`NR`] channels per tile, and the panels visited per block of the loop over rows
+/// (`pb`; 0 = all panels at once). With `pb` panels per block, every row tile re-reads
+/// the same `pb · kp · NR` bytes of weights, which stay in L2 when `pb` is small enough.
+/// Rows left over after the last full tile go through tiles of 2 rows, then 1; panels
+/// left over through tiles of 1 panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Tiles {
+    pub mr: usize,
+    pub np: usize,
+    pub pb: usize,
+}
+
+/// Visits the tiles of `rows` x `panels` in the order [`Tiles`] describes, calling
+/// `f(first_row, rows_in_tile, first_panel, panels_in_tile)`. Only the SIMD kernels
+/// tile (the scalar reference has no tiles to choose).
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_feature = "simd128")),
+    allow(dead_code)
+)]
+pub(crate) fn for_each_tile(
+    rows: Range<usize>,
+    panels: Range<usize>,
+    t: Tiles,
+    mut f: impl FnMut(usize, usize, usize, usize),
+) {
+    let pb = if t.pb == 0 { panels.len().max(1) } else { t.pb };
+    let mut b0 = panels.start;
+    while b0 < panels.end {
+        let b1 = (b0 + pb).min(panels.end);
+        let mut m = rows.start;
+        while m < rows.end {
+            let r = if m + t.mr <= rows.end {
+                t.mr
+            } else if m + 2 <= rows.end && t.mr > 2 {
+                2
+            } else {
+                1
+            };
+            let mut p = b0;
+            while p < b1 {
+                let q = if p + t.np <= b1 { t.np } else { 1 };
+                f(m, r, p, q);
+                p += q;
+            }
+            m += r;
+        }
+        b0 = b1;
+    }
+}
+
+/// Runs the int8 kernel of this build on one block with the given tile shape (for the
+/// tile sweep of scripts/bench/gemm_tiles.mjs); an error names a shape this build has
+/// no kernel for. `relaxed` picks the relaxed-SIMD kernel (u7 activations only).
+pub fn gemm_i8_block_tiled(
+    a: &QuantizedRows,
+    w: &PackedI8Matrix,
+    blk: Block<'_>,
+    tiles: Tiles,
+    relaxed: bool,
+) -> Result<()> {
+    let unsupported = || {
+        Error::Invalid(format!(
+            "no {} int8 kernel with tiles {tiles:?} in this build",
+            if relaxed { "relaxed" } else { "simd128" }
+        ))
+    };
+    if relaxed && a.mode != ActQuant::U7 {
+        return Err(Error::Invalid(
+            "the relaxed kernel takes u7 activations only".into(),
+        ));
+    }
+    #[cfg(all(
+        target_arch = "wasm32",
+        target_feature = "simd128",
+        target_feature = "relaxed-simd"
+    ))]
+    if relaxed {
+        return relaxed::gemm_i8_tiled(a, w, blk, tiles).ok_or_else(unsupported);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if !relaxed {
+        return simd128::gemm_i8_tiled(a, w, blk, tiles).ok_or_else(unsupported);
+    }
+    let _ = (w, blk);
+    Err(unsupported())
+}
+
+/// The corrected int32 product [M, N] with a given tile shape (see
+/// [`gemm_i8_block_tiled`]).
+pub fn gemm_i8_i32_tiled(
+    a: &QuantizedRows,
+    w: &PackedI8Matrix,
+    tiles: Tiles,
+    relaxed: bool,
+) -> Result<Vec<i32>> {
+    check_k("gemm", a.k, w.k)?;
+    let mut out = vec![0i32; a.m * w.n];
+    gemm_i8_block_tiled(
+        a,
+        w,
+        Block {
+            rows: 0..a.m,
+            panels: 0..w.panels(),
+            ld: w.n,
+            col0: 0,
+            sink: Sink::I32(&mut out),
+        },
+        tiles,
+        relaxed,
+    )?;
+    Ok(out)
+}
+
 /// Runs the int8 kernel of this build on one block.
 pub fn gemm_i8_block(a: &QuantizedRows, w: &PackedI8Matrix, blk: Block<'_>) {
     #[cfg(all(

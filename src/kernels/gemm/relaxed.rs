@@ -10,16 +10,36 @@ use core::arch::wasm32::*;
 use std::ops::Range;
 
 use super::simd128::{hsum4, store4, store_q4};
-use super::{Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK};
+use super::{
+    Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, Tiles, NR, Q4_BLOCK,
+};
 
-/// Rows x panels of the relaxed int8 tile: MR·NP accumulators, NP weights, 1 splat and
-/// V8's scratch for pmaddubsw/pmaddwd: 4 x 2 keeps 11 live of 16 xmm registers.
-/// Register budget only, not yet measured (docs/BENCHMARKS.md, issue 4 section).
-pub const MR: usize = 4;
-pub const NP: usize = 2;
+/// Tile shapes of the relaxed int8 kernel, chosen by the sweep of docs/BENCHMARKS.md
+/// ("Tile sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
+/// --rounds 9 --only gemm --blocks 0,32`, fastest of 9 rounds). A tile of R rows x P
+/// panels keeps R·P accumulators, P weight vectors and one splat live. 6 x 2 in blocks
+/// of 32 panels was fastest at 128x4096x4096 in all three sweeps of that day (here
+/// 31.3 ms; 6 x 2 unblocked 36.0, 8 x 1 36.6, 4 x 2 -- the previous choice -- 43.6
+/// unblocked); at 256x1024x1024 the 4-6 row x 2 panel tiles were within 12 % of each
+/// other (6 x 2: 5.9-6.3 ms, 4 x 2: 6.1). The rate (up to 32 MACs per nominal cycle,
+/// twice what a pmaddubsw + pmaddwd lowering can issue) says Chromium's V8 emits
+/// vpdpbusd on this AVX-VNNI machine.
+pub const GEMM_TILES: Tiles = Tiles {
+    mr: 6,
+    np: 2,
+    pb: 32,
+};
+/// One activation row (GEMV). Same sweep with `--rounds 21 --only gemv`: 1 x 8 took
+/// 0.845 ms at 1x4096x4096 and 4.11 ms at 1x8192x8192, against 0.890 / 4.63 for 1 x 4
+/// and 2.29 / 10.49 for 1 x 1.
+pub const GEMV_TILES: Tiles = Tiles {
+    mr: 1,
+    np: 8,
+    pb: 0,
+};
 
 /// # Safety
-/// `a` points at MR rows of `kp` u7 codes (stride kp); `wp` at NP consecutive panels.
+/// `a` points at R rows of `kp` u7 codes (stride kp); `wp` at P consecutive panels.
 #[inline(always)]
 unsafe fn tile<const R: usize, const P: usize>(
     a: *const i8,
@@ -53,7 +73,7 @@ fn rows<const R: usize, const P: usize>(
     blk: &mut Block<'_>,
 ) {
     let kp = a.kp;
-    // SAFETY: rows m0..m0+R and panels p0..p0+P exist (caller).
+    // SAFETY: rows m0..m0+R and panels p0..p0+P exist (for_each_tile).
     let acc = unsafe {
         tile::<R, P>(
             a.codes.as_ptr().add(m0 * kp),
@@ -70,43 +90,103 @@ fn rows<const R: usize, const P: usize>(
     }
 }
 
-pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, mut blk: Block<'_>) {
-    let (m_end, p_end) = (blk.rows.end, blk.panels.end);
-    let mut m = blk.rows.start;
-    let run = |m: usize, mr: usize, blk: &mut Block<'_>| {
-        let mut p = blk.panels.start;
-        macro_rules! go {
-            ($r:literal, $p:literal) => {
-                rows::<$r, $p>(a, w, m, p, blk)
-            };
-        }
-        while p + NP <= p_end {
-            match mr {
-                4 => go!(4, 2),
-                2 => go!(2, 2),
-                _ => go!(1, 2),
+type TileFn = fn(&QuantizedRows, &PackedI8Matrix, usize, usize, &mut Block<'_>);
+
+/// The tile shapes this build has a relaxed kernel for (the sweep's candidates).
+/// Leftover rows and panels need (2, P), (1, P) and (R, 1) of every listed (R, P).
+pub const TILE_SHAPES: &[(usize, usize)] = &[
+    (1, 1),
+    (2, 1),
+    (3, 1),
+    (4, 1),
+    (5, 1),
+    (6, 1),
+    (8, 1),
+    (1, 2),
+    (2, 2),
+    (3, 2),
+    (4, 2),
+    (5, 2),
+    (6, 2),
+    (1, 3),
+    (2, 3),
+    (4, 3),
+    (1, 4),
+    (2, 4),
+    (3, 4),
+    (1, 8),
+    (2, 8),
+];
+
+fn tile_fn(r: usize, p: usize) -> Option<TileFn> {
+    macro_rules! table {
+        ($(($r:literal, $p:literal)),*) => {
+            match (r, p) {
+                $(($r, $p) => Some(rows::<$r, $p> as TileFn),)*
+                _ => None,
             }
-            p += NP;
+        };
+    }
+    table!(
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (6, 1),
+        (8, 1),
+        (1, 2),
+        (2, 2),
+        (3, 2),
+        (4, 2),
+        (5, 2),
+        (6, 2),
+        (1, 3),
+        (2, 3),
+        (4, 3),
+        (1, 4),
+        (2, 4),
+        (3, 4),
+        (1, 8),
+        (2, 8)
+    )
+}
+
+/// The relaxed int8 kernel with a given tile shape; None when this build has no kernel
+/// for it. u7 activations only (the caller checks).
+pub fn gemm_i8_tiled(
+    a: &QuantizedRows,
+    w: &PackedI8Matrix,
+    mut blk: Block<'_>,
+    t: Tiles,
+) -> Option<()> {
+    for (r, p) in [
+        (t.mr, t.np),
+        (2, t.np),
+        (1, t.np),
+        (t.mr, 1),
+        (2, 1),
+        (1, 1),
+    ] {
+        tile_fn(r, p)?;
+    }
+    let (rows, panels) = (blk.rows.clone(), blk.panels.clone());
+    super::for_each_tile(rows, panels, t, |m, r, p, q| {
+        // Present: checked above for every shape for_each_tile can ask for.
+        if let Some(f) = tile_fn(r, q) {
+            f(a, w, m, p, &mut blk)
         }
-        if p < p_end {
-            match mr {
-                4 => go!(4, 1),
-                2 => go!(2, 1),
-                _ => go!(1, 1),
-            }
-        }
+    });
+    Some(())
+}
+
+pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, blk: Block<'_>) {
+    let t = if blk.rows.len() == 1 {
+        GEMV_TILES
+    } else {
+        GEMM_TILES
     };
-    while m + MR <= m_end {
-        run(m, MR, &mut blk);
-        m += MR;
-    }
-    while m + 2 <= m_end {
-        run(m, 2, &mut blk);
-        m += 2;
-    }
-    if m < m_end {
-        run(m, 1, &mut blk);
-    }
+    gemm_i8_tiled(a, w, blk, t).expect("GEMM_TILES and GEMV_TILES have kernels");
 }
 
 pub fn gemv_q4(

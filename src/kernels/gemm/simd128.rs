@@ -9,15 +9,34 @@ use core::arch::wasm32::*;
 use std::ops::Range;
 
 use super::{
-    Block, PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, Sink, NR,
-    Q4_BLOCK,
+    Block, PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, Sink,
+    Tiles, NR, Q4_BLOCK,
 };
 
-/// Rows per int8 tile. A tile keeps 2·MR accumulators + 3 weight registers + 1
-/// activation register live and x86 V8 has 16 xmm registers, so 4 rows (11 live) is
-/// the largest that cannot spill. Not yet chosen by measurement: docs/BENCHMARKS.md
-/// ("int8 kernels (issue 4)") says why; replace this with the bench figures.
-pub const MR_I8: usize = 4;
+/// Tile shapes of the int8 kernel, chosen by the sweep of docs/BENCHMARKS.md ("Tile
+/// sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
+/// --rounds 9 --only gemm --blocks 0,32`, fastest of 9 rounds). A tile of R rows x P
+/// panels keeps 2·R·P accumulators, 2·P widened weight vectors and one activation
+/// splat live; x86 V8 has 16 xmm registers and keeps xmm15 as scratch, so 6 x 1 (15
+/// live) is the largest single-panel tile. 6 x 1 was fastest on both GEMM shapes:
+/// 11.41 ms at 256x1024x1024 (4 x 1, the previous choice: 11.90; every 3-6 row tile
+/// within 8 %) and 89.2 ms at 128x4096x4096 (4 x 1: 115.3). Blocks of 32 panels (512
+/// KiB of weights, for L2) gave no consistent gain (6 x 1: 11.41 vs 11.54 ms, 97.2 vs
+/// 89.2 ms), so panels are not blocked.
+pub const GEMM_TILES: Tiles = Tiles {
+    mr: 6,
+    np: 1,
+    pb: 0,
+};
+/// One activation row (GEMV): several panels per pass share each activation splat and
+/// give the core several independent weight streams. Same sweep with `--rounds 21
+/// --only gemv`: 1 x 4 took 1.175 ms at 1x4096x4096 and 6.30 ms at 1x8192x8192, against
+/// 1.44 and 12.96 ms for 1 x 1 (the kernel before the sweep) and 1.205 / 6.42 for 1 x 6.
+pub const GEMV_TILES: Tiles = Tiles {
+    mr: 1,
+    np: 4,
+    pb: 0,
+};
 /// Rows x panels of the f32 tile: 4 x 2 panels = 8 accumulators + 2 weight + 1 splat.
 pub const MR_F32: usize = 4;
 pub const NP_F32: usize = 2;
@@ -27,35 +46,48 @@ pub fn widen(a: &QuantizedRows) -> Vec<i16> {
     a.codes.iter().map(|&c| c as i16).collect()
 }
 
-/// One tile of MR rows x 1 panel: returns, per row, the 4 channels' Σ x·w.
+/// One tile of R rows x P panels: returns, per row and panel, the 4 channels' Σ x·w.
 ///
 /// # Safety
-/// `a16` points at MR rows of `kp` i16 (stride `kp`), `wp` at a panel of `kp * 4` i8.
+/// `a16` points at R rows of `kp` i16 (stride `kp`), `wp` at P consecutive panels of
+/// `kp * 4` i8.
 #[inline(always)]
-unsafe fn tile_i8<const MR: usize>(a16: *const i16, kp: usize, wp: *const i8) -> [v128; MR] {
-    let mut lo = [i32x4_splat(0); MR];
-    let mut hi = [i32x4_splat(0); MR];
+unsafe fn tile_i8<const R: usize, const P: usize>(
+    a16: *const i16,
+    kp: usize,
+    wp: *const i8,
+) -> [[v128; P]; R] {
+    let mut lo = [[i32x4_splat(0); P]; R];
+    let mut hi = [[i32x4_splat(0); P]; R];
     let mut q = 0;
     while q < kp {
-        let wv = v128_load(wp.add(q * 4) as *const v128);
-        // Low half: channels 0 and 1, each lane a pair of k; high half: channels 2, 3.
-        let wl = i16x8_extend_low_i8x16(wv);
-        let wh = i16x8_extend_high_i8x16(wv);
-        for r in 0..MR {
+        let mut wl = [i32x4_splat(0); P];
+        let mut wh = [i32x4_splat(0); P];
+        for j in 0..P {
+            let wv = v128_load(wp.add(j * kp * NR + q * 4) as *const v128);
+            // Low half: channels 0 and 1, each lane a pair of k; high half: channels 2, 3.
+            wl[j] = i16x8_extend_low_i8x16(wv);
+            wh[j] = i16x8_extend_high_i8x16(wv);
+        }
+        for r in 0..R {
             // x[k..k+4] as i16, repeated twice: lanes (k, k+1), (k+2, k+3), again.
             let av = v128_load64_splat(a16.add(r * kp + q) as *const u64);
-            lo[r] = i32x4_add(lo[r], i32x4_dot_i16x8(wl, av));
-            hi[r] = i32x4_add(hi[r], i32x4_dot_i16x8(wh, av));
+            for j in 0..P {
+                lo[r][j] = i32x4_add(lo[r][j], i32x4_dot_i16x8(wl[j], av));
+                hi[r][j] = i32x4_add(hi[r][j], i32x4_dot_i16x8(wh[j], av));
+            }
         }
         q += 4;
     }
-    let mut out = [i32x4_splat(0); MR];
-    for r in 0..MR {
-        // lo = (c0 p0, c0 p1, c1 p0, c1 p1), hi likewise for c2, c3: add the pairs.
-        out[r] = i32x4_add(
-            i32x4_shuffle::<0, 2, 4, 6>(lo[r], hi[r]),
-            i32x4_shuffle::<1, 3, 5, 7>(lo[r], hi[r]),
-        );
+    let mut out = [[i32x4_splat(0); P]; R];
+    for r in 0..R {
+        for j in 0..P {
+            // lo = (c0 p0, c0 p1, c1 p0, c1 p1), hi likewise for c2, c3: add the pairs.
+            out[r][j] = i32x4_add(
+                i32x4_shuffle::<0, 2, 4, 6>(lo[r][j], hi[r][j]),
+                i32x4_shuffle::<1, 3, 5, 7>(lo[r][j], hi[r][j]),
+            );
+        }
     }
     out
 }
@@ -136,46 +168,119 @@ pub(super) fn store4(
     }
 }
 
-fn rows_i8<const MR: usize>(
+fn rows_i8<const R: usize, const P: usize>(
     a16: &[i16],
     a: &QuantizedRows,
     w: &PackedI8Matrix,
     m0: usize,
+    p0: usize,
     blk: &mut Block<'_>,
 ) {
     let kp = a.kp;
-    for p in blk.panels.clone() {
-        // SAFETY: rows m0..m0+MR exist (caller), the panel is inside `w.data`.
-        let acc = unsafe {
-            tile_i8::<MR>(
-                a16.as_ptr().add(m0 * kp),
-                kp,
-                w.data.as_ptr().add(p * kp * NR),
-            )
-        };
-        for (r, &v) in acc.iter().enumerate() {
-            let m = m0 + r;
-            let off = (m - blk.rows.start) * blk.ld;
-            store4(v, a, m, w, p, off, blk.col0, &mut blk.sink);
+    // SAFETY: rows m0..m0+R and panels p0..p0+P exist (for_each_tile).
+    let acc = unsafe {
+        tile_i8::<R, P>(
+            a16.as_ptr().add(m0 * kp),
+            kp,
+            w.data.as_ptr().add(p0 * kp * NR),
+        )
+    };
+    for (r, acc) in acc.iter().enumerate() {
+        let m = m0 + r;
+        let off = (m - blk.rows.start) * blk.ld;
+        for (j, &v) in acc.iter().enumerate() {
+            store4(v, a, m, w, p0 + j, off, blk.col0, &mut blk.sink);
         }
     }
 }
 
-pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, mut blk: Block<'_>) {
+type TileFn = fn(&[i16], &QuantizedRows, &PackedI8Matrix, usize, usize, &mut Block<'_>);
+
+/// The tile shapes this build has a kernel for (the sweep's candidates). Leftover rows
+/// and panels need (2, P), (1, P) and (R, 1) of every listed (R, P).
+pub const TILE_SHAPES: &[(usize, usize)] = &[
+    (1, 1),
+    (2, 1),
+    (3, 1),
+    (4, 1),
+    (5, 1),
+    (6, 1),
+    (1, 2),
+    (2, 2),
+    (3, 2),
+    (4, 2),
+    (1, 3),
+    (2, 3),
+    (1, 4),
+    (2, 4),
+    (1, 6),
+    (2, 6),
+];
+
+fn tile_fn(r: usize, p: usize) -> Option<TileFn> {
+    macro_rules! table {
+        ($(($r:literal, $p:literal)),*) => {
+            match (r, p) {
+                $(($r, $p) => Some(rows_i8::<$r, $p> as TileFn),)*
+                _ => None,
+            }
+        };
+    }
+    table!(
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 1),
+        (6, 1),
+        (1, 2),
+        (2, 2),
+        (3, 2),
+        (4, 2),
+        (1, 3),
+        (2, 3),
+        (1, 4),
+        (2, 4),
+        (1, 6),
+        (2, 6)
+    )
+}
+
+/// The int8 kernel with a given tile shape; None when this build has no kernel for it.
+pub fn gemm_i8_tiled(
+    a: &QuantizedRows,
+    w: &PackedI8Matrix,
+    mut blk: Block<'_>,
+    t: Tiles,
+) -> Option<()> {
+    for (r, p) in [
+        (t.mr, t.np),
+        (2, t.np),
+        (1, t.np),
+        (t.mr, 1),
+        (2, 1),
+        (1, 1),
+    ] {
+        tile_fn(r, p)?;
+    }
     let a16 = widen(a);
-    let mut m = blk.rows.start;
-    let end = blk.rows.end;
-    while m + MR_I8 <= end {
-        rows_i8::<MR_I8>(&a16, a, w, m, &mut blk);
-        m += MR_I8;
-    }
-    while m + 2 <= end {
-        rows_i8::<2>(&a16, a, w, m, &mut blk);
-        m += 2;
-    }
-    if m < end {
-        rows_i8::<1>(&a16, a, w, m, &mut blk);
-    }
+    let (rows, panels) = (blk.rows.clone(), blk.panels.clone());
+    super::for_each_tile(rows, panels, t, |m, r, p, q| {
+        // Present: checked above for every shape for_each_tile can ask for.
+        if let Some(f) = tile_fn(r, q) {
+            f(&a16, a, w, m, p, &mut blk)
+        }
+    });
+    Some(())
+}
+
+pub fn gemm_i8(a: &QuantizedRows, w: &PackedI8Matrix, blk: Block<'_>) {
+    let t = if blk.rows.len() == 1 {
+        GEMV_TILES
+    } else {
+        GEMM_TILES
+    };
+    gemm_i8_tiled(a, w, blk, t).expect("GEMM_TILES and GEMV_TILES have kernels");
 }
 
 /// Horizontal sums of four vectors at once: lane i of the result is Σ lanes of v[i].
