@@ -5,6 +5,7 @@ import { renderBuildInfo } from "./components/buildInfo";
 import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./components/charts";
 import { setupDropZone } from "./components/dropZone";
 import { ErrorBanner, messageOf } from "./components/errorBanner";
+import { ExportPanel } from "./components/exportPanel";
 import { LayerPanel } from "./components/layerPanel";
 import { renderMetrics, swatch } from "./components/metricsTable";
 import type { Chosen } from "./components/palette";
@@ -112,6 +113,20 @@ const layerPanel = new LayerPanel(
   // In the primary worker, between the whole-model tasks it may be running.
   (request) => api.layer(request),
 );
+const exportPanel = new ExportPanel(
+  {
+    root: $("export"),
+    format: $<HTMLSelectElement>("export-format"),
+    scheme: $<HTMLSelectElement>("export-scheme"),
+    run: $<HTMLButtonElement>("export-run"),
+    status: $("export-status"),
+    file: $<HTMLAnchorElement>("export-file"),
+    report: $<HTMLAnchorElement>("export-report"),
+    notes: $<HTMLUListElement>("export-notes"),
+  },
+  // In the primary worker, which holds the open model like the others.
+  (format, scheme) => api.exportModel(format, scheme),
+);
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
 const picker = new SchemePicker(
   {
@@ -128,6 +143,7 @@ const picker = new SchemePicker(
   (chosen) => {
     writeUrl();
     layerPanel.setCompared(chosen.map((c) => c.scheme));
+    exportPanel.setSchemes(chosen.map((c) => c.scheme));
     summary.setSchemes(chosen);
     void analyze();
     void runSummary();
@@ -233,6 +249,7 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   if (seq !== openSeq) return;
   errors.clear();
   model = { info, fileName };
+  exportPanel.setModel(fileName, info.format);
   const name = $("model-name");
   name.textContent = `${fileName} (${info.format})`;
   // Counts successful opens, so that a test can tell a reopened file from the old one.
@@ -468,6 +485,7 @@ async function boot(): Promise<void> {
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);
+  exportPanel.setSchemes(picker.schemes);
   layerPanel.setCompared(picker.schemes);
   if (problems.length > 0) picker.showError(problems.join("; "));
   summary.setSchemes(picker.colors);

@@ -1,7 +1,7 @@
 // The typed interface the worker exposes over Comlink; the page holds a
 //! `Comlink.Remote<WorkerApi>`, the worker implements it.
 
-import type { BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
+import type { ExportReport, BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
 
 /**
  * Receives the rows finished since the last call, at most every PROGRESS_INTERVAL_MS
@@ -126,4 +126,17 @@ export interface WorkerApi {
    * inputs of the wrong width, a row outside the batch).
    */
   layer(request: LayerRequest): Promise<LayerReport>;
+  /**
+   * The open model quantized with `scheme`, written as a file (`Model.export`): the
+   * bytes (transferred, not copied) and the writer's report. ONNX rewrites the open
+   * .onnx file (with its external data files); rejects with the core's message.
+   */
+  exportModel(format: ExportFormat, scheme: string): Promise<ExportResult>;
+}
+
+export type ExportFormat = "safetensors" | "gguf" | "onnx";
+
+export interface ExportResult {
+  bytes: Uint8Array;
+  report: ExportReport;
 }

@@ -107,3 +107,26 @@ export interface LayerReport {
   /** Histogram of int8 minus float outputs, whole batch. */
   error: Histogram;
 }
+
+/** One source tensor in a written file (src/export/: `ExportedTensor`). */
+export interface ExportedTensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** What the file holds for it, e.g. "Q4_0", "F32". */
+  stored: string;
+  quantized: boolean;
+  /** Why it was stored otherwise, or a caveat. */
+  note?: string;
+  /** Metrics of the stored values, as `quantscope quantize --json` prints them. */
+  summary?: TensorSummary;
+}
+
+/** What a writer did (src/export/: `ExportReport`). */
+export interface ExportReport {
+  format: "onnx" | "gguf" | "safetensors";
+  scheme: string;
+  tensors: ExportedTensor[];
+  notes: string[];
+  bytes: number;
+}
