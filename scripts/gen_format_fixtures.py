@@ -314,6 +314,19 @@ def gen_onnx():
     values, dtypes, summary = onnx_reference(loaded)
     entry("onnx/external.onnx", values, dtypes, graph=summary)
 
+    # Its data file many times the size of the .onnx (as in real exports): the reader
+    # must look for the data before measuring shapes against the bytes it has.
+    big = helper.make_model(helper.make_graph(
+        [helper.make_node("MatMul", ["x", "big.w"], ["y"], name="mm")], "big", [X], [Y],
+        initializer=[numpy_helper.from_array(rng.normal(size=(64, 32)).astype(np.float32), "big.w")]),
+        producer_name="gen_format_fixtures", opset_imports=[helper.make_opsetid("", 21)])
+    big.ir_version = 10
+    (d / "external_large.onnx.data").unlink(missing_ok=True)
+    onnx.save_model(big, str(d / "external_large.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="external_large.onnx.data", size_threshold=0)
+    values, dtypes, summary = onnx_reference(onnx.load(str(d / "external_large.onnx")))
+    entry("onnx/external_large.onnx", values, dtypes, graph=summary)
+
 
 # --- TFLite ---------------------------------------------------------------------------
 def build_tflite(tensors, buffer_of=None) -> bytes:

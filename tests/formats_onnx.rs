@@ -89,3 +89,35 @@ fn external_data_is_read_from_the_files_given() {
         .to_string();
     assert!(err.contains("external file `external.onnx.data`"), "{err}");
 }
+
+/// A lone .onnx whose data file is 43 times its size: the reader names the missing data
+/// file (so the CLI can look beside the model) instead of refusing its shapes.
+#[test]
+fn a_data_file_larger_than_the_model_is_asked_for_by_name() {
+    let rel = "onnx/external_large.onnx";
+    let main = common::read(rel);
+    let data = common::read("onnx/external_large.onnx.data");
+    assert!(data.len() > 40 * main.len());
+    let err = quantscope::open(&main, "external_large.onnx")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("external file `external_large.onnx.data`, which was not given"),
+        "{err}"
+    );
+    let model = open_many(&[
+        ("external_large.onnx", &main),
+        ("external_large.onnx.data", &data),
+    ])
+    .unwrap();
+    common::assert_matches_tool(&model, rel);
+    // The CLI, given the .onnx alone, finds the data file beside it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quantscope"))
+        .args(["inspect", "--json"])
+        .arg(common::dir().join(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["tensors"][0]["shape"], serde_json::json!([64, 32]));
+}

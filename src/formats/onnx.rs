@@ -248,11 +248,18 @@ impl Reader<'_> {
                     .map_err(|_| err(format!("negative dimension {d} in dims {:?}", t.dims)))
             })
             .collect::<Result<_>>()?;
+        // An external tensor is measured against its file, which must be found first:
+        // a lone .onnx whose data file was not given says so (and the CLI then looks
+        // beside it) rather than that its shapes exceed the .onnx file's size.
+        let external = if t.data_location() == DataLocation::External {
+            Some(self.external_bytes(t, name)?)
+        } else {
+            None
+        };
         let numel = checked_numel(name, &dims, dtype.size(), self.budget)?;
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
         let need = numel * dtype.size();
-        let data = if t.data_location() == DataLocation::External {
-            let raw = self.external_bytes(t, name)?;
+        let data = if let Some(raw) = external {
             if raw.len() != need {
                 return Err(err(format!(
                     "external data holds {} bytes, dims {shape:?} of {} need {need}",
