@@ -72,3 +72,10 @@ export const LAYER_AUTO_MACS = 2 ** 28;
 
 /** Up to this many outputs the panel draws float and int8 as paired bars; above, as lines. */
 export const LAYER_MAX_BARS = 64;
+
+/**
+ * Files up to this size are read into each worker's memory once when opened; larger
+ * ones are read slice by slice from the File, the header first and each tensor when it
+ * is needed, so that a model of several GB opens in bounded memory.
+ */
+export const IN_MEMORY_LIMIT = 128 * 2 ** 20;

@@ -12,7 +12,7 @@ import type {
   SummaryRow,
   WorkerApi,
 } from "../shared/api";
-import { PROGRESS_INTERVAL_MS } from "../shared/meta";
+import { IN_MEMORY_LIMIT, PROGRESS_INTERVAL_MS } from "../shared/meta";
 import type {
   BuildInfo,
   ExportReport,
@@ -102,15 +102,27 @@ async function sourceFiles(source: ModelSource, fileName: string): Promise<{ nam
 }
 
 /**
- * What the core reads a file through: slices of the Blob, read synchronously (a worker
- * may use FileReaderSync), so that only the header and the tensors in use are ever
- * copied into wasm memory, never the whole file.
+ * What the core reads a file through: slices, read synchronously (a worker may use
+ * FileReaderSync), so that only the header and the tensors in use are ever copied into
+ * wasm memory, never the whole file. A file up to IN_MEMORY_LIMIT is read into this
+ * worker's JavaScript memory once and sliced from there: each FileReaderSync call costs
+ * more than the copy, and the whole-model summary reads every tensor again on every run
+ * (the 96 MiB pool benchmark took 910 ms per run with slice reads, see
+ * docs/BENCHMARKS.md).
  */
-function sliceReader(f: { name: string; blob: Blob }): {
+async function sliceReader(f: { name: string; blob: Blob }): Promise<{
   name: string;
   size: number;
   read: (offset: number, length: number) => Uint8Array;
-} {
+}> {
+  if (f.blob.size <= IN_MEMORY_LIMIT) {
+    const bytes = new Uint8Array(await f.blob.arrayBuffer());
+    return {
+      name: f.name,
+      size: bytes.length,
+      read: (offset, length) => bytes.subarray(offset, offset + length),
+    };
+  }
   const reader = new FileReaderSync();
   return {
     name: f.name,
@@ -163,7 +175,9 @@ const api: WorkerApi = {
     const files = await sourceFiles(source, fileName);
     if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
     // Parse first: a bad file throws here and the previous model stays open.
-    const next = core.Model.openFiles(files.map(sliceReader));
+    const readers = await Promise.all(files.map(sliceReader));
+    if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
+    const next = core.Model.openFiles(readers);
     const info = next.info() as ModelInfo;
     info.lazy = next.isLazy();
     activeRun = 0;
