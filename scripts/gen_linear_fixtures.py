@@ -180,36 +180,31 @@ def ort_calibrated(x, method, sym, pct=99.999):
 # ---------------------------------------------------------------------------------------
 # PyTorch (the tool itself, in its own venv).
 
-def tflite_presets(requests):
-    """The TFLite converter's codes and scales for each request (see tflite_presets.py)."""
+def in_venv(script, env_var, venv, requests):
+    """Runs scripts/<script> REQUEST.json OUT.npz with the python of another venv (the
+    tools that cannot share .venv: PyTorch, TensorFlow) and returns OUT's arrays."""
     import os
     import tempfile
-    python = os.environ.get("TF_PYTHON", str(ROOT / ".venv-tf/bin/python"))
+    python = os.environ.get(env_var, str(ROOT / venv / "bin/python"))
     if not Path(python).exists():
         sys.exit(f"{python} is missing: run scripts/gen_linear_fixtures.sh, which makes it")
     with tempfile.TemporaryDirectory() as tmp:
         req = Path(tmp) / "request.json"
         out = Path(tmp) / "out.npz"
         req.write_text(json.dumps(requests))
-        subprocess.run([python, str(ROOT / "scripts/tflite_presets.py"), str(req), str(out)], check=True)
+        subprocess.run([python, str(ROOT / "scripts" / script), str(req), str(out)], check=True)
         with np.load(out) as z:
             return {k: z[k] for k in z.files}
+
+
+def tflite_presets(requests):
+    """The TFLite converter's codes and scales for each request (see tflite_presets.py)."""
+    return in_venv("tflite_presets.py", "TF_PYTHON", ".venv-tf", requests)
 
 
 def torch_presets(requests):
     """PyTorch's codes, scales and zero points for each request (see torch_presets.py)."""
-    import os
-    import tempfile
-    python = os.environ.get("TORCH_PYTHON", str(ROOT / ".venv-torch/bin/python"))
-    if not Path(python).exists():
-        sys.exit(f"{python} is missing: run scripts/gen_linear_fixtures.sh, which makes it")
-    with tempfile.TemporaryDirectory() as tmp:
-        req = Path(tmp) / "request.json"
-        out = Path(tmp) / "out.npz"
-        req.write_text(json.dumps(requests))
-        subprocess.run([python, str(ROOT / "scripts/torch_presets.py"), str(req), str(out)], check=True)
-        with np.load(out) as z:
-            return {k: z[k] for k in z.files}
+    return in_venv("torch_presets.py", "TORCH_PYTHON", ".venv-torch", requests)
 
 
 # ---------------------------------------------------------------------------------------

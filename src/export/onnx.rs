@@ -34,7 +34,7 @@ use crate::formats::generated::onnx::{
     attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_proto::DataType,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
 };
-use crate::formats::{base_name, TensorStore};
+use crate::formats::TensorStore;
 use crate::quant::{pack, Granularity, LinearScheme, QuantizedLinear, Scheme};
 use crate::tensor::TensorInfo;
 
@@ -468,47 +468,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
     /// The bytes of a tensor kept in an external data file, found among the files given
     /// by the last component of its `location`.
     fn external_bytes(&self, t: &TensorProto) -> Result<Vec<u8>> {
-        let name = t.name();
-        let (mut location, mut offset, mut length) = (None, 0u64, None);
-        for kv in &t.external_data {
-            let num = |what: &str| {
-                kv.value().parse::<u64>().map_err(|_| Error::OnnxTensor {
-                    name: name.to_string(),
-                    reason: format!("external_data {what} `{}` is not a number", kv.value()),
-                })
-            };
-            match kv.key() {
-                "location" => location = Some(kv.value()),
-                "offset" => offset = num("offset")?,
-                "length" => length = Some(num("length")?),
-                _ => {}
-            }
-        }
-        let location = location.ok_or_else(|| Error::OnnxTensor {
-            name: name.to_string(),
-            reason: "data_location is EXTERNAL but external_data has no `location`".into(),
-        })?;
-        let file = base_name(location);
-        let (_, bytes) = self
-            .external
-            .iter()
-            .find(|(n, _)| base_name(n) == file)
-            .ok_or_else(|| Error::MissingExternalData {
-                name: name.to_string(),
-                location: location.to_string(),
-            })?;
-        let length = length.unwrap_or_else(|| (bytes.len() as u64).saturating_sub(offset));
-        let end = offset
-            .checked_add(length)
-            .filter(|&e| e <= bytes.len() as u64)
-            .ok_or_else(|| Error::ExternalDataRange {
-                name: name.to_string(),
-                location: location.to_string(),
-                offset,
-                length,
-                file_len: bytes.len(),
-            })?;
-        Ok(bytes[offset as usize..end as usize].to_vec())
+        crate::formats::onnx::external_slice(t, t.name(), self.external).map(<[u8]>::to_vec)
     }
 
     fn inline(&self, t: &mut TensorProto) -> Result<()> {

@@ -122,7 +122,7 @@ struct Reader<'a> {
     consumers: Vec<(String, NodeRef)>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn graph(&mut self, g: &GraphProto, path: &str) -> Result<()> {
         for t in &g.initializer {
             self.tensor(t, t.name(), path)?;
@@ -291,50 +291,60 @@ impl Reader<'_> {
         )
     }
 
-    fn external_bytes(&self, t: &TensorProto, name: &str) -> Result<&[u8]> {
-        let mut location = None;
-        let (mut offset, mut length) = (0u64, None);
-        for kv in &t.external_data {
-            let bad = |what: &str| Error::OnnxTensor {
-                name: name.to_string(),
-                reason: format!("external_data {what} `{}` is not a number", kv.value()),
-            };
-            match kv.key() {
-                "location" => location = Some(kv.value()),
-                "offset" => offset = kv.value().parse().map_err(|_| bad("offset"))?,
-                "length" => length = Some(kv.value().parse().map_err(|_| bad("length"))?),
-                _ => {}
-            }
-        }
-        let location = location.ok_or_else(|| Error::OnnxTensor {
+    fn external_bytes(&self, t: &TensorProto, name: &str) -> Result<&'a [u8]> {
+        external_slice(t, name, self.external)
+    }
+}
+
+/// The bytes of an external-data tensor among the files given (matched by file name
+/// only), checked against its `offset` and `length`. Shared by the reader and the ONNX
+/// writer, which inlines them.
+pub(crate) fn external_slice<'e>(
+    t: &TensorProto,
+    name: &str,
+    external: &'e [(&str, &'e [u8])],
+) -> Result<&'e [u8]> {
+    let mut location = None;
+    let (mut offset, mut length) = (0u64, None);
+    for kv in &t.external_data {
+        let bad = |what: &str| Error::OnnxTensor {
             name: name.to_string(),
-            reason: "data_location is EXTERNAL but external_data has no `location`".into(),
-        })?;
-        // Only the file name counts: the core never touches a file system, and a
-        // location with `..` in it must not reach anything but the files given.
-        let file = base_name(location);
-        let (_, bytes) = self
-            .external
-            .iter()
-            .find(|(n, _)| base_name(n) == file)
-            .ok_or_else(|| Error::MissingExternalData {
-                name: name.to_string(),
-                location: location.to_string(),
-            })?;
-        let range_err = |length: u64| Error::ExternalDataRange {
+            reason: format!("external_data {what} `{}` is not a number", kv.value()),
+        };
+        match kv.key() {
+            "location" => location = Some(kv.value()),
+            "offset" => offset = kv.value().parse().map_err(|_| bad("offset"))?,
+            "length" => length = Some(kv.value().parse().map_err(|_| bad("length"))?),
+            _ => {}
+        }
+    }
+    let location = location.ok_or_else(|| Error::OnnxTensor {
+        name: name.to_string(),
+        reason: "data_location is EXTERNAL but external_data has no `location`".into(),
+    })?;
+    // Only the file name counts: the core never touches a file system, and a
+    // location with `..` in it must not reach anything but the files given.
+    let file = base_name(location);
+    let (_, bytes) = external
+        .iter()
+        .find(|(n, _)| base_name(n) == file)
+        .ok_or_else(|| Error::MissingExternalData {
             name: name.to_string(),
             location: location.to_string(),
-            offset,
-            length,
-            file_len: bytes.len(),
-        };
-        let length = length.unwrap_or_else(|| (bytes.len() as u64).saturating_sub(offset));
-        let end = offset
-            .checked_add(length)
-            .filter(|&e| e <= bytes.len() as u64)
-            .ok_or_else(|| range_err(length))?;
-        Ok(&bytes[offset as usize..end as usize])
-    }
+        })?;
+    let range_err = |length: u64| Error::ExternalDataRange {
+        name: name.to_string(),
+        location: location.to_string(),
+        offset,
+        length,
+        file_len: bytes.len(),
+    };
+    let length = length.unwrap_or_else(|| (bytes.len() as u64).saturating_sub(offset));
+    let end = offset
+        .checked_add(length)
+        .filter(|&e| e <= bytes.len() as u64)
+        .ok_or_else(|| range_err(length))?;
+    Ok(&bytes[offset as usize..end as usize])
 }
 
 /// The numeric ONNX types quantscope reads; others are listed as skipped.
