@@ -141,11 +141,11 @@ impl WasmModel {
         if let Some(t) = cached {
             return f(&t);
         }
+        // Let go of the previous tensor before reading the next: at most one is held.
+        self.last.replace(None);
         match self.model.load(name).map_err(js_err)? {
             Cow::Borrowed(t) => f(t),
             Cow::Owned(t) => {
-                // Drop the previous tensor before holding the next one.
-                self.last.replace(None);
                 let t = Rc::new(t);
                 self.last.replace(Some(t.clone()));
                 f(&t)

@@ -117,7 +117,11 @@ fn a_data_file_larger_than_the_model_is_asked_for_by_name() {
         .arg(common::dir().join(rel))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["tensors"][0]["shape"], serde_json::json!([64, 32]));
 }
