@@ -125,3 +125,23 @@ fn a_data_file_larger_than_the_model_is_asked_for_by_name() {
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["tensors"][0]["shape"], serde_json::json!([64, 32]));
 }
+
+/// An ONNX model opened with its external data files is read lazily: the model file at
+/// open, each external tensor from its data file when asked for; the same tensors, bits
+/// and graph summary as the whole read.
+#[test]
+fn external_data_is_read_lazily_and_equals_the_whole_read() {
+    for (model, data) in [
+        ("external.onnx", "external.onnx.data"),
+        ("external_large.onnx", "external_large.onnx.data"),
+    ] {
+        let files = [
+            (model, common::read(&format!("onnx/{model}"))),
+            (data, common::read(&format!("onnx/{data}"))),
+        ];
+        common::assert_lazy_equals_eager(&files, true);
+    }
+    // A lone model without external data is decoded whole, as before.
+    let rel = "onnx/weights.onnx";
+    common::assert_lazy_equals_eager(&[(rel, common::read(rel))], false);
+}

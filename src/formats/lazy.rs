@@ -6,9 +6,12 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::source::{check_range, ByteSource};
-use super::{gguf, pytorch, safetensors, Format, Model, ModelInfo, TensorStore};
+use super::{
+    gguf, onnx, pytorch, safetensors, Format, GraphSummary, Model, ModelInfo, TensorStore,
+};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor, TensorInfo};
 
@@ -32,6 +35,9 @@ pub(crate) enum Layout {
     /// A view into a PyTorch storage: offset, strides and byte order; `offset`/`nbytes`
     /// cover the part of the storage the view touches.
     Torch(pytorch::View),
+    /// Decoded when the file was opened (an ONNX tensor stored inside the model beside
+    /// others kept in external data files); `offset`/`nbytes` are unused.
+    Memory(Arc<Vec<f32>>),
 }
 
 impl Entry {
@@ -48,6 +54,14 @@ impl Entry {
     /// Reads and decodes the tensor. The range was checked against the file when the
     /// header was read; the source may still fail (a file changed since), and says so.
     fn load(&self, src: &dyn ByteSource) -> Result<Tensor> {
+        if let Layout::Memory(data) = &self.layout {
+            return Ok(Tensor {
+                name: self.name.clone(),
+                shape: self.shape.clone(),
+                dtype: self.dtype,
+                data: data.as_ref().clone(),
+            });
+        }
         check_range(
             &format!("tensor `{}`", self.name),
             self.offset,
@@ -64,6 +78,7 @@ impl Entry {
         let data = match &self.layout {
             Layout::Plain => safetensors::decode(&raw, self.dtype),
             Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
+            Layout::Memory(_) => unreachable!("returned above"),
         };
         let numel: usize = self.shape.iter().product();
         if data.len() != numel {
@@ -134,6 +149,7 @@ enum Inner {
     Indexed {
         format: Format,
         metadata: BTreeMap<String, String>,
+        graph: Option<GraphSummary>,
         sources: Vec<Box<dyn ByteSource>>,
         entries: Vec<(usize, Entry)>,
         by_name: HashMap<String, usize>,
@@ -152,6 +168,21 @@ impl ModelFile {
                 return Err(Error::EmptyFile(name.clone()));
             }
         }
+        let onnx_files = files
+            .iter()
+            .map(|(_, s)| Ok(onnx::looks_like(&s.read_at(0, s.len().min(16) as usize)?)))
+            .collect::<Result<Vec<bool>>>()?;
+        if let [main] = onnx_files
+            .iter()
+            .enumerate()
+            .filter(|(_, &o)| o)
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()[..]
+        {
+            if files.len() > 1 {
+                return Self::open_onnx(files, main);
+            }
+        }
         let mut parts = Vec::with_capacity(files.len());
         for (name, src) in &files {
             if name.ends_with(".index.json") {
@@ -166,6 +197,70 @@ impl ModelFile {
             return Self::decode_all(&files);
         }
         Self::open_indexed(files, parts)
+    }
+
+    /// An ONNX model with external data files: the model file is read whole and its
+    /// inline tensors decoded; tensors in the data files are read when asked for (a model
+    /// over protobuf's 2 GiB must keep its weights there, so this is how large ONNX
+    /// models come).
+    fn open_onnx(files: Vec<(String, Box<dyn ByteSource>)>, main: usize) -> Result<ModelFile> {
+        let (main_name, main_src) = &files[main];
+        let len = usize::try_from(main_src.len()).map_err(|_| {
+            Error::Invalid(format!(
+                "{main_name}: {} bytes do not fit in memory",
+                main_src.len()
+            ))
+        })?;
+        let bytes = main_src.read_at(0, len)?.into_owned();
+        let others: Vec<usize> = (0..files.len()).filter(|&i| i != main).collect();
+        let external: Vec<(&str, &dyn ByteSource)> = others
+            .iter()
+            .map(|&i| (files[i].0.as_str(), &*files[i].1))
+            .collect();
+        let (model, deferred) = onnx::read_with(&bytes, &external, true)?;
+        drop(bytes);
+        let entries: Vec<(usize, Entry)> = model
+            .tensors
+            .into_iter()
+            .map(|t| {
+                let info = t.info();
+                let (source, offset, nbytes, layout) = match deferred.get(&t.name) {
+                    Some(r) => (others[r.file], r.offset, r.length, Layout::Plain),
+                    None => (
+                        main,
+                        0,
+                        info.size_bytes as u64,
+                        Layout::Memory(Arc::new(t.data)),
+                    ),
+                };
+                (
+                    source,
+                    Entry {
+                        name: t.name,
+                        shape: t.shape,
+                        dtype: t.dtype,
+                        offset,
+                        nbytes,
+                        layout,
+                    },
+                )
+            })
+            .collect();
+        let by_name = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (_, e))| (e.name.clone(), i))
+            .collect();
+        Ok(ModelFile {
+            inner: Inner::Indexed {
+                format: Format::Onnx,
+                metadata: model.metadata,
+                graph: model.graph,
+                sources: files.into_iter().map(|(_, s)| s).collect(),
+                entries,
+                by_name,
+            },
+        })
     }
 
     /// Reads every file whole and decodes every tensor (formats without a usable header).
@@ -255,6 +350,7 @@ impl ModelFile {
             inner: Inner::Indexed {
                 format,
                 metadata,
+                graph: None,
                 sources,
                 entries,
                 by_name,
@@ -275,6 +371,7 @@ impl TensorStore for ModelFile {
             Inner::Indexed {
                 format,
                 metadata,
+                graph,
                 entries,
                 ..
             } => {
@@ -285,7 +382,7 @@ impl TensorStore for ModelFile {
                     total_bytes: tensors.iter().map(|t| t.size_bytes).sum(),
                     tensors,
                     metadata: metadata.clone(),
-                    graph: None,
+                    graph: graph.clone(),
                     quantization: BTreeMap::new(),
                 }
             }

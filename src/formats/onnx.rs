@@ -2,7 +2,7 @@
 //! subgraphs), external data files, and a summary of the graph. Decoding is prost's, with
 //! types generated from onnx.proto (src/formats/generated/onnx.rs).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use half::{bf16, f16};
 use prost::Message;
@@ -12,6 +12,7 @@ use super::generated::onnx::{
     TensorProto,
 };
 use super::safetensors::decode;
+use super::source::{ByteSource, InMemory};
 use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -48,15 +49,46 @@ fn varint(b: &[u8]) -> Option<(u64, usize)> {
 /// tensors stored outside the model are looked up (by the last component of their
 /// `location`).
 pub fn read(bytes: &[u8], external: &[(&str, &[u8])]) -> Result<Model> {
+    let sources: Vec<InMemory<&[u8]>> = external.iter().map(|(_, b)| InMemory(*b)).collect();
+    let files: Vec<(&str, &dyn ByteSource)> = external
+        .iter()
+        .zip(&sources)
+        .map(|((n, _), s)| (*n, s as &dyn ByteSource))
+        .collect();
+    Ok(read_with(bytes, &files, false)?.0)
+}
+
+/// Where a tensor kept in an external data file lies: which of the files given, and the
+/// byte range there.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExternalRange {
+    pub file: usize,
+    pub offset: u64,
+    pub length: u64,
+}
+
+/// Reads a model whose external data files are `external` (file name, source). With
+/// `defer`, tensors kept in external files are not read: they come back with empty
+/// `data`, and the map says where each one's bytes are (by the tensor's name in the
+/// model), for reading them one at a time later ([`super::lazy`]).
+pub(crate) fn read_with(
+    bytes: &[u8],
+    external: &[(&str, &dyn ByteSource)],
+    defer: bool,
+) -> Result<(Model, HashMap<String, ExternalRange>)> {
     let model = ModelProto::decode(bytes).map_err(|e| Error::OnnxDecode(e.to_string()))?;
     let graph = model
         .graph
         .as_ref()
         .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
-    let budget = bytes.len() + external.iter().map(|(_, b)| b.len()).sum::<usize>();
+    let budget = external
+        .iter()
+        .fold(bytes.len() as u64, |n, (_, s)| n.saturating_add(s.len()));
     let mut r = Reader {
         external,
-        budget,
+        defer,
+        deferred: HashMap::new(),
+        budget: usize::try_from(budget).unwrap_or(usize::MAX),
         tensors: Vec::new(),
         names: HashSet::new(),
         skipped: Vec::new(),
@@ -100,17 +132,21 @@ pub fn read(bytes: &[u8], external: &[(&str, &[u8])]) -> Result<Model> {
     }
     let mut tensors = r.tensors;
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Model {
+    let model = Model {
         format: Format::Onnx,
         tensors,
         metadata,
         graph: Some(r.summary),
         quantization: BTreeMap::new(),
-    })
+    };
+    Ok((model, r.deferred))
 }
 
 struct Reader<'a> {
-    external: &'a [(&'a str, &'a [u8])],
+    external: &'a [(&'a str, &'a dyn ByteSource)],
+    /// Leave external tensors unread, noting where they are (see [`read_with`]).
+    defer: bool,
+    deferred: HashMap<String, ExternalRange>,
     /// Bytes of all input files: no tensor may claim more.
     budget: usize,
     tensors: Vec<Tensor>,
@@ -192,20 +228,24 @@ impl<'a> Reader<'a> {
                 }
                 _ => continue,
             };
-            return self.push(
-                Tensor {
-                    name: output.to_string(),
-                    shape,
-                    dtype,
-                    data,
-                },
-                path,
-            );
+            return self
+                .push(
+                    Tensor {
+                        name: output.to_string(),
+                        shape,
+                        dtype,
+                        data,
+                    },
+                    path,
+                )
+                .map(drop);
         }
         Ok(())
     }
 
-    fn push(&mut self, mut t: Tensor, path: &str) -> Result<()> {
+    /// Adds a weight; returns the name it is listed under (a subgraph's weight whose name
+    /// is taken gets its path in front).
+    fn push(&mut self, mut t: Tensor, path: &str) -> Result<String> {
         if t.name.is_empty() {
             return Err(Error::OnnxTensor {
                 name: format!("{path}(unnamed)"),
@@ -223,8 +263,9 @@ impl<'a> Reader<'a> {
             }
         }
         self.names.insert(t.name.clone());
+        let name = t.name.clone();
         self.tensors.push(t);
-        Ok(())
+        Ok(name)
     }
 
     fn tensor(&mut self, t: &TensorProto, name: &str, path: &str) -> Result<()> {
@@ -252,22 +293,31 @@ impl<'a> Reader<'a> {
         // a lone .onnx whose data file was not given says so (and the CLI then looks
         // beside it) rather than that its shapes exceed the .onnx file's size.
         let external = if t.data_location() == DataLocation::External {
-            Some(self.external_bytes(t, name)?)
+            Some(self.external_range(t, name)?)
         } else {
             None
         };
         let numel = checked_numel(name, &dims, dtype.size(), self.budget)?;
         let shape: Vec<usize> = dims.iter().map(|&d| d as usize).collect();
         let need = numel * dtype.size();
-        let data = if let Some(raw) = external {
-            if raw.len() != need {
+        let mut deferred = None;
+        let data = if let Some(range) = external {
+            if range.length != need as u64 {
                 return Err(err(format!(
                     "external data holds {} bytes, dims {shape:?} of {} need {need}",
-                    raw.len(),
+                    range.length,
                     onnx_type.as_str_name()
                 )));
             }
-            decode(raw, dtype)
+            if self.defer {
+                deferred = Some(range);
+                Vec::new()
+            } else {
+                let raw = self.external[range.file]
+                    .1
+                    .read_at(range.offset, range.length as usize)?;
+                decode(&raw, dtype)
+            }
         } else if let Some(raw) = &t.raw_data {
             if raw.len() != need {
                 return Err(err(format!(
@@ -280,7 +330,7 @@ impl<'a> Reader<'a> {
         } else {
             typed_field(t, dtype, numel).map_err(err)?
         };
-        self.push(
+        let listed = self.push(
             Tensor {
                 name: name.to_string(),
                 shape,
@@ -288,22 +338,38 @@ impl<'a> Reader<'a> {
                 data,
             },
             path,
-        )
+        )?;
+        if let Some(range) = deferred {
+            self.deferred.insert(listed, range);
+        }
+        Ok(())
     }
 
-    fn external_bytes(&self, t: &TensorProto, name: &str) -> Result<&'a [u8]> {
-        external_slice(t, name, self.external)
+    fn external_range(&self, t: &TensorProto, name: &str) -> Result<ExternalRange> {
+        let lens: Vec<(&str, u64)> = self.external.iter().map(|(n, s)| (*n, s.len())).collect();
+        external_range(t, name, &lens)
     }
 }
 
-/// The bytes of an external-data tensor among the files given (matched by file name
-/// only), checked against its `offset` and `length`. Shared by the reader and the ONNX
-/// writer, which inlines them.
+/// The bytes of an external-data tensor among the files given, for the ONNX writer,
+/// which inlines them.
 pub(crate) fn external_slice<'e>(
     t: &TensorProto,
     name: &str,
     external: &'e [(&str, &'e [u8])],
 ) -> Result<&'e [u8]> {
+    let lens: Vec<(&str, u64)> = external.iter().map(|(n, b)| (*n, b.len() as u64)).collect();
+    let r = external_range(t, name, &lens)?;
+    Ok(&external[r.file].1[r.offset as usize..(r.offset + r.length) as usize])
+}
+
+/// Where an external-data tensor's bytes are among the files given (name, size),
+/// matched by file name only, checked against its `offset` and `length`.
+pub(crate) fn external_range(
+    t: &TensorProto,
+    name: &str,
+    external: &[(&str, u64)],
+) -> Result<ExternalRange> {
     let mut location = None;
     let (mut offset, mut length) = (0u64, None);
     for kv in &t.external_data {
@@ -325,9 +391,10 @@ pub(crate) fn external_slice<'e>(
     // Only the file name counts: the core never touches a file system, and a
     // location with `..` in it must not reach anything but the files given.
     let file = base_name(location);
-    let (_, bytes) = external
+    let (index, &(_, file_len)) = external
         .iter()
-        .find(|(n, _)| base_name(n) == file)
+        .enumerate()
+        .find(|(_, (n, _))| base_name(n) == file)
         .ok_or_else(|| Error::MissingExternalData {
             name: name.to_string(),
             location: location.to_string(),
@@ -337,14 +404,18 @@ pub(crate) fn external_slice<'e>(
         location: location.to_string(),
         offset,
         length,
-        file_len: bytes.len(),
+        file_len: file_len as usize,
     };
-    let length = length.unwrap_or_else(|| (bytes.len() as u64).saturating_sub(offset));
-    let end = offset
+    let length = length.unwrap_or_else(|| file_len.saturating_sub(offset));
+    offset
         .checked_add(length)
-        .filter(|&e| e <= bytes.len() as u64)
+        .filter(|&e| e <= file_len)
         .ok_or_else(|| range_err(length))?;
-    Ok(&bytes[offset as usize..end as usize])
+    Ok(ExternalRange {
+        file: index,
+        offset,
+        length,
+    })
 }
 
 /// The numeric ONNX types quantscope reads; others are listed as skipped.
