@@ -168,9 +168,14 @@ impl ModelFile {
                 return Err(Error::EmptyFile(name.clone()));
             }
         }
+        // ONNX has no magic number: tell it the way `detect` does, after the formats
+        // that have one (the first 16 bytes are all any of those checks read).
         let onnx_files = files
             .iter()
-            .map(|(_, s)| Ok(onnx::looks_like(&s.read_at(0, s.len().min(16) as usize)?)))
+            .map(|(_, s)| {
+                let head = s.read_at(0, s.len().min(16) as usize)?;
+                Ok(super::detect(&head) == Some(Format::Onnx))
+            })
             .collect::<Result<Vec<bool>>>()?;
         if let [main] = onnx_files
             .iter()
