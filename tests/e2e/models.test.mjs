@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -214,4 +214,51 @@ test("sharded safetensors chosen with their index open as one model", async () =
   );
   assert.equal(await page.$eval("#model-name", (el) => el.dataset.lazy), "true");
   assert.equal(await page.isHidden("#error"), true);
+});
+
+/** The formats2 manifest entry of `rel` (what the tool's own reader returned). */
+const manifestOf = (rel) => JSON.parse(readFileSync(join(FORMATS2, "manifest.json"), "utf8"))[rel];
+
+test("file details: GGUF metadata, the ONNX graph and which node a weight feeds, TFLite's stored scales", async () => {
+  const { page } = browser;
+  // GGUF key/values, as the gguf package read them.
+  await choose(page, [join(FORMATS2, "gguf", "all_types.gguf")]);
+  const gguf = manifestOf("gguf/all_types.gguf");
+  for (const [k, v] of Object.entries(gguf.metadata)) {
+    const cell = await page.$eval(
+      `#model-meta tr[data-key=${JSON.stringify(k)}] td:last-child`,
+      (td) => td.textContent,
+    );
+    assert.equal(cell, typeof v === "string" ? v : JSON.stringify(v), k);
+  }
+  assert.equal(await page.isHidden("#model-details"), false);
+
+  // ONNX: the graph summary and, per weight, the nodes that take it.
+  const onnxRel = "onnx/weights.onnx";
+  const onnx = manifestOf(onnxRel);
+  await choose(page, [join(FORMATS2, onnxRel)]);
+  assert.equal(Number(await page.$eval("#model-graph", (el) => el.dataset.nodes)), onnx.graph.node_count);
+  assert.match(
+    await page.textContent("#model-graph"),
+    new RegExp(`\\(${onnx.graph.subgraph_count} subgraphs\\)`),
+  );
+  const [weight, node, op] = onnx.graph.consumers.find(([w]) => w === "main.bias");
+  await page.click(`#tensor-list tr[data-name=${JSON.stringify(weight)}]`);
+  await waitForAnalysis(page, weight);
+  assert.ok((await page.textContent("#tensor-facts")).includes(`Feeds ${node} (${op})`));
+
+  // TFLite int8: the scales and zero points stored with the codes.
+  const tfRel = "tflite/weights.tflite";
+  const tf = manifestOf(tfRel);
+  await choose(page, [join(FORMATS2, tfRel)]);
+  for (const [name, q] of Object.entries(tf.quantization)) {
+    await page.click(`#tensor-list tr[data-name=${JSON.stringify(name)}]`);
+    await waitForAnalysis(page, name);
+    assert.equal(Number(await page.$eval("#tensor-facts", (el) => el.dataset.scales)), q.scales.length, name);
+    const text = await page.textContent("#tensor-facts");
+    assert.ok(text.includes(`${q.code_dtype} codes with ${q.scales.length} scale`), text);
+    assert.ok(text.includes(q.scales[0].toPrecision(4)), text);
+    assert.ok(text.includes(`zero points ${q.zero_points.slice(0, 4).join(", ")}`), text);
+  }
+  assertNoProblems(assert, page);
 });

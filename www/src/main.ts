@@ -6,6 +6,7 @@ import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./c
 import { setupDropZone } from "./components/dropZone";
 import { ErrorBanner, messageOf } from "./components/errorBanner";
 import { ExportPanel } from "./components/exportPanel";
+import { renderModelDetails, renderTensorFacts } from "./components/modelDetails";
 import { LayerPanel } from "./components/layerPanel";
 import { renderMetrics, swatch } from "./components/metricsTable";
 import type { Chosen } from "./components/palette";
@@ -250,6 +251,12 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   errors.clear();
   model = { info, fileName };
   exportPanel.setModel(fileName, info.format);
+  renderModelDetails(
+    $<HTMLDetailsElement>("model-details"),
+    $("model-graph"),
+    $<HTMLTableElement>("model-meta"),
+    info,
+  );
   const name = $("model-name");
   name.textContent = `${fileName} (${info.format})`;
   // Counts successful opens, so that a test can tell a reopened file from the old one.
@@ -362,6 +369,7 @@ function renderResults(results: AnalyzeResult[]): void {
     : "";
 
   renderStoredNote(tensor?.dtype);
+  renderTensorFacts($("tensor-facts"), model?.info, selected);
 
   $("scheme-describe").replaceChildren(
     ...results.map((r) => {

@@ -18,11 +18,40 @@ export interface ModelInfo {
   metadata: Record<string, string>;
   total_params: number;
   total_bytes: number;
+  /** The computation graph, for formats that have one (ONNX). */
+  graph?: GraphSummary;
+  /** Quantization parameters stored with a tensor in the file (TFLite int8), by name. */
+  quantization?: Record<string, StoredQuantization>;
   /**
    * Set by the worker: true when the core lists tensors from the file's header and reads
    * each one when it is needed (safetensors, GGUF), false when it decoded the file whole.
    */
   lazy?: boolean;
+}
+
+/** One node of a graph (`NodeRef`). */
+export interface NodeRef {
+  node: string;
+  op_type: string;
+}
+
+/** A graph without its weights (`GraphSummary`). */
+export interface GraphSummary {
+  node_count: number;
+  subgraph_count: number;
+  op_types: Record<string, number>;
+  /** Weight name -> the nodes that take it as an input. */
+  weight_consumers: Record<string, NodeRef[]>;
+  /** Opset imports: domain ("" is the default ONNX domain) -> version. */
+  opsets: Record<string, number>;
+}
+
+/** real = scale * (code - zero_point), per tensor or along `quantized_dimension`. */
+export interface StoredQuantization {
+  code_dtype: string;
+  scales: number[];
+  zero_points: number[];
+  quantized_dimension: number;
 }
 
 /** Reconstruction error of a quantized tensor against the original. */
