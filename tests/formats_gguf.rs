@@ -120,3 +120,26 @@ fn formats_without_a_header_index_are_decoded_when_opened() {
         common::manifest(rel)["tensors"].as_array().unwrap().len()
     );
 }
+
+/// The metadata entries come with their encoding (type and bytes), for a GGUF writer
+/// to carry over: every key the manifest lists, arrays included, in the file's order.
+#[test]
+fn metadata_entries_keep_their_encoding() {
+    let rel = "gguf/all_types.gguf";
+    let m = common::lazy(&[(rel, common::read(rel))]);
+    let kv = m.gguf_metadata();
+    let keys: Vec<&str> = kv.iter().map(|e| e.key.as_str()).collect();
+    for k in common::manifest(rel)["metadata"].as_object().unwrap().keys() {
+        assert!(keys.contains(&k.as_str()), "{k}");
+    }
+    let tokens = kv.iter().find(|e| e.key == "test.tokens").unwrap();
+    assert_eq!(tokens.value_type, 9, "an array");
+    // element type string (8), count 10, then 10 length-prefixed strings
+    assert_eq!(&tokens.value[..4], &8u32.to_le_bytes());
+    assert_eq!(&tokens.value[4..12], &10u64.to_le_bytes());
+    let u32_entry = kv.iter().find(|e| e.key == "test.u32").unwrap();
+    assert_eq!(
+        (u32_entry.value_type, u32_entry.value.as_slice()),
+        (4, &4_000_000_000u32.to_le_bytes()[..])
+    );
+}

@@ -267,12 +267,21 @@ impl<W: Write> Out<'_, W> {
 enum Value {
     U32(u32),
     Str(String),
+    /// A GGUF source's entry, written back exactly as it was encoded.
+    Raw {
+        value_type: u32,
+        bytes: Vec<u8>,
+    },
 }
 
-/// The metadata: general.* keys, the scheme, and the source's own metadata (as strings
-/// under `source.`, except general.* keys such as general.architecture, kept as they are).
+/// The metadata: general.* keys, the scheme, and the source's own metadata. A GGUF
+/// source's entries are carried over as they were encoded, types and all (tokenizer,
+/// hyperparameters: what llama.cpp needs to load the file), but for the keys this writer
+/// sets and the split.* keys of a split source; any other source's metadata comes as
+/// strings under `source.`, except general.* keys such as general.architecture.
 fn metadata(
     source: &std::collections::BTreeMap<String, String>,
+    gguf_source: &[crate::formats::gguf::RawKv],
     scheme: &Scheme,
     want: GgmlType,
     notes: &mut Vec<String>,
@@ -283,8 +292,18 @@ fn metadata(
         "general.file_type",
     ];
     let mut kv: Vec<(String, Value)> = Vec::new();
-    match source.get("general.architecture") {
-        Some(a) => kv.push(("general.architecture".into(), Value::Str(a.clone()))),
+    let from_gguf = !gguf_source.is_empty();
+    let architecture = if from_gguf {
+        gguf_source
+            .iter()
+            .any(|e| e.key == "general.architecture")
+            .then(String::new)
+    } else {
+        source.get("general.architecture").cloned()
+    };
+    match architecture {
+        Some(_) if from_gguf => {}
+        Some(a) => kv.push(("general.architecture".into(), Value::Str(a))),
         None => notes.push(
             "general.architecture not written: the source does not say which architecture it is, and llama.cpp would misread a made-up one".into(),
         ),
@@ -300,6 +319,24 @@ fn metadata(
         kv.push(("general.file_type".into(), Value::U32(ft)));
     }
     kv.push(("quantscope.scheme".into(), Value::Str(scheme.to_string())));
+    if from_gguf {
+        for e in gguf_source {
+            if ours.contains(&e.key.as_str())
+                || e.key == "quantscope.scheme"
+                || e.key.starts_with("split.")
+            {
+                continue;
+            }
+            kv.push((
+                e.key.clone(),
+                Value::Raw {
+                    value_type: e.value_type,
+                    bytes: e.value.clone(),
+                },
+            ));
+        }
+        return kv;
+    }
     for (k, v) in source {
         if k == "general.architecture" || ours.contains(&k.as_str()) {
             continue;
@@ -333,7 +370,13 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
         p.offset = offset;
         offset += p.size + pad(p.size);
     }
-    let kv = metadata(&info.metadata, scheme, want, &mut notes);
+    let kv = metadata(
+        &info.metadata,
+        store.gguf_metadata(),
+        scheme,
+        want,
+        &mut notes,
+    );
 
     let mut out = Out { w, n: 0 };
     out.bytes(b"GGUF")?;
@@ -350,6 +393,10 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
             Value::Str(s) => {
                 out.u32(GGUF_TYPE_STRING)?;
                 out.string(s)?;
+            }
+            Value::Raw { value_type, bytes } => {
+                out.u32(*value_type)?;
+                out.bytes(bytes)?;
             }
         }
     }

@@ -120,6 +120,17 @@ fn err(reason: String) -> Error {
     Error::Gguf(reason)
 }
 
+/// One metadata entry as the file encodes it: the GGUF value type and the value's bytes
+/// exactly (for an array: element type, count, elements), so that a GGUF written from
+/// this file can carry every key over unchanged (tokenizer, hyperparameters) for
+/// llama.cpp to load.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawKv {
+    pub key: String,
+    pub value_type: u32,
+    pub value: Vec<u8>,
+}
+
 struct Parser<'a> {
     r: HeaderReader<'a>,
 }
@@ -270,11 +281,19 @@ pub(crate) fn index(src: &dyn ByteSource, file_name: &str) -> Result<Part> {
 
     let mut metadata = BTreeMap::new();
     metadata.insert("gguf.version".to_string(), version.to_string());
+    let mut raw = Vec::new();
     let mut alignment = DEFAULT_ALIGNMENT;
     for _ in 0..n_kv {
         let key = p.string("metadata key")?;
         let t = p.r.u32()?;
+        let start = p.r.position();
         let (shown, number) = p.value(t, &key, 0)?;
+        let len = (p.r.position() - start) as usize;
+        raw.push(RawKv {
+            key: key.clone(),
+            value_type: t,
+            value: src.read_at(start, len)?.into_owned(),
+        });
         if key == "general.alignment" {
             alignment = match (t, number) {
                 (4, Some(a)) if a > 0 && a.is_power_of_two() => a,
@@ -386,6 +405,7 @@ pub(crate) fn index(src: &dyn ByteSource, file_name: &str) -> Result<Part> {
         format: Format::Gguf,
         metadata,
         entries,
+        gguf_kv: raw,
     })
 }
 

@@ -105,6 +105,8 @@ pub(crate) struct Part {
     pub format: Format,
     pub metadata: BTreeMap<String, String>,
     pub entries: Vec<Entry>,
+    /// A GGUF file's metadata as encoded (empty for other formats).
+    pub gguf_kv: Vec<gguf::RawKv>,
 }
 
 impl Part {
@@ -150,6 +152,9 @@ enum Inner {
         format: Format,
         metadata: BTreeMap<String, String>,
         graph: Option<GraphSummary>,
+        /// The first GGUF file's metadata entries as encoded (split files repeat only
+        /// split.* after the first).
+        gguf_kv: Vec<gguf::RawKv>,
         sources: Vec<Box<dyn ByteSource>>,
         entries: Vec<(usize, Entry)>,
         by_name: HashMap<String, usize>,
@@ -261,6 +266,7 @@ impl ModelFile {
                 format: Format::Onnx,
                 metadata: model.metadata,
                 graph: model.graph,
+                gguf_kv: Vec::new(),
                 sources: files.into_iter().map(|(_, s)| s).collect(),
                 entries,
                 by_name,
@@ -330,6 +336,10 @@ impl ModelFile {
             super::check_gguf_splits(&metas)?;
         }
         let shards = parts.len();
+        let gguf_kv = parts
+            .first()
+            .map(|(_, p)| p.gguf_kv.clone())
+            .unwrap_or_default();
         let mut metadata = BTreeMap::new();
         let mut entries = Vec::new();
         for (i, (_, part)) in parts.into_iter().enumerate() {
@@ -356,6 +366,7 @@ impl ModelFile {
                 format,
                 metadata,
                 graph: None,
+                gguf_kv,
                 sources,
                 entries,
                 by_name,
@@ -391,6 +402,13 @@ impl TensorStore for ModelFile {
                     quantization: BTreeMap::new(),
                 }
             }
+        }
+    }
+
+    fn gguf_metadata(&self) -> &[gguf::RawKv] {
+        match &self.inner {
+            Inner::Indexed { gguf_kv, .. } => gguf_kv,
+            Inner::Decoded(_) => &[],
         }
     }
 

@@ -139,6 +139,11 @@ pub trait TensorStore {
     fn info(&self) -> ModelInfo;
     /// One tensor, decoded to f32; borrowed where the store already holds it.
     fn load(&self, name: &str) -> Result<Cow<'_, Tensor>>;
+    /// A GGUF source's metadata entries exactly as encoded, for a GGUF writer to carry
+    /// over (empty for other sources, and for GGUF read whole).
+    fn gguf_metadata(&self) -> &[gguf::RawKv] {
+        &[]
+    }
 }
 
 impl TensorStore for Model {

@@ -566,6 +566,7 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
         format: Format::Pytorch,
         metadata,
         entries,
+        gguf_kv: Vec::new(),
     }))
 }
 

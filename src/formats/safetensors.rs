@@ -90,6 +90,7 @@ pub(crate) fn index(src: &dyn ByteSource) -> Result<Part> {
         format: Format::Safetensors,
         metadata,
         entries,
+        gguf_kv: Vec::new(),
     })
 }
 
