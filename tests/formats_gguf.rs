@@ -129,7 +129,11 @@ fn metadata_entries_keep_their_encoding() {
     let m = common::lazy(&[(rel, common::read(rel))]);
     let kv = m.gguf_metadata();
     let keys: Vec<&str> = kv.iter().map(|e| e.key.as_str()).collect();
-    for k in common::manifest(rel)["metadata"].as_object().unwrap().keys() {
+    for k in common::manifest(rel)["metadata"]
+        .as_object()
+        .unwrap()
+        .keys()
+    {
         assert!(keys.contains(&k.as_str()), "{k}");
     }
     let tokens = kv.iter().find(|e| e.key == "test.tokens").unwrap();
@@ -142,4 +146,18 @@ fn metadata_entries_keep_their_encoding() {
         (u32_entry.value_type, u32_entry.value.as_slice()),
         (4, &4_000_000_000u32.to_le_bytes()[..])
     );
+}
+
+/// Split files given in any order: the model's metadata is the first split's.
+#[test]
+fn split_metadata_comes_from_the_first_split_whatever_the_order() {
+    let mut files = split_files();
+    files.reverse();
+    let m = common::lazy(&files);
+    let name = m
+        .gguf_metadata()
+        .iter()
+        .find(|e| e.key == "general.name")
+        .expect("the first split's general.name");
+    assert_eq!(&name.value[8..], b"split fixture");
 }

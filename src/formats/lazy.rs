@@ -336,8 +336,12 @@ impl ModelFile {
             super::check_gguf_splits(&metas)?;
         }
         let shards = parts.len();
+        // gguf-split keeps the model's metadata in the first split (split.no 0); the
+        // others hold little more than split.*. Files may come in any order.
         let gguf_kv = parts
-            .first()
+            .iter()
+            .find(|(_, p)| p.metadata.get("split.no").is_some_and(|n| n == "0"))
+            .or(parts.first())
             .map(|(_, p)| p.gguf_kv.clone())
             .unwrap_or_default();
         let mut metadata = BTreeMap::new();
