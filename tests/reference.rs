@@ -54,6 +54,73 @@ fn readers_return_what_the_tools_wrote() {
     }
 }
 
+/// Opens one file through the lazy `ModelFile` (the page's and the CLI's path).
+fn open_lazily(path: &Path) -> quantscope::Result<quantscope::formats::lazy::ModelFile> {
+    use quantscope::formats::source::{ByteSource, InMemory};
+    let bytes = std::fs::read(path).unwrap();
+    let src: Box<dyn ByteSource> = Box::new(InMemory(bytes));
+    quantscope::formats::lazy::ModelFile::open(vec![(path.to_string_lossy().into(), src)])
+}
+
+#[test]
+fn lazy_readers_return_what_the_tools_wrote() {
+    use quantscope::TensorStore;
+    let m = manifest();
+    // Listed from their headers; the others are decoded whole when opened (Fortran
+    // order and big-endian need reordering, a deflated member cannot be read in place).
+    let lazy = [
+        "small.safetensors",
+        "small.npy",
+        "half.npy",
+        "ints.npy",
+        "arrays.npz",
+    ];
+    for f in m["files"].as_array().unwrap() {
+        let file = f["file"].as_str().unwrap();
+        let model =
+            open_lazily(&dir("formats").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(model.is_lazy(), lazy.contains(&file), "{file} read lazily");
+        let expected = open(&dir("formats/expected").join(format!("{file}.npz"))).unwrap();
+        let info = model.info();
+        let names: Vec<&str> = info.tensors.iter().map(|t| t.name.as_str()).collect();
+        let want: Vec<&str> = f["tensors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, want, "{file}");
+        for t in &info.tensors {
+            let got = model.load(&t.name).unwrap();
+            let e = expected.tensor(&t.name).unwrap();
+            assert_eq!(got.shape, e.shape, "{file} {}", t.name);
+            assert_eq!(t.shape, e.shape, "{file} {} listed shape", t.name);
+            let got: Vec<u32> = got.data.iter().map(|v| v.to_bits()).collect();
+            let want: Vec<u32> = e.data.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "{file} {} values", t.name);
+        }
+    }
+    // The corrupt files give the same errors on the lazy path.
+    for c in m["corrupt"].as_array().unwrap() {
+        let file = c["file"].as_str().unwrap();
+        let needle = c["error"].as_str().unwrap();
+        let err = match open_lazily(&dir("formats").join(file)) {
+            Err(e) => e.to_string(),
+            Ok(model) => model
+                .info()
+                .tensors
+                .iter()
+                .find_map(|t| model.load(&t.name).err())
+                .unwrap_or_else(|| panic!("{file} opened lazily but is broken"))
+                .to_string(),
+        };
+        assert!(
+            err.contains(needle),
+            "{file} lazily: `{err}` lacks `{needle}`"
+        );
+    }
+}
+
 #[test]
 fn safetensors_metadata_is_kept() {
     let model = open(&dir("formats").join("small.safetensors")).unwrap();

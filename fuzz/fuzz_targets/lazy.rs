@@ -1,6 +1,6 @@
 #![no_main]
 //! Fuzzes ModelFile, the path the page and the CLI open files through: format
-//! detection, the header indexes (safetensors, GGUF, torch zip) or the whole read, then
+//! detection, the header indexes (safetensors, GGUF, torch zip, .npy, stored .npz) or the whole read, then
 //! reading every tensor it lists.
 use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};

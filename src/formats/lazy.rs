@@ -1,5 +1,5 @@
 //! Models whose tensors are read from the file one at a time. Formats with a header
-//! that says where every tensor lies (safetensors, GGUF) are listed from the header
+//! that says where every tensor lies (safetensors, GGUF, torch zips, .npy, stored .npz) are listed from the header
 //! alone and each tensor is read and decoded when it is asked for, so a 2 GB file opens
 //! at once and analysing it holds about one tensor in memory. Other formats are decoded
 //! whole when opened, as [`super::open_many`] does.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::source::{check_range, ByteSource};
 use super::{
-    gguf, onnx, pytorch, safetensors, Format, GraphSummary, Model, ModelInfo, TensorStore,
+    gguf, npy, onnx, pytorch, safetensors, Format, GraphSummary, Model, ModelInfo, TensorStore,
 };
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor, TensorInfo};
@@ -122,8 +122,9 @@ impl Part {
 }
 
 /// Lists one file's tensors from its header, for the formats that allow it: safetensors,
-/// GGUF, and torch.save zip checkpoints whose storage records are stored uncompressed
-/// (as torch writes them). `None` for every other file, which is then read whole.
+/// GGUF, torch.save zip checkpoints whose storage records are stored uncompressed
+/// (as torch writes them), little-endian C-order .npy arrays and .npz archives of stored
+/// ones. `None` for every other file, which is then read whole.
 fn index_part(name: &str, src: &dyn ByteSource) -> Result<Option<Part>> {
     let head = src.read_at(0, src.len().min(16) as usize)?;
     if head.starts_with(gguf::MAGIC) {
@@ -133,7 +134,12 @@ fn index_part(name: &str, src: &dyn ByteSource) -> Result<Option<Part>> {
     } else if head.starts_with(b"PK\x03\x04") {
         // A zip that is not a plain checkpoint (an .npz, a compressed record) or that is
         // broken is read whole, which names its problem the way open_many does.
-        Ok(pytorch::index_zip(src, name).unwrap_or(None))
+        Ok(match pytorch::index_zip(src, name).unwrap_or(None) {
+            Some(part) => Some(part),
+            None => npy::index_npz(src, name).unwrap_or(None),
+        })
+    } else if head.starts_with(npy::NPY_MAGIC) {
+        npy::index_npy(src, name)
     } else {
         Ok(None)
     }

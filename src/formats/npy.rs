@@ -8,6 +8,8 @@ use half::f16;
 use ndarray::{ArrayD, IxDyn};
 use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 
+use super::lazy::{Entry, Layout, Part};
+use super::source::{check_range, ByteSource, SourceReader};
 use super::{checked_numel, Format, Model};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -19,10 +21,114 @@ const MAX_HEADER_NESTING: usize = 8;
 
 /// Reads a lone .npy file; the tensor is named after the file, without extension.
 pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
-    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
-    let name = base.strip_suffix(".npy").unwrap_or(base);
-    let tensor = read_array(bytes, name)?;
+    let tensor = read_array(bytes, array_name(file_name))?;
     Ok(Model::new(Format::Npy, vec![tensor], BTreeMap::new()))
+}
+
+fn array_name(file_name: &str) -> &str {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    base.strip_suffix(".npy").unwrap_or(base)
+}
+
+/// Lists a lone .npy from its header, for [`super::lazy`]: the array is read when it is
+/// asked for. `None` (read whole) where the data cannot be used in place: Fortran order,
+/// big-endian, bool (npyz checks each byte is 0 or 1).
+pub(crate) fn index_npy(src: &dyn ByteSource, file_name: &str) -> Result<Option<Part>> {
+    let name = array_name(file_name);
+    Ok(index_array(src, 0, src.len(), name)?.map(|entry| Part {
+        format: Format::Npy,
+        metadata: BTreeMap::new(),
+        entries: vec![entry],
+        gguf_kv: Vec::new(),
+    }))
+}
+
+/// Lists an .npz whose members are all stored (`np.savez`, not `savez_compressed`) from
+/// the zip directory and each member's .npy header. `None` (read whole) when a member is
+/// deflated or cannot be used in place; errors are those of [`read_npz`].
+pub(crate) fn index_npz(src: &dyn ByteSource, archive: &str) -> Result<Option<Part>> {
+    let reader = std::io::BufReader::with_capacity(1 << 16, SourceReader::new(src));
+    let mut zip = zip::ZipArchive::new(reader).map_err(|e| Error::Npz(e.to_string()))?;
+    let mut entries = Vec::new();
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| Error::Npz(e.to_string()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let member = entry.name().to_string();
+        if member.ends_with(".zip") || member.ends_with(".npz") {
+            return Err(Error::NestedArchive {
+                outer: archive.to_string(),
+                member,
+            });
+        }
+        let Some(name) = member.strip_suffix(".npy") else {
+            return Err(Error::Npz(format!(
+                "member `{member}` is not an .npy array"
+            )));
+        };
+        if entry.compression() != zip::CompressionMethod::Stored || entry.encrypted() {
+            return Ok(None);
+        }
+        let (start, size) = (entry.data_start(), entry.compressed_size());
+        check_range(&format!("member `{member}`"), start, size, src.len())?;
+        let magic = src.read_at(start, size.min(NPY_MAGIC.len() as u64) as usize)?;
+        if magic.starts_with(b"PK") {
+            return Ok(None); // a nested archive: read_npz names it
+        }
+        if !magic.starts_with(NPY_MAGIC) {
+            return Err(Error::Npz(format!(
+                "member `{member}` does not start with the .npy magic"
+            )));
+        }
+        match index_array(src, start, size, name)? {
+            Some(e) => entries.push(e),
+            None => return Ok(None),
+        }
+    }
+    if entries.is_empty() {
+        return Err(Error::Npz("the archive holds no arrays".into()));
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(Part {
+        format: Format::Npz,
+        metadata: BTreeMap::new(),
+        entries,
+        gguf_kv: Vec::new(),
+    }))
+}
+
+/// The array stored in bytes `[start, start + len)` of `src`, from its header alone,
+/// when its data can be decoded in place (C order, little-endian, not bool).
+fn index_array(src: &dyn ByteSource, start: u64, len: u64, name: &str) -> Result<Option<Entry>> {
+    let total = usize::try_from(len).map_err(|_| Error::Npy {
+        name: name.to_string(),
+        reason: format!("{len} bytes do not fit in this machine's memory"),
+    })?;
+    // Magic, version, then the header length (2 bytes in version 1, 4 after).
+    let pre = src.read_at(start, total.min(12))?;
+    let header_len = match pre.get(6) {
+        Some(1) => pre
+            .get(8..10)
+            .map(|b| 10 + u16::from_le_bytes([b[0], b[1]]) as usize),
+        _ => pre
+            .get(8..12)
+            .map(|b| 12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+    };
+    let head = src.read_at(start, header_len.unwrap_or(0).clamp(pre.len(), total))?;
+    let h = parse_header(&head, total, name)?;
+    if h.order != Order::C || !h.little_endian || h.dtype == DType::Bool {
+        return Ok(None);
+    }
+    let numel: u64 = h.shape.iter().product();
+    Ok(Some(Entry {
+        name: name.to_string(),
+        shape: h.shape.iter().map(|&d| d as usize).collect(),
+        dtype: h.dtype,
+        offset: start + h.data_offset as u64,
+        nbytes: numel * h.dtype.size() as u64,
+        layout: Layout::Plain,
+    }))
 }
 
 /// Reads every array of an .npz archive. Each member is inflated only up to the size
@@ -85,19 +191,31 @@ pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
     Ok(Model::new(Format::Npz, tensors, BTreeMap::new()))
 }
 
-fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
+/// What an .npy header says about its array.
+struct ArrayHeader {
+    header: NpyHeader,
+    dtype: DType,
+    shape: Vec<u64>,
+    order: Order,
+    /// Stored little-endian (or in single bytes, where order does not matter).
+    little_endian: bool,
+    /// Bytes before the data: magic, version, header length and the header text.
+    data_offset: usize,
+}
+
+/// Parses the header at the start of `head` (which holds at least the header; the
+/// whole array is `total_len` bytes) and checks that the shape fits in what follows it.
+fn parse_header(head: &[u8], total_len: usize, name: &str) -> Result<ArrayHeader> {
     let err = |reason: String| Error::Npy {
         name: name.to_string(),
         reason,
     };
-    precheck_shape(bytes, name)?;
-    let mut data_part: &[u8] = bytes;
-    let header =
-        NpyHeader::from_reader(&mut data_part).map_err(|e| err(format!("bad header: {e}")))?;
-    // What follows the header is all the data there is: the shape must fit in it.
-    let available = data_part.len();
-    let npy = NpyFile::with_header(header, data_part);
-    let shape_u64 = npy.shape().to_vec();
+    precheck_shape(head, total_len, name)?;
+    let mut rest: &[u8] = head;
+    let header = NpyHeader::from_reader(&mut rest).map_err(|e| err(format!("bad header: {e}")))?;
+    let data_offset = head.len() - rest.len();
+    let npy = NpyFile::with_header(header, &[][..]);
+    let shape = npy.shape().to_vec();
     let order = npy.order();
     let npyz::DType::Plain(ts) = npy.dtype() else {
         return Err(Error::UnsupportedDtype {
@@ -126,7 +244,27 @@ fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
             })
         }
     };
-    checked_numel(name, &shape_u64, size, available)?;
+    let little_endian = size == 1 || ts.endianness() == npyz::Endianness::Little;
+    // What follows the header is all the data there is: the shape must fit in it.
+    checked_numel(name, &shape, size, total_len - data_offset)?;
+    Ok(ArrayHeader {
+        header: npy.header().clone(),
+        dtype,
+        shape,
+        order,
+        little_endian,
+        data_offset,
+    })
+}
+
+fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
+    let err = |reason: String| Error::Npy {
+        name: name.to_string(),
+        reason,
+    };
+    let h = parse_header(bytes, bytes.len(), name)?;
+    let (dtype, shape_u64, order) = (h.dtype, h.shape, h.order);
+    let npy = NpyFile::with_header(h.header, &bytes[h.data_offset..]);
     let io = |e: std::io::Error| err(format!("data: {e}"));
     let data: Vec<f32> = match dtype {
         DType::F64 => conv(npy.into_vec::<f64>().map_err(io)?, |v| v as f32),
@@ -172,7 +310,7 @@ fn read_array(bytes: &[u8], name: &str) -> Result<Tensor> {
 /// builds, a wrapped count in release), so a lying header must be caught before it
 /// parses. This reads only the `'shape': (...)` entry of the header dict; everything
 /// else is left to npyz.
-fn precheck_shape(bytes: &[u8], name: &str) -> Result<()> {
+fn precheck_shape(bytes: &[u8], total_len: usize, name: &str) -> Result<()> {
     let header_len = match bytes.get(6) {
         Some(1) => bytes
             .get(8..10)
@@ -234,7 +372,7 @@ fn precheck_shape(bytes: &[u8], name: &str) -> Result<()> {
             name: name.to_string(),
             reason: format!("shape ({tuple}) is not a tuple of non-negative integers"),
         })?;
-    checked_numel(name, &dims, 1, bytes.len()).map(|_| ())
+    checked_numel(name, &dims, 1, total_len).map(|_| ())
 }
 
 fn conv<T: Copy>(v: Vec<T>, f: impl Fn(T) -> f32) -> Vec<f32> {

@@ -72,6 +72,11 @@ test("the manifest lists files and corrupt files", () => {
   assert.ok(manifest.corrupt.length > 0, "manifest has corrupt files");
 });
 
+// Files whose tensors the page lists from the header and reads one at a time (the
+// others, Fortran-order / big-endian .npy and a deflated .npz, are decoded whole); the
+// same list as tests/reference.rs holds for the core.
+const READ_FROM_HEADER = new Set(["small.safetensors", "small.npy", "half.npy", "ints.npy", "arrays.npz"]);
+
 for (const entry of manifest.files) {
   test(`opens ${entry.file} as the manifest says`, async () => {
     const { page } = browser;
@@ -84,6 +89,11 @@ for (const entry of manifest.files) {
       assert.equal(await page.$eval("#model-name", (el) => el.dataset.format), entry.format);
     const expected = entry.tensors.map(({ name, shape, dtype }) => ({ name, shape, dtype })).sort(byName);
     assert.deepEqual((await tensorRows(page)).sort(byName), expected);
+    assert.equal(
+      await page.$eval("#model-name", (el) => el.dataset.lazy),
+      String(READ_FROM_HEADER.has(entry.file)),
+      "read tensor by tensor",
+    );
 
     const c = await chartCounts(page);
     assert.ok(c.weightBars > 0, `weight histogram drawn (${c.weightBars} bars)`);
