@@ -86,6 +86,7 @@ fn main() {
         let med = times[RUNS / 2];
         println!("{spec:<28} {:>10.2} {:>8.2}", med * 1e3, bytes / med / 1e9);
     }
+    page_probes(&t.data);
     let py = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
     match Command::new(py)
         .arg(concat!(
@@ -108,3 +109,46 @@ fn main() {
         _ => println!("numpy peer skipped: run bash scripts/setup-python.sh"),
     }
 }
+
+/// The floor under any quantize of this tensor: reading its 64 MiB once, from memory
+/// mapped in 4 KiB pages (as V8 maps wasm memory: it does not ask for huge pages, and
+/// Linux's transparent huge pages are often `madvise`-only, as on the machine of
+/// docs/BENCHMARKS.md) and in 2 MiB pages (madvise(MADV_HUGEPAGE)).
+#[cfg(target_os = "linux")]
+fn page_probes(data: &[f32]) {
+    use memmap2::{Advice, MmapMut};
+    let len = std::mem::size_of_val(data);
+    for (label, advice) in [
+        ("probe: read, 4 KiB pages", Advice::NoHugePage),
+        ("probe: read, 2 MiB pages", Advice::HugePage),
+    ] {
+        let mut map = MmapMut::map_anon(len).expect("anonymous map");
+        if let Err(e) = map.advise(advice) {
+            println!("{label:<28} skipped: {e}");
+            continue;
+        }
+        for (dst, v) in map.chunks_exact_mut(4).zip(data) {
+            dst.copy_from_slice(&v.to_ne_bytes());
+        }
+        // SAFETY: the map is page-aligned (so aligned for f32) and holds len bytes.
+        let x: &[f32] = unsafe { std::slice::from_raw_parts(map.as_ptr().cast(), data.len()) };
+        std::hint::black_box(quantscope::kernels::read_probe(x));
+        let mut times: Vec<f64> = (0..RUNS)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(quantscope::kernels::read_probe(x));
+                start.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let med = times[RUNS / 2];
+        println!(
+            "{label:<28} {:>10.2} {:>8.2}",
+            med * 1e3,
+            len as f64 / med / 1e9
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn page_probes(_: &[f32]) {}

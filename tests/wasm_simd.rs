@@ -84,6 +84,47 @@ fn min_max_equals_scalar() {
 }
 
 #[wasm_bindgen_test]
+fn quantize_then_scan_equals_scalar() {
+    let mut rng = Rng(12);
+    let uninit = |n: usize| vec![std::mem::MaybeUninit::<i8>::uninit(); n];
+    // SAFETY: the kernels write every element of `out`.
+    let init = |u: &[std::mem::MaybeUninit<i8>]| -> Vec<i8> {
+        u.iter().map(|v| unsafe { v.assume_init() }).collect()
+    };
+    for &n in LENGTHS {
+        // The next piece as long, shorter and longer than this one (the last piece of a
+        // tensor has none).
+        for m in [n, n / 2, n + 17, 0] {
+            let p = params(&mut rng);
+            let x: Vec<f32> = (0..n).map(|_| rng.normalish(p.scale * 400.0)).collect();
+            let next: Vec<f32> = (0..m).map(|_| rng.normalish(3.0)).collect();
+            let (mut a, mut b) = (uninit(n), uninit(n));
+            let ra = simd128::quantize_i8_then_min_max(&x, p, &mut a, &next);
+            let rb = scalar::quantize_i8_then_min_max(&x, p, &mut b, &next);
+            assert_eq!(init(&a), init(&b), "codes n = {n}, m = {m}");
+            assert_eq!(ra, rb, "scan n = {n}, m = {m}");
+            assert_eq!(ra, simd128::min_max(&next), "scan n = {n}, m = {m}");
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                for at in [0, m / 2, m.saturating_sub(1)] {
+                    if m == 0 {
+                        continue;
+                    }
+                    let mut y = next.clone();
+                    y[at] = bad;
+                    let r = simd128::quantize_i8_then_min_max(&x, p, &mut a, &y);
+                    assert!(!r.2, "n = {n}, m = {m}: {bad} at {at} must be reported");
+                    assert_eq!(init(&a), init(&b), "codes n = {n}, m = {m} with {bad}");
+                }
+            }
+            // Finite values whose running sum overflows: still finite.
+            let big: Vec<f32> = (0..m).map(|i| f32::MAX * [1.0, 0.75][i % 2]).collect();
+            let r = simd128::quantize_i8_then_min_max(&x, p, &mut a, &big);
+            assert_eq!(r, scalar::min_max(&big), "n = {n}, m = {m}, near f32::MAX");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn bandwidth_probes_equal_scalar() {
     let mut rng = Rng(9);
     for &n in LENGTHS {

@@ -86,6 +86,19 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [core::mem::MaybeUnin
     active::quantize_i8_uninit(x, p, out)
 }
 
+/// [`quantize_i8_uninit`] of `x` into `out`, and the [`min_max`] of `next`, the piece to
+/// quantize after it: the SIMD128 build interleaves the two so that the scan's memory
+/// reads overlap the quantize's arithmetic.
+#[inline]
+pub fn quantize_i8_then_min_max(
+    x: &[f32],
+    p: QParams,
+    out: &mut [core::mem::MaybeUninit<i8>],
+    next: &[f32],
+) -> (f32, f32, bool) {
+    active::quantize_i8_then_min_max(x, p, out, next)
+}
+
 /// Benchmark probe of read bandwidth (XOR of every value's bits); no scheme uses it.
 #[inline]
 pub fn read_probe(x: &[f32]) -> u32 {

@@ -56,6 +56,18 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     }
 }
 
+/// [`quantize_i8_uninit`] of `x`, then [`min_max`] of `next` (the simd128 twin does both
+/// in one loop).
+pub fn quantize_i8_then_min_max(
+    x: &[f32],
+    p: QParams,
+    out: &mut [MaybeUninit<i8>],
+    next: &[f32],
+) -> (f32, f32, bool) {
+    quantize_i8_uninit(x, p, out);
+    min_max(next)
+}
+
 pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     assert_eq!(q.len(), out.len());
     for (o, &c) in out.iter_mut().zip(q) {

@@ -157,6 +157,71 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     scalar::quantize_i8_uninit(&x[n..], p, &mut out[n..]);
 }
 
+/// [`quantize_i8_uninit`] of `x` into `out` and, in the same loop, [`min_max`] of `next`
+/// (the piece quantized after this one). A per-channel quantize scans a row, then
+/// quantizes it from L1: run one after the other, the scan waits on memory while the
+/// divider idles and the quantize then runs with memory idle. Here each step's loads of
+/// `next` are in flight while the previous step's divisions run.
+/// Two min/max accumulator pairs (not [`min_max`]'s four) and the quantize's constants
+/// fit V8's 15 usable xmm registers. The minimum and maximum are those of [`min_max`]
+/// (equal as numbers; a zero's sign may differ, as between min_max and its scalar twin).
+pub fn quantize_i8_then_min_max(
+    x: &[f32],
+    p: QParams,
+    out: &mut [MaybeUninit<i8>],
+    next: &[f32],
+) -> (f32, f32, bool) {
+    assert_eq!(x.len(), out.len());
+    let n = x.len().min(next.len()) / 16 * 16;
+    let scale = f32x4_splat(p.scale);
+    let qlo = f32x4_splat((p.qmin - p.zero_point) as f32);
+    let qhi = f32x4_splat((p.qmax - p.zero_point) as f32);
+    let zp = i16x8_splat(p.zero_point as i16);
+    let mut vlo = [f32x4_splat(f32::INFINITY); 2];
+    let mut vhi = [f32x4_splat(f32::NEG_INFINITY); 2];
+    let mut sum = f32x4_splat(0.0);
+    let (src, dst, nx) = (x.as_ptr(), out.as_mut_ptr(), next.as_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= the length of all three slices.
+        unsafe {
+            let v = [0, 1, 2, 3].map(|j| load(nx.add(i + 4 * j)));
+            vlo[0] = f32x4_pmin(vlo[0], f32x4_pmin(v[0], v[1]));
+            vlo[1] = f32x4_pmin(vlo[1], f32x4_pmin(v[2], v[3]));
+            vhi[0] = f32x4_pmax(vhi[0], f32x4_pmax(v[0], v[1]));
+            vhi[1] = f32x4_pmax(vhi[1], f32x4_pmax(v[2], v[3]));
+            sum = f32x4_add(sum, f32x4_add(f32x4_add(v[0], v[1]), f32x4_add(v[2], v[3])));
+            let a = q4(load(src.add(i)), scale, qlo, qhi);
+            let b = q4(load(src.add(i + 4)), scale, qlo, qhi);
+            let c = q4(load(src.add(i + 8)), scale, qlo, qhi);
+            let d = q4(load(src.add(i + 12)), scale, qlo, qhi);
+            let ab = i16x8_add(low_halves(a, b), zp);
+            let cd = i16x8_add(low_halves(c, d), zp);
+            v128_store(dst.add(i) as *mut v128, i8x16_narrow_i16x8(ab, cd));
+        }
+        i += 16;
+    }
+    quantize_i8_uninit(&x[n..], p, &mut out[n..]);
+    let (tl, th, tf) = min_max(&next[n..]);
+    let vl = f32x4_pmin(vlo[0], vlo[1]);
+    let vh = f32x4_pmax(vhi[0], vhi[1]);
+    let (mut lo, mut hi) = (tl, th);
+    for (l, h) in [
+        (f32x4_extract_lane::<0>(vl), f32x4_extract_lane::<0>(vh)),
+        (f32x4_extract_lane::<1>(vl), f32x4_extract_lane::<1>(vh)),
+        (f32x4_extract_lane::<2>(vl), f32x4_extract_lane::<2>(vh)),
+        (f32x4_extract_lane::<3>(vl), f32x4_extract_lane::<3>(vh)),
+    ] {
+        lo = if l < lo { l } else { lo };
+        hi = if hi < h { h } else { hi };
+    }
+    // As in min_max: a finite sum proves finite values; otherwise test them one by one.
+    let finite = tf
+        && (i32x4_all_true(f32x4_eq(f32x4_sub(sum, sum), f32x4_splat(0.0)))
+            || all_finite(&next[..n]));
+    (lo, hi, finite)
+}
+
 fn as_uninit(out: &mut [i8]) -> &mut [MaybeUninit<i8>] {
     // SAFETY: MaybeUninit<i8> has i8's layout, and the kernels only write initialised
     // values through the view.

@@ -701,7 +701,9 @@ impl LinearScheme {
 
     /// Range scan and quantization piece by piece (each piece one whole slot), so each
     /// piece is read from memory once and re-read from cache; the first non-finite value
-    /// stops it.
+    /// stops it. Each piece is quantized in the same kernel call that scans the next one
+    /// (`kernels::quantize_i8_then_min_max`), so the scan's reads from memory overlap the
+    /// quantize's arithmetic.
     #[allow(clippy::type_complexity)]
     fn quantize_fused(
         &self,
@@ -719,23 +721,53 @@ impl LinearScheme {
         let w = as_i8_uninit(&mut work.spare_capacity_mut()[..n]);
         let mut written = 0;
         let mut finite = true;
+        // Quantizes the piece `r` (whose scan gave `scanned`) while scanning `next`.
+        let mut emit = |r: std::ops::Range<usize>,
+                        slot: usize,
+                        scanned: (f32, f32, bool),
+                        next: &[f32]|
+         -> (f32, f32, bool) {
+            let (lo, hi, ok) = scanned;
+            if !ok {
+                finite = false;
+                return (0.0, 0.0, true);
+            }
+            let range = empty_is_zero((lo, hi));
+            let s = self.slot(range.0, range.1);
+            let len = r.len();
+            let next_scan = kernels::quantize_i8_then_min_max(
+                &t.data[r.clone()],
+                shifted(s.q, off),
+                &mut w[r],
+                next,
+            );
+            written += len;
+            ranges[slot] = range;
+            slots[slot] = s;
+            next_scan
+        };
+        let mut pending: Option<(std::ops::Range<usize>, usize, (f32, f32, bool))> = None;
+        let mut stopped = false;
         layout.for_each_piece(|p| {
             let Piece::Single { start, len, slot } = p else {
                 unreachable!("pieces_are_slots admits single pieces only")
             };
-            if !finite {
+            if stopped {
                 return;
             }
             let r = start..start + len;
-            let (lo, hi, ok) = kernels::min_max(&t.data[r.clone()]);
-            finite = ok;
-            let range = empty_is_zero((lo, hi));
-            let s = self.slot(range.0, range.1);
-            kernels::quantize_i8_uninit(&t.data[r.clone()], shifted(s.q, off), &mut w[r]);
-            written += len;
-            ranges[slot] = range;
-            slots[slot] = s;
+            let scanned = match pending.take() {
+                None => kernels::min_max(&t.data[r.clone()]),
+                Some((pr, pslot, pscan)) => {
+                    stopped = !pscan.2;
+                    emit(pr, pslot, pscan, &t.data[r.clone()])
+                }
+            };
+            pending = Some((r, slot, scanned));
         });
+        if let Some((pr, pslot, pscan)) = pending.filter(|_| !stopped) {
+            emit(pr, pslot, pscan, &[]);
+        }
         if !finite {
             check_finite(t)?;
         }
