@@ -6,7 +6,7 @@
 #[path = "support/rng.rs"]
 mod rng;
 
-use quantscope::kernels::{scalar, simd128, QParams, SIMD128};
+use quantscope::kernels::{scalar, simd128, LaneParams, QParams, SIMD128};
 use quantscope::quant::Scheme;
 use rng::Rng;
 use wasm_bindgen_test::wasm_bindgen_test;
@@ -171,15 +171,50 @@ fn per_lane_kernels_equal_scalar() {
     let mut rng = Rng(3);
     for &n in LENGTHS {
         let ps: Vec<QParams> = (0..n).map(|_| params(&mut rng)).collect();
-        let x: Vec<f32> = ps.iter().map(|p| rng.normalish(p.scale * 300.0)).collect();
+        let lp = LaneParams::new(&ps);
+        // Values up to 3x past each lane's range, and exact ties.
+        let mut x: Vec<f32> = ps.iter().map(|p| rng.normalish(p.scale * 300.0)).collect();
+        for (i, v) in x.iter_mut().enumerate().step_by(5) {
+            *v = ((i % 40) as f32 - 20.0 + 0.5) * ps[i].scale;
+        }
         let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
-        simd128::quantize_i8_lanes(&x, &ps, &mut a);
-        scalar::quantize_i8_lanes(&x, &ps, &mut b);
+        simd128::quantize_i8_lanes(&x, lp.slice(0, n), &mut a);
+        scalar::quantize_i8_lanes(&x, lp.slice(0, n), &mut b);
         assert_eq!(a, b, "n = {n}");
+        // Each lane's code is the one-parameter quantizer's.
+        let one: Vec<i8> = x
+            .iter()
+            .zip(&ps)
+            .map(|(&v, p)| scalar::quantize_one(v, p))
+            .collect();
+        assert_eq!(b, one, "n = {n}: lanes vs quantize_one");
         let (mut fa, mut fb) = (vec![0f32; n], vec![0f32; n]);
-        simd128::dequantize_i8_lanes(&a, &ps, &mut fa);
-        scalar::dequantize_i8_lanes(&a, &ps, &mut fb);
-        assert_eq!(fa, fb, "n = {n}");
+        simd128::dequantize_i8_lanes(&a, lp.slice(0, n), &mut fa);
+        scalar::dequantize_i8_lanes(&a, lp.slice(0, n), &mut fb);
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fa), bits(&fb), "n = {n}");
+        let one: Vec<f32> = a
+            .iter()
+            .zip(&ps)
+            .map(|(&c, p)| scalar::dequantize_one(c, p))
+            .collect();
+        assert_eq!(bits(&fb), bits(&one), "n = {n}: lanes vs dequantize_one");
+        // Running min/max over a few rows, with signed zeros and a NaN (ignored).
+        let (mut la, mut ha) = (vec![f32::INFINITY; n], vec![f32::NEG_INFINITY; n]);
+        let (mut lb, mut hb) = (la.clone(), ha.clone());
+        for row in 0..4 {
+            let mut y: Vec<f32> = (0..n).map(|_| rng.normalish(2.0)).collect();
+            for (i, v) in y.iter_mut().enumerate().step_by(3) {
+                *v = if (i + row) % 2 == 0 { 0.0 } else { -0.0 };
+            }
+            if n > 0 {
+                y[n / 2] = f32::NAN;
+            }
+            simd128::min_max_lanes(&y, &mut la, &mut ha);
+            scalar::min_max_lanes(&y, &mut lb, &mut hb);
+        }
+        assert_eq!(bits(&la), bits(&lb), "n = {n}: lane minima");
+        assert_eq!(bits(&ha), bits(&hb), "n = {n}: lane maxima");
     }
 }
 

@@ -118,17 +118,102 @@ pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     active::dequantize_i8(q, p, out)
 }
 
-/// Quantizes one row whose every element has its own parameters (`params[i]` for
+/// Per-element parameters for rows whose every element has its own quantizer
+/// (per-channel quantization along the last axis), one array per field: the SIMD128
+/// kernels load four lanes' scales, bounds and zero points with one load each, where
+/// gathering them from [`QParams`] structs and storing codes lane by lane made
+/// int8-sym-ch1 on a 4096 x 4096 tensor 10x slower than int8-sym-ch0
+/// (docs/BENCHMARKS.md, "Quantize throughput", 2026-12-02).
+#[derive(Clone, Debug, Default)]
+pub struct LaneParams {
+    scale: Vec<f32>,
+    /// `qmin - zero_point` and `qmax - zero_point`: the clamp bounds before the zero
+    /// point is added, as [`scalar::quantize_one`] computes them.
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    /// Zero points; the kernels add them to i16 lanes, so they must fit i16 (codes of
+    /// at most 8 bits shifted into i8 have zero points in [-255, 255]).
+    zp: Vec<i16>,
+}
+
+impl LaneParams {
+    pub fn new(params: &[QParams]) -> LaneParams {
+        LaneParams {
+            scale: params.iter().map(|p| p.scale).collect(),
+            lo: params
+                .iter()
+                .map(|p| (p.qmin - p.zero_point) as f32)
+                .collect(),
+            hi: params
+                .iter()
+                .map(|p| (p.qmax - p.zero_point) as f32)
+                .collect(),
+            zp: params
+                .iter()
+                .map(|p| i16::try_from(p.zero_point).expect("zero point outside i16"))
+                .collect(),
+        }
+    }
+
+    /// Parameters of elements `base..base + len`.
+    pub fn slice(&self, base: usize, len: usize) -> Lanes<'_> {
+        let r = base..base + len;
+        Lanes {
+            scale: &self.scale[r.clone()],
+            lo: &self.lo[r.clone()],
+            hi: &self.hi[r.clone()],
+            zp: &self.zp[r],
+        }
+    }
+}
+
+/// A view of [`LaneParams`]: element `i` of each slice belongs to element `i` of a row.
+#[derive(Clone, Copy, Debug)]
+pub struct Lanes<'a> {
+    pub scale: &'a [f32],
+    pub lo: &'a [f32],
+    pub hi: &'a [f32],
+    pub zp: &'a [i16],
+}
+
+impl<'a> Lanes<'a> {
+    pub fn len(&self) -> usize {
+        self.scale.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scale.is_empty()
+    }
+
+    /// Elements `start..`.
+    pub fn tail(&self, start: usize) -> Lanes<'a> {
+        Lanes {
+            scale: &self.scale[start..],
+            lo: &self.lo[start..],
+            hi: &self.hi[start..],
+            zp: &self.zp[start..],
+        }
+    }
+}
+
+/// Quantizes one row whose every element has its own parameters (`p` element `i` for
 /// `x[i]`): per-channel quantization along the last axis.
 #[inline]
-pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
-    active::quantize_i8_lanes(x, params, out)
+pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+    active::quantize_i8_lanes(x, p, out)
 }
 
 /// Dequantizes one row with per-element parameters.
 #[inline]
-pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
-    active::dequantize_i8_lanes(q, params, out)
+pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
+    active::dequantize_i8_lanes(q, p, out)
+}
+
+/// Running per-element minimum and maximum over rows: `lo[i] = min(lo[i], x[i])` and
+/// `hi[i] = max(hi[i], x[i])`, comparisons as [`min_max`]'s (a NaN is ignored).
+#[inline]
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+    active::min_max_lanes(x, lo, hi)
 }
 
 /// ggml Q8_0 blocks: `x.len()` a multiple of 32, `out.len()` 34 bytes per block.

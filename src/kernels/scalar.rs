@@ -2,7 +2,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::QParams;
+use super::{Lanes, QParams};
 
 pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
     let (mut lo, mut hi, mut finite) = (f32::INFINITY, f32::NEG_INFINITY, true);
@@ -75,17 +75,30 @@ pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     }
 }
 
-pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
-    assert!(x.len() == out.len() && x.len() == params.len());
-    for ((o, &v), p) in out.iter_mut().zip(x).zip(params) {
-        *o = quantize_one(v, p);
+pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+    assert!(x.len() == out.len() && x.len() == p.len());
+    for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+        // quantize_one's steps with this element's parameters.
+        let v = v / p.scale[i];
+        let v = if p.lo[i] < v { v } else { p.lo[i] };
+        let v = if v < p.hi[i] { v } else { p.hi[i] };
+        let r = (v + MAGIC) - MAGIC;
+        *o = (r as i32 + p.zp[i] as i32) as i8;
     }
 }
 
-pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
-    assert!(q.len() == out.len() && q.len() == params.len());
-    for ((o, &c), p) in out.iter_mut().zip(q).zip(params) {
-        *o = dequantize_one(c, p);
+pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
+    assert!(q.len() == out.len() && q.len() == p.len());
+    for (i, (o, &c)) in out.iter_mut().zip(q).enumerate() {
+        *o = (c as i32 - p.zp[i] as i32) as f32 * p.scale[i];
+    }
+}
+
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+    assert!(x.len() == lo.len() && x.len() == hi.len());
+    for ((&v, l), h) in x.iter().zip(lo.iter_mut()).zip(hi.iter_mut()) {
+        *l = if v < *l { v } else { *l };
+        *h = if *h < v { v } else { *h };
     }
 }
 

@@ -8,7 +8,7 @@ use core::arch::wasm32::*;
 use core::mem::MaybeUninit;
 
 use super::scalar;
-use super::QParams;
+use super::{Lanes, QParams};
 
 /// 1.5 * 2^23: adding it to |v| < 2^22 leaves round_half_even(v) in the low mantissa
 /// bits; the bit pattern minus that of the bias is the integer.
@@ -257,59 +257,93 @@ pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     scalar::dequantize_i8(&q[n..], p, &mut out[n..]);
 }
 
-/// Gathers four lanes' parameters into vectors.
-#[inline(always)]
-fn params4(ps: &[QParams]) -> (v128, v128, v128, v128) {
-    let f = |g: fn(&QParams) -> f32| f32x4(g(&ps[0]), g(&ps[1]), g(&ps[2]), g(&ps[3]));
-    (
-        f(|p| p.scale),
-        f(|p| (p.qmin - p.zero_point) as f32),
-        f(|p| (p.qmax - p.zero_point) as f32),
-        i32x4(
-            ps[0].zero_point,
-            ps[1].zero_point,
-            ps[2].zero_point,
-            ps[3].zero_point,
-        ),
-    )
+pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+    assert!(x.len() == out.len() && x.len() == p.len());
+    let n = x.len() / 16 * 16;
+    let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
+    let (sc, lo, hi, zp) = (
+        p.scale.as_ptr(),
+        p.lo.as_ptr(),
+        p.hi.as_ptr(),
+        p.zp.as_ptr(),
+    );
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= the length of x, out and every parameter slice.
+        unsafe {
+            let q = |k: usize| {
+                let j = i + 4 * k;
+                q4(
+                    load(src.add(j)),
+                    load(sc.add(j)),
+                    load(lo.add(j)),
+                    load(hi.add(j)),
+                )
+            };
+            let (a, b, c, d) = (q(0), q(1), q(2), q(3));
+            let z0 = v128_load(zp.add(i) as *const v128);
+            let z1 = v128_load(zp.add(i + 8) as *const v128);
+            let ab = i16x8_add(low_halves(a, b), z0);
+            let cd = i16x8_add(low_halves(c, d), z1);
+            // Clamped codes lie inside i8, so the saturating narrow is exact.
+            v128_store(dst.add(i) as *mut v128, i8x16_narrow_i16x8(ab, cd));
+        }
+        i += 16;
+    }
+    scalar::quantize_i8_lanes(&x[n..], p.tail(n), &mut out[n..]);
 }
 
-pub fn quantize_i8_lanes(x: &[f32], params: &[QParams], out: &mut [i8]) {
-    assert!(x.len() == out.len() && x.len() == params.len());
+pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
+    assert!(q.len() == out.len() && q.len() == p.len());
+    let n = q.len() / 16 * 16;
+    let (src, dst) = (q.as_ptr(), out.as_mut_ptr());
+    let (sc, zp) = (p.scale.as_ptr(), p.zp.as_ptr());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: i + 16 <= n <= the length of q, out and every parameter slice.
+        unsafe {
+            let c = v128_load(src.add(i) as *const v128);
+            // q - zp in i16: both lie in [-255, 255], the difference in [-510, 510].
+            let d0 = i16x8_sub(
+                i16x8_extend_low_i8x16(c),
+                v128_load(zp.add(i) as *const v128),
+            );
+            let d1 = i16x8_sub(
+                i16x8_extend_high_i8x16(c),
+                v128_load(zp.add(i + 8) as *const v128),
+            );
+            let parts = [
+                i32x4_extend_low_i16x8(d0),
+                i32x4_extend_high_i16x8(d0),
+                i32x4_extend_low_i16x8(d1),
+                i32x4_extend_high_i16x8(d1),
+            ];
+            for (k, w) in parts.into_iter().enumerate() {
+                let f = f32x4_mul(f32x4_convert_i32x4(w), load(sc.add(i + 4 * k)));
+                v128_store(dst.add(i + 4 * k) as *mut v128, f);
+            }
+        }
+        i += 16;
+    }
+    scalar::dequantize_i8_lanes(&q[n..], p.tail(n), &mut out[n..]);
+}
+
+/// pmin(lo, v) = v < lo ? v : lo and pmax(hi, v) = hi < v ? v : hi: the scalar rule.
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+    assert!(x.len() == lo.len() && x.len() == hi.len());
     let n = x.len() / 4 * 4;
+    let (src, l, h) = (x.as_ptr(), lo.as_mut_ptr(), hi.as_mut_ptr());
     let mut i = 0;
     while i < n {
-        let (scale, lo, hi, zp) = params4(&params[i..i + 4]);
-        // SAFETY: i + 4 <= n <= x.len().
-        let r = q4(unsafe { load(x.as_ptr().add(i)) }, scale, lo, hi);
-        let r = i32x4_add(i32x4_sub(r, i32x4_splat(MAGIC_BITS)), zp);
-        out[i] = i32x4_extract_lane::<0>(r) as i8;
-        out[i + 1] = i32x4_extract_lane::<1>(r) as i8;
-        out[i + 2] = i32x4_extract_lane::<2>(r) as i8;
-        out[i + 3] = i32x4_extract_lane::<3>(r) as i8;
+        // SAFETY: i + 4 <= n <= the length of all three slices.
+        unsafe {
+            let v = load(src.add(i));
+            v128_store(l.add(i) as *mut v128, f32x4_pmin(load(l.add(i)), v));
+            v128_store(h.add(i) as *mut v128, f32x4_pmax(load(h.add(i)), v));
+        }
         i += 4;
     }
-    scalar::quantize_i8_lanes(&x[n..], &params[n..], &mut out[n..]);
-}
-
-pub fn dequantize_i8_lanes(q: &[i8], params: &[QParams], out: &mut [f32]) {
-    assert!(q.len() == out.len() && q.len() == params.len());
-    let n = q.len() / 4 * 4;
-    let mut i = 0;
-    while i < n {
-        let (scale, _, _, zp) = params4(&params[i..i + 4]);
-        let c = i32x4(
-            q[i] as i32,
-            q[i + 1] as i32,
-            q[i + 2] as i32,
-            q[i + 3] as i32,
-        );
-        let f = f32x4_mul(f32x4_convert_i32x4(i32x4_sub(c, zp)), scale);
-        // SAFETY: i + 4 <= n <= out.len().
-        unsafe { v128_store(out.as_mut_ptr().add(i) as *mut v128, f) };
-        i += 4;
-    }
-    scalar::dequantize_i8_lanes(&q[n..], &params[n..], &mut out[n..]);
+    scalar::min_max_lanes(&x[n..], &mut lo[n..], &mut hi[n..]);
 }
 
 /// Memory-bandwidth probe for the benchmarks (not used by any scheme): XOR of the bits

@@ -27,7 +27,7 @@ use super::range::{self, RangeMethod};
 use super::rounding::Rounding;
 use super::{Encoded, Grid};
 use crate::error::{Error, Result};
-use crate::kernels::{self, QParams};
+use crate::kernels::{self, LaneParams, QParams};
 use crate::tensor::Tensor;
 
 /// The smallest half-range TFLite's converter quantizes weights over: below it, the
@@ -375,21 +375,21 @@ impl Layout {
 
     /// min and max of every slot; (0, 0) for a slot without values.
     fn min_max(&self, x: &[f32]) -> Vec<(f32, f32)> {
-        let mut r = vec![(f32::INFINITY, f32::NEG_INFINITY); self.slots];
+        let mut lo = vec![f32::INFINITY; self.slots];
+        let mut hi = vec![f32::NEG_INFINITY; self.slots];
         self.for_each_piece(|p| match p {
             Piece::Single { start, len, slot } => {
-                let (lo, hi, _) = kernels::min_max(&x[start..start + len]);
-                r[slot].0 = r[slot].0.min(lo);
-                r[slot].1 = r[slot].1.max(hi);
+                let (l, h, _) = kernels::min_max(&x[start..start + len]);
+                lo[slot] = lo[slot].min(l);
+                hi[slot] = hi[slot].max(h);
             }
-            Piece::Lanes { start, len, base } => {
-                for (s, &v) in r[base..base + len].iter_mut().zip(&x[start..start + len]) {
-                    s.0 = s.0.min(v);
-                    s.1 = s.1.max(v);
-                }
-            }
+            Piece::Lanes { start, len, base } => kernels::min_max_lanes(
+                &x[start..start + len],
+                &mut lo[base..base + len],
+                &mut hi[base..base + len],
+            ),
         });
-        r.into_iter().map(empty_is_zero).collect()
+        lo.into_iter().zip(hi).map(empty_is_zero).collect()
     }
 }
 
@@ -646,6 +646,7 @@ impl LinearScheme {
                 let kp: Vec<QParams> = slots.iter().map(|s| shifted(s.q, off)).collect();
                 let mut work = vec![0u8; n];
                 let w = as_i8_mut(&mut work);
+                let mut lanes: Option<LaneParams> = None;
                 layout.for_each_piece(|p| match p {
                     Piece::Single { start, len, slot } => {
                         let r = start..start + len;
@@ -653,7 +654,8 @@ impl LinearScheme {
                     }
                     Piece::Lanes { start, len, base } => {
                         let r = start..start + len;
-                        kernels::quantize_i8_lanes(&x[r.clone()], &kp[base..base + len], &mut w[r]);
+                        let lp = lanes.get_or_insert_with(|| LaneParams::new(&kp));
+                        kernels::quantize_i8_lanes(&x[r.clone()], lp.slice(base, len), &mut w[r]);
                     }
                 });
                 self.finish_i8(work)
@@ -992,6 +994,7 @@ impl QuantizedLinear {
                 &owned
             };
             let kp: Vec<QParams> = self.params.iter().map(|p| shifted(*p, off)).collect();
+            let mut lanes: Option<LaneParams> = None;
             layout.for_each_piece(|p| match p {
                 Piece::Single { start, len, slot } => {
                     let r = start..start + len;
@@ -999,9 +1002,10 @@ impl QuantizedLinear {
                 }
                 Piece::Lanes { start, len, base } => {
                     let r = start..start + len;
+                    let lp = lanes.get_or_insert_with(|| LaneParams::new(&kp));
                     kernels::dequantize_i8_lanes(
                         &work[r.clone()],
-                        &kp[base..base + len],
+                        lp.slice(base, len),
                         &mut out[r],
                     );
                 }
