@@ -13,7 +13,6 @@ use super::{Lanes, QParams};
 /// 1.5 * 2^23: adding it to |v| < 2^22 leaves round_half_even(v) in the low mantissa
 /// bits; the bit pattern minus that of the bias is the integer.
 const MAGIC: f32 = 12_582_912.0;
-const MAGIC_BITS: i32 = 0x4B40_0000;
 
 #[inline(always)]
 unsafe fn load(p: *const f32) -> v128 {
@@ -100,7 +99,7 @@ fn all_finite(x: &[f32]) -> bool {
 }
 
 /// Four lanes: divide, clamp with pmax/pmin, add the magic bias. The result's bits are
-/// MAGIC_BITS + the rounded integer (before the zero point), which [`low_halves`] takes
+/// the bits of MAGIC (0x4B40_0000) plus the rounded integer (before the zero point), which [`low_halves`] takes
 /// out.
 #[inline(always)]
 fn q4(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
@@ -114,7 +113,7 @@ fn q4(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
 /// lanes: the low 16 bits of each lane's bits are the integer in two's complement, so
 /// this is the even 16-bit halves of `a` then `b` (V8: two pblendw and a packusdw).
 ///
-/// Why not `i16x8_narrow_i32x4` after subtracting MAGIC_BITS: LLVM rewrote that narrow
+/// Why not `i16x8_narrow_i32x4` after subtracting MAGIC's bits: LLVM rewrote that narrow
 /// into a clamp to the i16 range plus this same shuffle, and V8 then emitted four
 /// pmaxsd, four pminsd and two such shuffles per 16 codes (seen in
 /// `node --print-wasm-code`), 17 instructions where this takes 9 with the i8 narrow.
