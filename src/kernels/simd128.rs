@@ -99,8 +99,8 @@ fn all_finite(x: &[f32]) -> bool {
 }
 
 /// Four lanes: divide, clamp with pmax/pmin, add the magic bias. The result's bits are
-/// the bits of MAGIC (0x4B40_0000) plus the rounded integer (before the zero point), which [`low_halves`] takes
-/// out.
+/// the bits of MAGIC (0x4B40_0000) plus the rounded integer (before the zero point),
+/// which [`low_halves`] takes out.
 #[inline(always)]
 fn q4(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
     let v = f32x4_div(v, scale);
