@@ -85,7 +85,12 @@ fn min_max_equals_scalar() {
 
 #[wasm_bindgen_test]
 fn quantize_then_scan_equals_scalar() {
-    let mut rng = Rng(12);
+    quantize_then_scan_equals_scalar_by::<false>();
+    quantize_then_scan_equals_scalar_by::<true>();
+}
+
+fn quantize_then_scan_equals_scalar_by<const MUL: bool>() {
+    let mut rng = Rng(12 + MUL as u64);
     let uninit = |n: usize| vec![std::mem::MaybeUninit::<i8>::uninit(); n];
     // SAFETY: the kernels write every element of `out`.
     let init = |u: &[std::mem::MaybeUninit<i8>]| -> Vec<i8> {
@@ -99,9 +104,9 @@ fn quantize_then_scan_equals_scalar() {
             let x: Vec<f32> = (0..n).map(|_| rng.normalish(p.scale * 400.0)).collect();
             let next: Vec<f32> = (0..m).map(|_| rng.normalish(3.0)).collect();
             let (mut a, mut b) = (uninit(n), uninit(n));
-            let ra = simd128::quantize_i8_then_min_max(&x, p, &mut a, &next);
-            let rb = scalar::quantize_i8_then_min_max(&x, p, &mut b, &next);
-            assert_eq!(init(&a), init(&b), "codes n = {n}, m = {m}");
+            let ra = simd128::quantize_i8_then_min_max::<MUL>(&x, p, &mut a, &next);
+            let rb = scalar::quantize_i8_then_min_max::<MUL>(&x, p, &mut b, &next);
+            assert_eq!(init(&a), init(&b), "codes n = {n}, m = {m}, MUL {MUL}");
             assert_eq!(ra, rb, "scan n = {n}, m = {m}");
             assert_eq!(ra, simd128::min_max(&next), "scan n = {n}, m = {m}");
             for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
@@ -111,14 +116,14 @@ fn quantize_then_scan_equals_scalar() {
                     }
                     let mut y = next.clone();
                     y[at] = bad;
-                    let r = simd128::quantize_i8_then_min_max(&x, p, &mut a, &y);
+                    let r = simd128::quantize_i8_then_min_max::<MUL>(&x, p, &mut a, &y);
                     assert!(!r.2, "n = {n}, m = {m}: {bad} at {at} must be reported");
                     assert_eq!(init(&a), init(&b), "codes n = {n}, m = {m} with {bad}");
                 }
             }
             // Finite values whose running sum overflows: still finite.
             let big: Vec<f32> = (0..m).map(|i| f32::MAX * [1.0, 0.75][i % 2]).collect();
-            let r = simd128::quantize_i8_then_min_max(&x, p, &mut a, &big);
+            let r = simd128::quantize_i8_then_min_max::<MUL>(&x, p, &mut a, &big);
             assert_eq!(r, scalar::min_max(&big), "n = {n}, m = {m}, near f32::MAX");
         }
     }
@@ -149,11 +154,19 @@ fn quantize_and_dequantize_equal_scalar() {
                 *v = ((i % 50) as f32 - 25.0 + 0.5) * p.scale;
             }
             let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
-            simd128::quantize_i8(&x, p, &mut a);
-            scalar::quantize_i8(&x, p, &mut b);
+            // Multiplying by the inverse scale (PyTorch's way) as well as dividing.
+            let inv = QParams {
+                scale: 1.0 / p.scale,
+                ..p
+            };
+            simd128::quantize_i8::<true>(&x, inv, &mut a);
+            scalar::quantize_i8::<true>(&x, inv, &mut b);
+            assert_eq!(a, b, "quantize by the inverse n = {n} {p:?}");
+            simd128::quantize_i8::<false>(&x, p, &mut a);
+            scalar::quantize_i8::<false>(&x, p, &mut b);
             assert_eq!(a, b, "quantize n = {n} {p:?}");
             let mut u = vec![std::mem::MaybeUninit::<i8>::uninit(); n];
-            simd128::quantize_i8_uninit(&x, p, &mut u);
+            simd128::quantize_i8_uninit::<false>(&x, p, &mut u);
             // SAFETY: quantize_i8_uninit writes every element.
             let u: Vec<i8> = u.iter().map(|v| unsafe { v.assume_init() }).collect();
             assert_eq!(u, b, "quantize into uninitialised memory n = {n} {p:?}");
@@ -178,8 +191,26 @@ fn per_lane_kernels_equal_scalar() {
             *v = ((i % 40) as f32 - 20.0 + 0.5) * ps[i].scale;
         }
         let (mut a, mut b) = (vec![0i8; n], vec![0i8; n]);
-        simd128::quantize_i8_lanes(&x, lp.slice(0, n), &mut a);
-        scalar::quantize_i8_lanes(&x, lp.slice(0, n), &mut b);
+        // With inverse scales, multiplying (PyTorch's way).
+        let inv: Vec<QParams> = ps
+            .iter()
+            .map(|p| QParams {
+                scale: 1.0 / p.scale,
+                ..*p
+            })
+            .collect();
+        let lpi = LaneParams::new(&inv);
+        simd128::quantize_i8_lanes::<true>(&x, lpi.slice(0, n), &mut a);
+        scalar::quantize_i8_lanes::<true>(&x, lpi.slice(0, n), &mut b);
+        assert_eq!(a, b, "n = {n}, by the inverse");
+        let one: Vec<i8> = x
+            .iter()
+            .zip(&inv)
+            .map(|(&v, p)| scalar::quantize_one_by::<true>(v, p))
+            .collect();
+        assert_eq!(b, one, "n = {n}: lanes vs quantize_one_by, by the inverse");
+        simd128::quantize_i8_lanes::<false>(&x, lp.slice(0, n), &mut a);
+        scalar::quantize_i8_lanes::<false>(&x, lp.slice(0, n), &mut b);
         assert_eq!(a, b, "n = {n}");
         // Each lane's code is the one-parameter quantizer's.
         let one: Vec<i8> = x
@@ -292,6 +323,33 @@ fn linear_family_matches_the_fixtures_in_wasm() {
             include_bytes!("fixtures/linear/minilm_query.npy"),
             include_bytes!("fixtures/linear/minilm_query.expected.npz"),
             "int3-asym-ch0",
+        ),
+        // PyTorch's own codes (the kernels multiplying by inv_scale): per row, per
+        // last-axis lane, per tensor, 4-bit.
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "torch-int8-sym-ch0",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "torch-int8-asym-ch1",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "torch-uint8-asym",
+        ),
+        (
+            include_bytes!("fixtures/linear/gauss.npy"),
+            include_bytes!("fixtures/linear/gauss.expected.npz"),
+            "torch-int4-asym",
+        ),
+        (
+            include_bytes!("fixtures/linear/conv.npy"),
+            include_bytes!("fixtures/linear/conv.expected.npz"),
+            "torch-uint4-sym-ch0",
         ),
     ];
     for (input, expected, scheme) in cases {

@@ -76,27 +76,34 @@ pub struct QParams {
 /// Quantizes `x` into `out` (same length) with one set of parameters.
 #[inline]
 pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
-    active::quantize_i8(x, p, out)
+    active::quantize_i8::<false>(x, p, out)
+}
+
+/// [`quantize_i8`], or with `MUL` multiplying by `p.scale`, which then holds the
+/// inverse scale (PyTorch's convention; see [`scalar::quantize_one_by`]).
+#[inline]
+pub fn quantize_i8_by<const MUL: bool>(x: &[f32], p: QParams, out: &mut [i8]) {
+    active::quantize_i8::<MUL>(x, p, out)
 }
 
 /// [`quantize_i8`] into a buffer not yet initialised (every element is written), so a
 /// caller need not zero-fill it first.
 #[inline]
 pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [core::mem::MaybeUninit<i8>]) {
-    active::quantize_i8_uninit(x, p, out)
+    active::quantize_i8_uninit::<false>(x, p, out)
 }
 
 /// [`quantize_i8_uninit`] of `x` into `out`, and the [`min_max`] of `next`, the piece to
 /// quantize after it: the SIMD128 build interleaves the two so that the scan's memory
-/// reads overlap the quantize's arithmetic.
+/// reads overlap the quantize's arithmetic. `MUL` as in [`quantize_i8_by`].
 #[inline]
-pub fn quantize_i8_then_min_max(
+pub fn quantize_i8_then_min_max<const MUL: bool>(
     x: &[f32],
     p: QParams,
     out: &mut [core::mem::MaybeUninit<i8>],
     next: &[f32],
 ) -> (f32, f32, bool) {
-    active::quantize_i8_then_min_max(x, p, out, next)
+    active::quantize_i8_then_min_max::<MUL>(x, p, out, next)
 }
 
 /// Benchmark probe of read bandwidth (XOR of every value's bits); no scheme uses it.
@@ -197,10 +204,11 @@ impl<'a> Lanes<'a> {
 }
 
 /// Quantizes one row whose every element has its own parameters (`p` element `i` for
-/// `x[i]`): per-channel quantization along the last axis.
+/// `x[i]`): per-channel quantization along the last axis. `MUL` as in
+/// [`quantize_i8_by`] (the lanes' `scale` then holds inverse scales).
 #[inline]
-pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
-    active::quantize_i8_lanes(x, p, out)
+pub fn quantize_i8_lanes<const MUL: bool>(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+    active::quantize_i8_lanes::<MUL>(x, p, out)
 }
 
 /// Dequantizes one row with per-element parameters.

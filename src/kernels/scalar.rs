@@ -20,9 +20,17 @@ pub fn min_max(x: &[f32]) -> (f32, f32, bool) {
 /// to even.
 #[inline(always)]
 pub fn quantize_one(v: f32, p: &QParams) -> i8 {
+    quantize_one_by::<false>(v, p)
+}
+
+/// [`quantize_one`], or with `MUL` the value times `p.scale`, which then holds the
+/// inverse scale (PyTorch's `x * inv_scale`, which can differ from `x / scale` in the
+/// last bit and so in a code).
+#[inline(always)]
+pub fn quantize_one_by<const MUL: bool>(v: f32, p: &QParams) -> i8 {
     let lo = (p.qmin - p.zero_point) as f32;
     let hi = (p.qmax - p.zero_point) as f32;
-    let v = v / p.scale;
+    let v = if MUL { v * p.scale } else { v / p.scale };
     // Same NaN rule as wasm's pmax/pmin: a NaN becomes `lo`.
     let v = if lo < v { v } else { lo };
     let v = if v < hi { v } else { hi };
@@ -41,30 +49,30 @@ pub fn dequantize_one(q: i8, p: &QParams) -> f32 {
     (q as i32 - p.zero_point) as f32 * p.scale
 }
 
-pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
+pub fn quantize_i8<const MUL: bool>(x: &[f32], p: QParams, out: &mut [i8]) {
     assert_eq!(x.len(), out.len());
     for (o, &v) in out.iter_mut().zip(x) {
-        *o = quantize_one(v, &p);
+        *o = quantize_one_by::<MUL>(v, &p);
     }
 }
 
 /// [`quantize_i8`] into memory not yet initialised: writes every element of `out`.
-pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
+pub fn quantize_i8_uninit<const MUL: bool>(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     assert_eq!(x.len(), out.len());
     for (o, &v) in out.iter_mut().zip(x) {
-        o.write(quantize_one(v, &p));
+        o.write(quantize_one_by::<MUL>(v, &p));
     }
 }
 
 /// [`quantize_i8_uninit`] of `x`, then [`min_max`] of `next` (the simd128 twin does both
 /// in one loop).
-pub fn quantize_i8_then_min_max(
+pub fn quantize_i8_then_min_max<const MUL: bool>(
     x: &[f32],
     p: QParams,
     out: &mut [MaybeUninit<i8>],
     next: &[f32],
 ) -> (f32, f32, bool) {
-    quantize_i8_uninit(x, p, out);
+    quantize_i8_uninit::<MUL>(x, p, out);
     min_max(next)
 }
 
@@ -75,11 +83,11 @@ pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     }
 }
 
-pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+pub fn quantize_i8_lanes<const MUL: bool>(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
     assert!(x.len() == out.len() && x.len() == p.len());
     for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
-        // quantize_one's steps with this element's parameters.
-        let v = v / p.scale[i];
+        // quantize_one_by's steps with this element's parameters.
+        let v = if MUL { v * p.scale[i] } else { v / p.scale[i] };
         let v = if p.lo[i] < v { v } else { p.lo[i] };
         let v = if v < p.hi[i] { v } else { p.hi[i] };
         let r = (v + MAGIC) - MAGIC;

@@ -102,8 +102,12 @@ fn all_finite(x: &[f32]) -> bool {
 /// the bits of MAGIC (0x4B40_0000) plus the rounded integer (before the zero point),
 /// which [`low_halves`] takes out.
 #[inline(always)]
-fn q4(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
-    let v = f32x4_div(v, scale);
+fn q4<const MUL: bool>(v: v128, scale: v128, lo: v128, hi: v128) -> v128 {
+    let v = if MUL {
+        f32x4_mul(v, scale)
+    } else {
+        f32x4_div(v, scale)
+    };
     // pmax(lo, v) = lo < v ? v : lo, and pmin(hi, v) = v < hi ? v : hi: the scalar rule.
     let v = f32x4_pmin(hi, f32x4_pmax(lo, v));
     f32x4_add(v, f32x4_splat(MAGIC))
@@ -122,13 +126,13 @@ fn low_halves(a: v128, b: v128) -> v128 {
     i16x8_shuffle::<0, 2, 4, 6, 8, 10, 12, 14>(a, b)
 }
 
-pub fn quantize_i8(x: &[f32], p: QParams, out: &mut [i8]) {
-    quantize_i8_uninit(x, p, as_uninit(out));
+pub fn quantize_i8<const MUL: bool>(x: &[f32], p: QParams, out: &mut [i8]) {
+    quantize_i8_uninit::<MUL>(x, p, as_uninit(out));
 }
 
 /// [`quantize_i8`] into memory not yet initialised: writes every element of `out`, so
 /// a caller can skip zero-filling its buffer.
-pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
+pub fn quantize_i8_uninit<const MUL: bool>(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     assert_eq!(x.len(), out.len());
     let n = x.len() / 16 * 16;
     let scale = f32x4_splat(p.scale);
@@ -142,10 +146,10 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
     while i < n {
         // SAFETY: i + 16 <= n <= len of both slices; loads/stores are unaligned-safe.
         unsafe {
-            let a = q4(load(src.add(i)), scale, lo, hi);
-            let b = q4(load(src.add(i + 4)), scale, lo, hi);
-            let c = q4(load(src.add(i + 8)), scale, lo, hi);
-            let d = q4(load(src.add(i + 12)), scale, lo, hi);
+            let a = q4::<MUL>(load(src.add(i)), scale, lo, hi);
+            let b = q4::<MUL>(load(src.add(i + 4)), scale, lo, hi);
+            let c = q4::<MUL>(load(src.add(i + 8)), scale, lo, hi);
+            let d = q4::<MUL>(load(src.add(i + 12)), scale, lo, hi);
             let ab = i16x8_add(low_halves(a, b), zp);
             let cd = i16x8_add(low_halves(c, d), zp);
             // Values are already inside [qmin, qmax] ⊆ i8, so the saturating narrow is exact.
@@ -153,7 +157,7 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
         }
         i += 16;
     }
-    scalar::quantize_i8_uninit(&x[n..], p, &mut out[n..]);
+    scalar::quantize_i8_uninit::<MUL>(&x[n..], p, &mut out[n..]);
 }
 
 /// [`quantize_i8_uninit`] of `x` into `out` and, in the same loop, [`min_max`] of `next`
@@ -164,7 +168,7 @@ pub fn quantize_i8_uninit(x: &[f32], p: QParams, out: &mut [MaybeUninit<i8>]) {
 /// Two min/max accumulator pairs (not [`min_max`]'s four) and the quantize's constants
 /// fit V8's 15 usable xmm registers. The minimum and maximum are those of [`min_max`]
 /// (equal as numbers; a zero's sign may differ, as between min_max and its scalar twin).
-pub fn quantize_i8_then_min_max(
+pub fn quantize_i8_then_min_max<const MUL: bool>(
     x: &[f32],
     p: QParams,
     out: &mut [MaybeUninit<i8>],
@@ -190,17 +194,17 @@ pub fn quantize_i8_then_min_max(
             vhi[0] = f32x4_pmax(vhi[0], f32x4_pmax(v[0], v[1]));
             vhi[1] = f32x4_pmax(vhi[1], f32x4_pmax(v[2], v[3]));
             sum = f32x4_add(sum, f32x4_add(f32x4_add(v[0], v[1]), f32x4_add(v[2], v[3])));
-            let a = q4(load(src.add(i)), scale, qlo, qhi);
-            let b = q4(load(src.add(i + 4)), scale, qlo, qhi);
-            let c = q4(load(src.add(i + 8)), scale, qlo, qhi);
-            let d = q4(load(src.add(i + 12)), scale, qlo, qhi);
+            let a = q4::<MUL>(load(src.add(i)), scale, qlo, qhi);
+            let b = q4::<MUL>(load(src.add(i + 4)), scale, qlo, qhi);
+            let c = q4::<MUL>(load(src.add(i + 8)), scale, qlo, qhi);
+            let d = q4::<MUL>(load(src.add(i + 12)), scale, qlo, qhi);
             let ab = i16x8_add(low_halves(a, b), zp);
             let cd = i16x8_add(low_halves(c, d), zp);
             v128_store(dst.add(i) as *mut v128, i8x16_narrow_i16x8(ab, cd));
         }
         i += 16;
     }
-    quantize_i8_uninit(&x[n..], p, &mut out[n..]);
+    quantize_i8_uninit::<MUL>(&x[n..], p, &mut out[n..]);
     let (tl, th, tf) = min_max(&next[n..]);
     let vl = f32x4_pmin(vlo[0], vlo[1]);
     let vh = f32x4_pmax(vhi[0], vhi[1]);
@@ -256,7 +260,7 @@ pub fn dequantize_i8(q: &[i8], p: QParams, out: &mut [f32]) {
     scalar::dequantize_i8(&q[n..], p, &mut out[n..]);
 }
 
-pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
+pub fn quantize_i8_lanes<const MUL: bool>(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
     assert!(x.len() == out.len() && x.len() == p.len());
     let n = x.len() / 16 * 16;
     let (src, dst) = (x.as_ptr(), out.as_mut_ptr());
@@ -272,7 +276,7 @@ pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
         unsafe {
             let q = |k: usize| {
                 let j = i + 4 * k;
-                q4(
+                q4::<MUL>(
                     load(src.add(j)),
                     load(sc.add(j)),
                     load(lo.add(j)),
@@ -289,7 +293,7 @@ pub fn quantize_i8_lanes(x: &[f32], p: Lanes<'_>, out: &mut [i8]) {
         }
         i += 16;
     }
-    scalar::quantize_i8_lanes(&x[n..], p.tail(n), &mut out[n..]);
+    scalar::quantize_i8_lanes::<MUL>(&x[n..], p.tail(n), &mut out[n..]);
 }
 
 pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {

@@ -419,10 +419,30 @@ impl LinearScheme {
 
     /// True for the schemes that run on the int8 SIMD kernels: ONNX Runtime's arithmetic
     /// (divide, round half to even) at 8 bits or fewer.
+    /// Whether the int8 kernels compute this scheme's codes exactly: round half to even
+    /// of x / scale (ONNX Runtime, numpy) or of x * inv_scale (PyTorch), at most 8 bits.
     fn on_kernels(&self) -> bool {
-        matches!(self.convention, Convention::Plain | Convention::Ort)
-            && self.rounding == Rounding::HalfEven
+        matches!(
+            self.convention,
+            Convention::Plain | Convention::Ort | Convention::Torch
+        ) && self.rounding == Rounding::HalfEven
             && self.bits <= 8
+    }
+
+    /// PyTorch quantizes as round(x * inv_scale) with inv_scale = 1 / scale in f32.
+    fn kernel_multiplies(&self) -> bool {
+        self.convention == Convention::Torch
+    }
+
+    /// The kernels' parameters for one slot: codes shifted into i8, and the inverse
+    /// scale where the kernel multiplies.
+    fn kernel_params(&self, s: &Slot) -> QParams {
+        let q = shifted(s.q, self.offset());
+        if self.kernel_multiplies() {
+            QParams { scale: s.inv, ..q }
+        } else {
+            q
+        }
     }
 
     /// uint8 codes are kept as `code - 128` in i8 for the kernels; every other width of 8
@@ -632,32 +652,29 @@ impl LinearScheme {
         let layout = Layout::new(t, self.granularity)?;
         let n = t.numel();
         let x = &t.data;
+        let mul = self.kernel_multiplies();
         let (ranges, slots, packed) = if self.on_kernels()
             && self.range == RangeMethod::MinMax
             && layout.pieces_are_slots()
         {
-            self.quantize_fused(t, &layout)?
+            if mul {
+                self.quantize_fused::<true>(t, &layout)?
+            } else {
+                self.quantize_fused::<false>(t, &layout)?
+            }
         } else {
             check_finite(t)?;
             let ranges = self.ranges(t, &layout);
             let slots: Vec<Slot> = ranges.iter().map(|&(lo, hi)| self.slot(lo, hi)).collect();
             let packed = if self.on_kernels() {
-                let off = self.offset();
-                let kp: Vec<QParams> = slots.iter().map(|s| shifted(s.q, off)).collect();
+                let kp: Vec<QParams> = slots.iter().map(|s| self.kernel_params(s)).collect();
                 let mut work = vec![0u8; n];
                 let w = as_i8_mut(&mut work);
-                let mut lanes: Option<LaneParams> = None;
-                layout.for_each_piece(|p| match p {
-                    Piece::Single { start, len, slot } => {
-                        let r = start..start + len;
-                        kernels::quantize_i8(&x[r.clone()], kp[slot], &mut w[r]);
-                    }
-                    Piece::Lanes { start, len, base } => {
-                        let r = start..start + len;
-                        let lp = lanes.get_or_insert_with(|| LaneParams::new(&kp));
-                        kernels::quantize_i8_lanes(&x[r.clone()], lp.slice(base, len), &mut w[r]);
-                    }
-                });
+                if mul {
+                    quantize_pieces::<true>(&layout, x, &kp, w);
+                } else {
+                    quantize_pieces::<false>(&layout, x, &kp, w);
+                }
                 self.finish_i8(work)
             } else {
                 let mut codes = vec![0i32; n];
@@ -707,12 +724,11 @@ impl LinearScheme {
     /// (`kernels::quantize_i8_then_min_max`), so the scan's reads from memory overlap the
     /// quantize's arithmetic.
     #[allow(clippy::type_complexity)]
-    fn quantize_fused(
+    fn quantize_fused<const MUL: bool>(
         &self,
         t: &Tensor,
         layout: &Layout,
     ) -> Result<(Vec<(f32, f32)>, Vec<Slot>, Vec<u8>)> {
-        let off = self.offset();
         let mut ranges = vec![(0.0, 0.0); layout.slots];
         let mut slots = vec![self.slot(0.0, 0.0); layout.slots];
         // The codes buffer is not zero-filled: every byte is written by the kernel before
@@ -737,9 +753,9 @@ impl LinearScheme {
             let range = empty_is_zero((lo, hi));
             let s = self.slot(range.0, range.1);
             let len = r.len();
-            let next_scan = kernels::quantize_i8_then_min_max(
+            let next_scan = kernels::quantize_i8_then_min_max::<MUL>(
                 &t.data[r.clone()],
-                shifted(s.q, off),
+                self.kernel_params(&s),
                 &mut w[r],
                 next,
             );
@@ -795,6 +811,22 @@ impl LinearScheme {
             pack::pack_i8(as_i8_mut(&mut work), self.bits, off)
         }
     }
+}
+
+/// Quantizes every piece of `layout` with the kernels (`kp`: kernel parameters per slot).
+fn quantize_pieces<const MUL: bool>(layout: &Layout, x: &[f32], kp: &[QParams], w: &mut [i8]) {
+    let mut lanes: Option<LaneParams> = None;
+    layout.for_each_piece(|p| match p {
+        Piece::Single { start, len, slot } => {
+            let r = start..start + len;
+            kernels::quantize_i8_by::<MUL>(&x[r.clone()], kp[slot], &mut w[r]);
+        }
+        Piece::Lanes { start, len, base } => {
+            let r = start..start + len;
+            let lp = lanes.get_or_insert_with(|| LaneParams::new(kp));
+            kernels::quantize_i8_lanes::<MUL>(&x[r.clone()], lp.slice(base, len), &mut w[r]);
+        }
+    });
 }
 
 /// Kernel parameters for codes stored `off` below their value.
