@@ -25,6 +25,20 @@ pub fn read_npy(bytes: &[u8], file_name: &str) -> Result<Model> {
     Ok(Model::new(Format::Npy, vec![tensor], BTreeMap::new()))
 }
 
+/// The array an .npz member holds (its name without `.npy`); nested archives and other
+/// members are refused by name.
+fn array_of_member<'a>(member: &'a str, archive: &str) -> Result<&'a str> {
+    if member.ends_with(".zip") || member.ends_with(".npz") {
+        return Err(Error::NestedArchive {
+            outer: archive.to_string(),
+            member: member.to_string(),
+        });
+    }
+    member
+        .strip_suffix(".npy")
+        .ok_or_else(|| Error::Npz(format!("member `{member}` is not an .npy array")))
+}
+
 fn array_name(file_name: &str) -> &str {
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     base.strip_suffix(".npy").unwrap_or(base)
@@ -56,17 +70,7 @@ pub(crate) fn index_npz(src: &dyn ByteSource, archive: &str) -> Result<Option<Pa
             continue;
         }
         let member = entry.name().to_string();
-        if member.ends_with(".zip") || member.ends_with(".npz") {
-            return Err(Error::NestedArchive {
-                outer: archive.to_string(),
-                member,
-            });
-        }
-        let Some(name) = member.strip_suffix(".npy") else {
-            return Err(Error::Npz(format!(
-                "member `{member}` is not an .npy array"
-            )));
-        };
+        let name = array_of_member(&member, archive)?;
         if entry.compression() != zip::CompressionMethod::Stored || entry.encrypted() {
             return Ok(None);
         }
@@ -143,17 +147,7 @@ pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
             continue;
         }
         let member = entry.name().to_string();
-        if member.ends_with(".zip") || member.ends_with(".npz") {
-            return Err(Error::NestedArchive {
-                outer: archive.to_string(),
-                member,
-            });
-        }
-        let Some(name) = member.strip_suffix(".npy") else {
-            return Err(Error::Npz(format!(
-                "member `{member}` is not an .npy array"
-            )));
-        };
+        let name = array_of_member(&member, archive)?;
         let name = name.to_string();
         // A deflated member can claim any size; cap what we inflate by a ratio of what
         // the archive actually holds (deflate cannot exceed about 1032:1).

@@ -417,8 +417,6 @@ impl LinearScheme {
         presets::qrange(self)
     }
 
-    /// True for the schemes that run on the int8 SIMD kernels: ONNX Runtime's arithmetic
-    /// (divide, round half to even) at 8 bits or fewer.
     /// Whether the int8 kernels compute this scheme's codes exactly: round half to even
     /// of x / scale (ONNX Runtime, numpy) or of x * inv_scale (PyTorch), at most 8 bits.
     fn on_kernels(&self) -> bool {
