@@ -241,8 +241,33 @@ fn per_lane_kernels_equal_scalar() {
             if n > 0 {
                 y[n / 2] = f32::NAN;
             }
-            simd128::min_max_lanes(&y, &mut la, &mut ha);
-            scalar::min_max_lanes(&y, &mut lb, &mut hb);
+            let fa = simd128::min_max_lanes(&y, &mut la, &mut ha);
+            let fb = scalar::min_max_lanes(&y, &mut lb, &mut hb);
+            assert_eq!(fa, fb, "n = {n}: finiteness");
+            assert_eq!(fa, n == 0, "n = {n}: the NaN must be reported");
+        }
+        // Finite rows (also near f32::MAX, whose running sum overflows) and an infinity.
+        for (row, want) in [
+            ((0..n).map(|i| i as f32 - 7.5).collect::<Vec<f32>>(), true),
+            (
+                (0..n).map(|i| f32::MAX * [1.0, 0.75][i % 2]).collect(),
+                true,
+            ),
+            (
+                (0..n)
+                    .map(|i| if i == n / 3 { f32::NEG_INFINITY } else { 1.0 })
+                    .collect(),
+                n == 0,
+            ),
+        ] {
+            let fa = simd128::min_max_lanes(&row, &mut la, &mut ha);
+            let fb = scalar::min_max_lanes(&row, &mut lb, &mut hb);
+            assert_eq!(
+                (fa, fb),
+                (want, want),
+                "n = {n}: finiteness of {:?}",
+                &row[..n.min(3)]
+            );
         }
         assert_eq!(bits(&la), bits(&lb), "n = {n}: lane minima");
         assert_eq!(bits(&ha), bits(&hb), "n = {n}: lane maxima");

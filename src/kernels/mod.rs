@@ -218,9 +218,10 @@ pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
 }
 
 /// Running per-element minimum and maximum over rows: `lo[i] = min(lo[i], x[i])` and
-/// `hi[i] = max(hi[i], x[i])`, comparisons as [`min_max`]'s (a NaN is ignored).
+/// `hi[i] = max(hi[i], x[i])`, comparisons as [`min_max`]'s (a NaN is ignored); true
+/// when every value of `x` is finite.
 #[inline]
-pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) -> bool {
     active::min_max_lanes(x, lo, hi)
 }
 

@@ -102,12 +102,15 @@ pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
     }
 }
 
-pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) -> bool {
     assert!(x.len() == lo.len() && x.len() == hi.len());
+    let mut finite = true;
     for ((&v, l), h) in x.iter().zip(lo.iter_mut()).zip(hi.iter_mut()) {
         *l = if v < *l { v } else { *l };
         *h = if *h < v { v } else { *h };
+        finite &= v.abs() < f32::INFINITY;
     }
+    finite
 }
 
 /// Memory-bandwidth probe for the benchmarks: XOR of the bits of every value.

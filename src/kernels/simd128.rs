@@ -332,10 +332,12 @@ pub fn dequantize_i8_lanes(q: &[i8], p: Lanes<'_>, out: &mut [f32]) {
 }
 
 /// pmin(lo, v) = v < lo ? v : lo and pmax(hi, v) = hi < v ? v : hi: the scalar rule.
-pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
+/// Finiteness by a running sum, as in [`min_max`].
+pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) -> bool {
     assert!(x.len() == lo.len() && x.len() == hi.len());
     let n = x.len() / 4 * 4;
     let (src, l, h) = (x.as_ptr(), lo.as_mut_ptr(), hi.as_mut_ptr());
+    let mut sum = f32x4_splat(0.0);
     let mut i = 0;
     while i < n {
         // SAFETY: i + 4 <= n <= the length of all three slices.
@@ -343,10 +345,12 @@ pub fn min_max_lanes(x: &[f32], lo: &mut [f32], hi: &mut [f32]) {
             let v = load(src.add(i));
             v128_store(l.add(i) as *mut v128, f32x4_pmin(load(l.add(i)), v));
             v128_store(h.add(i) as *mut v128, f32x4_pmax(load(h.add(i)), v));
+            sum = f32x4_add(sum, v);
         }
         i += 4;
     }
-    scalar::min_max_lanes(&x[n..], &mut lo[n..], &mut hi[n..]);
+    let tail = scalar::min_max_lanes(&x[n..], &mut lo[n..], &mut hi[n..]);
+    tail && (i32x4_all_true(f32x4_eq(f32x4_sub(sum, sum), f32x4_splat(0.0))) || all_finite(&x[..n]))
 }
 
 /// Memory-bandwidth probe for the benchmarks (not used by any scheme): XOR of the bits

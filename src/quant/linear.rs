@@ -373,23 +373,28 @@ impl Layout {
         out
     }
 
-    /// min and max of every slot; (0, 0) for a slot without values.
-    fn min_max(&self, x: &[f32]) -> Vec<(f32, f32)> {
+    /// min and max of every slot ((0, 0) for a slot without values), and whether every
+    /// value was finite (the scan checks as it goes, so no separate pass is needed).
+    fn min_max(&self, x: &[f32]) -> (Vec<(f32, f32)>, bool) {
         let mut lo = vec![f32::INFINITY; self.slots];
         let mut hi = vec![f32::NEG_INFINITY; self.slots];
+        let mut finite = true;
         self.for_each_piece(|p| match p {
             Piece::Single { start, len, slot } => {
-                let (l, h, _) = kernels::min_max(&x[start..start + len]);
+                let (l, h, ok) = kernels::min_max(&x[start..start + len]);
                 lo[slot] = lo[slot].min(l);
                 hi[slot] = hi[slot].max(h);
+                finite &= ok;
             }
-            Piece::Lanes { start, len, base } => kernels::min_max_lanes(
-                &x[start..start + len],
-                &mut lo[base..base + len],
-                &mut hi[base..base + len],
-            ),
+            Piece::Lanes { start, len, base } => {
+                finite &= kernels::min_max_lanes(
+                    &x[start..start + len],
+                    &mut lo[base..base + len],
+                    &mut hi[base..base + len],
+                )
+            }
         });
-        lo.into_iter().zip(hi).map(empty_is_zero).collect()
+        (lo.into_iter().zip(hi).map(empty_is_zero).collect(), finite)
     }
 }
 
@@ -620,7 +625,7 @@ impl LinearScheme {
     /// The clip range of every slot, by this scheme's estimator.
     fn ranges(&self, t: &Tensor, layout: &Layout) -> Vec<(f32, f32)> {
         if self.range == RangeMethod::MinMax {
-            return layout.min_max(&t.data);
+            return layout.min_max(&t.data).0;
         }
         let estimate = |x: &[f32]| -> (f32, f32) {
             match self.range {
@@ -661,8 +666,17 @@ impl LinearScheme {
                 self.quantize_fused::<false>(t, &layout)?
             }
         } else {
-            check_finite(t)?;
-            let ranges = self.ranges(t, &layout);
+            let ranges = if self.range == RangeMethod::MinMax {
+                // The min-max scan reports non-finite values itself.
+                let (ranges, finite) = layout.min_max(&t.data);
+                if !finite {
+                    check_finite(t)?;
+                }
+                ranges
+            } else {
+                check_finite(t)?;
+                self.ranges(t, &layout)
+            };
             let slots: Vec<Slot> = ranges.iter().map(|&(lo, hi)| self.slot(lo, hi)).collect();
             let packed = if self.on_kernels() {
                 let kp: Vec<QParams> = slots.iter().map(|s| self.kernel_params(s)).collect();
