@@ -1,20 +1,9 @@
 //! The command-line tool, run as a user runs it.
 #![cfg(not(target_arch = "wasm32"))] // reads files / spawns the CLI: native only
 
-use std::process::Command;
-
-fn quantscope(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quantscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::quantscope;
 
 #[test]
 fn inspect_lists_tensors() {

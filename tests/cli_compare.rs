@@ -1,22 +1,11 @@
 //! `quantscope compare`, run as a user runs it.
 #![cfg(not(target_arch = "wasm32"))] // spawns the CLI: native only
 
-use std::process::Command;
-
 use quantscope::analysis;
 
-fn quantscope(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quantscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::quantscope;
 
 const DEMO: &str = "www/public/demo.safetensors";
 const SCHEMES: &str = "int8-sym-ch0,int4-asym-group16,torch-int8-sym,tfjs-uint8";

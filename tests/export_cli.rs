@@ -3,20 +3,10 @@
 #![cfg(not(target_arch = "wasm32"))] // spawns the CLI: native only
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn quantscope(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_quantscope"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+#[path = "support/cli.rs"]
+mod cli_support;
+use cli_support::quantscope;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("quantscope-export-{}", std::process::id()));
