@@ -99,8 +99,6 @@ let lastPanic: (() => string | undefined) | undefined;
 
 let ready: Promise<{ core: Core; loaded: LoadedBuild }> | undefined;
 let model: Model | undefined;
-/** The files the open model was read from (the ONNX writer rewrites the .onnx file). */
-let modelFiles: { name: string; blob: Blob }[] = [];
 /** The page's name for the open model: summaries for another generation are refused. */
 let generation = -1;
 /** Counts open calls, so that one overtaken by a later call opens nothing. */
@@ -235,7 +233,6 @@ const api: WorkerApi = {
     activeRun = 0;
     model?.free();
     model = next;
-    modelFiles = files;
     generation = gen;
     return info;
   },
@@ -332,24 +329,9 @@ const api: WorkerApi = {
 
   async exportModel(format, scheme) {
     await loaded();
+    // The ONNX writer rewrites the files the core opened (told ONNX by content).
     const m = current();
-    let source: Uint8Array | undefined;
-    let external: { name: string; bytes: Uint8Array }[] | undefined;
-    if (format === "onnx") {
-      // The ONNX writer rewrites the model file itself; its external data rides along.
-      const main = modelFiles.find((f) => /\.onnx$/i.test(f.name)) ?? modelFiles[0];
-      if (main) {
-        source = new Uint8Array(await main.blob.arrayBuffer());
-        external = await Promise.all(
-          modelFiles
-            .filter((f) => f !== main)
-            .map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.blob.arrayBuffer()) })),
-        );
-      }
-    }
-    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () =>
-      m.export(format, scheme, source, external),
-    ) as {
+    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () => m.export(format, scheme)) as {
       bytes: Uint8Array;
       report: ExportReport;
     };
