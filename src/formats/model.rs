@@ -13,6 +13,7 @@ use crate::tensor::{Tensor, TensorInfo};
 
 /// The container a model came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Safetensors,
@@ -40,6 +41,7 @@ pub struct Model {
 /// What a graph looks like, without its weights: how many nodes, which operators, and
 /// which weight feeds which node.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct GraphSummary {
     /// Nodes in the main graph and in every subgraph (If/Loop/Scan bodies).
     pub node_count: usize,
@@ -55,6 +57,7 @@ pub struct GraphSummary {
 
 /// One node of a graph, named as its file names it (or `op_type#index` when unnamed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct NodeRef {
     pub node: String,
     pub op_type: String,
@@ -63,6 +66,7 @@ pub struct NodeRef {
 /// Quantization parameters a file stores beside a tensor's integer codes:
 /// real = scale * (code - zero_point), per tensor or per slice along `quantized_dimension`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct StoredQuantization {
     /// The integer type of the stored codes (e.g. "I8").
     pub code_dtype: String,
@@ -74,14 +78,20 @@ pub struct StoredQuantization {
 
 /// What `inspect` and the page's tensor list show.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ModelInfo {
     pub format: Format,
     pub tensors: Vec<TensorInfo>,
     pub metadata: BTreeMap<String, String>,
     pub total_params: usize,
     pub total_bytes: usize,
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphSummary>,
+    #[cfg_attr(
+        feature = "ts-types",
+        ts(as = "Option<BTreeMap<String, StoredQuantization>>", optional)
+    )]
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub quantization: BTreeMap<String, StoredQuantization>,
 }
@@ -106,15 +116,33 @@ impl Model {
     }
 
     pub fn info(&self) -> ModelInfo {
-        let tensors: Vec<TensorInfo> = self.tensors.iter().map(Tensor::info).collect();
+        ModelInfo::new(
+            self.format,
+            self.tensors.iter().map(Tensor::info).collect(),
+            self.metadata.clone(),
+            self.graph.clone(),
+            self.quantization.clone(),
+        )
+    }
+}
+
+impl ModelInfo {
+    /// The listing of `tensors` with their totals.
+    pub fn new(
+        format: Format,
+        tensors: Vec<TensorInfo>,
+        metadata: BTreeMap<String, String>,
+        graph: Option<GraphSummary>,
+        quantization: BTreeMap<String, StoredQuantization>,
+    ) -> ModelInfo {
         ModelInfo {
-            format: self.format,
+            format,
             total_params: tensors.iter().map(|t| t.numel).sum(),
             total_bytes: tensors.iter().map(|t| t.size_bytes).sum(),
             tensors,
-            metadata: self.metadata.clone(),
-            graph: self.graph.clone(),
-            quantization: self.quantization.clone(),
+            metadata,
+            graph,
+            quantization,
         }
     }
 }
