@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;
