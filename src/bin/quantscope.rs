@@ -157,6 +157,10 @@ struct RunArgs {
     /// excluded nodes stay float).
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Write the graph's outputs, float and quantized, whole, as JSON
+    /// ({name: {shape, float, quantized}}), for comparing with another runtime.
+    #[arg(long)]
+    dump_outputs: Option<PathBuf>,
     #[arg(long, conflicts_with = "csv")]
     json: bool,
     #[arg(long)]
@@ -366,6 +370,11 @@ fn run_model(a: RunArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         std::fs::write(out, &written).map_err(|e| format!("{}: {e}", out.display()))?;
         eprintln!("wrote {} ({} bytes)", out.display(), written.len());
+    }
+    if let Some(p) = &a.dump_outputs {
+        let values = session.output_values();
+        let text = serde_json::to_string(&values).map_err(|e| e.to_string())?;
+        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     if a.json {
         print_json(&report)?;

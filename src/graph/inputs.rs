@@ -40,7 +40,9 @@ pub fn resolve_shape(spec: &InputSpec, dims: &BTreeMap<String, usize>) -> Result
                 let by_axis = format!("{}.{axis}", spec.name);
                 if let Some(&n) = dims.get(s).or_else(|| dims.get(&by_axis)) {
                     out.push(n);
-                } else if axis == 0 {
+                } else if axis == 0 || state_like(&spec.name) {
+                    // A batch of one; a state's unnamed axes are its batch too
+                    // (silero's state is [2, batch, 128]).
                     out.push(1);
                 } else {
                     missing.push(if s == &by_axis {
@@ -93,6 +95,15 @@ fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// A recurrent state or cache, by its name: generated as zeros.
+fn state_like(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["state", "hidden", "cache", "past", "memory"]
+        .iter()
+        .any(|k| lower.contains(k))
+        || matches!(lower.as_str(), "h" | "c" | "h0" | "c0")
+}
+
 /// Values for one input the user did not give: float inputs N(0, 1) (state-like names
 /// zeros); integer inputs by what their name and use say.
 fn generate(
@@ -103,10 +114,7 @@ fn generate(
 ) -> (Named, String) {
     let n = numel(&shape);
     let lower = spec.name.to_ascii_lowercase();
-    let state_like = ["state", "hidden", "cache", "past", "memory"]
-        .iter()
-        .any(|k| lower.contains(k))
-        || matches!(lower.as_str(), "h" | "c" | "h0" | "c0");
+    let state_like = state_like(&spec.name);
     let (value, source) = match spec.dtype {
         DType::F32 | DType::F16 | DType::F64 if state_like => (
             Value::F32(vec![0.0; n]),

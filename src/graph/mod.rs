@@ -174,6 +174,17 @@ pub struct Session {
     /// Dequantized weights already computed: (weight, scheme string) -> values.
     dequantized: HashMap<(String, String), std::sync::Arc<Vec<f32>>>,
     pub notes: Vec<String>,
+    /// The graph outputs of the last quantized run.
+    last: Vec<Named>,
+}
+
+/// A final output of the float run and of the last quantized run, whole.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputValues {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub float: Vec<f32>,
+    pub quantized: Vec<f32>,
 }
 
 /// The `--mode` of the CLI (and the page): `weights`, or `full` with the activation
@@ -313,6 +324,7 @@ impl Session {
             outputs,
             dequantized: HashMap::new(),
             notes,
+            last: Vec::new(),
         };
         let values = s.run_model(&s.model.clone(), progress)?;
         s.float = values;
@@ -358,6 +370,22 @@ impl Session {
             .filter(|n| matches!(n.value, Value::F32(_)))
             .map(|n| (n.name.clone(), n))
             .collect())
+    }
+
+    /// The graph's float outputs beside the last quantized run's.
+    pub fn output_values(&self) -> Vec<OutputValues> {
+        self.last
+            .iter()
+            .filter_map(|q| {
+                let f = self.float.get(&q.name)?;
+                Some(OutputValues {
+                    name: q.name.clone(),
+                    shape: q.shape.clone(),
+                    float: f.f32()?.to_vec(),
+                    quantized: q.f32()?.to_vec(),
+                })
+            })
+            .collect()
     }
 
     /// The float values of a node output, when it is a float tensor.
@@ -595,6 +623,11 @@ impl Session {
                 Choice::Float => None,
             })
             .collect();
+        self.last = self
+            .outputs
+            .iter()
+            .filter_map(|o| quant.get(o).cloned())
+            .collect();
         let mut notes = self.notes.clone();
         if let Mode::Full { .. } = mode {
             notes.push("full mode: activation inputs of the quantized weight ops are quantized and dequantized per tensor (ONNX Runtime static QDQ); other activations stay float".into());
@@ -819,8 +852,16 @@ fn output_row(name: &str, shape: &[usize], f: &[f32], q: &[f32]) -> OutputRow {
             })
             .0
     };
-    // Class scores: a last axis of 2 or more; several rows make it per-position (OCR).
-    let top1_agreement = (last >= 2 && rows >= 1).then(|| {
+    // Class scores: rows of probabilities (non-negative, summing to 1) or an output
+    // named as scores; several rows make it per position (OCR's characters).
+    let lower = name.to_ascii_lowercase();
+    let named_scores = ["logit", "prob", "score", "softmax", "class", "cls"]
+        .iter()
+        .any(|k| lower.contains(k));
+    let probabilities = rows >= 1
+        && f.iter().all(|&v| v >= 0.0)
+        && (0..rows).all(|r| (f[r * last..(r + 1) * last].iter().sum::<f32>() - 1.0).abs() < 1e-3);
+    let top1_agreement = (last >= 2 && rows >= 1 && (named_scores || probabilities)).then(|| {
         let agree = (0..rows)
             .filter(|&r| {
                 argmax(&f[r * last..(r + 1) * last]) == argmax(&q[r * last..(r + 1) * last])
@@ -828,7 +869,7 @@ fn output_row(name: &str, shape: &[usize], f: &[f32], q: &[f32]) -> OutputRow {
             .count();
         agree as f64 / rows as f64
     });
-    let row_cosine = (last >= 8 && rows >= 1).then(|| {
+    let row_cosine = (last >= 8 && rows >= 1 && !probabilities).then(|| {
         (0..rows)
             .map(|r| compare(&f[r * last..(r + 1) * last], &q[r * last..(r + 1) * last]).cosine)
             .sum::<f64>()
