@@ -326,7 +326,13 @@ impl Session {
             notes,
             last: Vec::new(),
         };
-        let values = s.run_model(&s.model.clone(), progress)?;
+        let mut values = s.run_model(&s.model.clone(), progress)?;
+        // The graph inputs feed the first nodes' isolated runs.
+        for i in &s.inputs {
+            if matches!(i.value, Value::F32(_)) {
+                values.entry(i.name.clone()).or_insert_with(|| i.clone());
+            }
+        }
         s.float = values;
         Ok(s)
     }
