@@ -149,6 +149,15 @@ pub struct RunReport {
     pub notes: Vec<String>,
 }
 
+/// Where a long run is: `stage` ("float", "quantized", "isolated"), steps done of
+/// `total`. A progress callback returning false cancels the run.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Step {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
 /// Options for opening a session.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -278,7 +287,7 @@ fn is_weight_op(n: &NodeProto) -> bool {
 impl Session {
     /// Opens `bytes` (with its external data files) and runs it float.
     pub fn open(bytes: &[u8], external: &[(&str, &[u8])], options: &Options) -> Result<Session> {
-        Self::open_with(bytes, external, options, &mut |_, _| true)
+        Self::open_with(bytes, external, options, &mut |_| true)
     }
 
     /// As [`Session::open`], reporting progress (done, total steps of the float run);
@@ -287,7 +296,7 @@ impl Session {
         bytes: &[u8],
         external: &[(&str, &[u8])],
         options: &Options,
-        progress: &mut dyn FnMut(usize, usize) -> bool,
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<Session> {
         let missing = unsupported_ops(bytes)?;
         if !missing.is_empty() {
@@ -326,7 +335,13 @@ impl Session {
             notes,
             last: Vec::new(),
         };
-        let mut values = s.run_model(&s.model.clone(), progress)?;
+        let mut values = s.run_model(&s.model.clone(), &mut |done, total| {
+            progress(Step {
+                stage: "float",
+                done,
+                total,
+            })
+        })?;
         // The graph inputs feed the first nodes' isolated runs.
         for i in &s.inputs {
             if matches!(i.value, Value::F32(_)) {
@@ -527,7 +542,7 @@ impl Session {
     /// Runs the model with `policy` in `mode`: per-node accumulated error, and isolated
     /// error at every weight node whose weight the policy quantizes.
     pub fn run(&mut self, policy: &Policy, mode: &Mode, isolated: bool) -> Result<RunReport> {
-        self.run_with(policy, mode, isolated, &mut |_, _| true)
+        self.run_with(policy, mode, isolated, &mut |_| true)
     }
 
     pub fn run_with(
@@ -535,7 +550,7 @@ impl Session {
         policy: &Policy,
         mode: &Mode,
         with_isolated: bool,
-        progress: &mut dyn FnMut(usize, usize) -> bool,
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<RunReport> {
         for w in policy.weights.keys() {
             if !self.weights.iter().any(|x| &x.name == w) {
@@ -549,9 +564,15 @@ impl Session {
             Mode::Full { act } => self.activations(policy, act)?,
         };
         let m = self.rewritten(policy, &acts)?;
-        let quant = self.run_model(&m, progress)?;
+        let quant = self.run_model(&m, &mut |done, total| {
+            progress(Step {
+                stage: "quantized",
+                done,
+                total,
+            })
+        })?;
         let isolated = if with_isolated {
-            self.isolated(policy, &acts)?
+            self.isolated(policy, &acts, progress)?
         } else {
             HashMap::new()
         };
@@ -669,9 +690,25 @@ impl Session {
         &mut self,
         policy: &Policy,
         acts: &[(usize, usize, ActQuant)],
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<HashMap<usize, Metrics>> {
         let mut out = HashMap::new();
-        for i in 0..self.nodes.len() {
+        let todo: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i]
+                    .weight
+                    .as_ref()
+                    .is_some_and(|w| policy.scheme_of(w).is_some())
+            })
+            .collect();
+        for (k, &i) in todo.iter().enumerate() {
+            if !progress(Step {
+                stage: "isolated",
+                done: k,
+                total: todo.len(),
+            }) {
+                return Err(Error::Cancelled);
+            }
             let Some(w) = self.nodes[i].weight.clone() else {
                 continue;
             };
