@@ -169,3 +169,42 @@ impl WasmGraphSession {
         graph::export::write_qdq(&self.bytes, &ext, &self.session, scheme, report).map_err(err)
     }
 }
+
+/// A model as it is, made runnable once for generated inputs: the float run the
+/// benchmark (scripts/bench/whole_model.mjs) times against onnxruntime-web.
+#[wasm_bindgen(js_name = GraphRunner)]
+pub struct WasmGraphRunner {
+    runner: graph::Runner,
+}
+
+#[wasm_bindgen(js_class = GraphRunner)]
+impl WasmGraphRunner {
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8], dims: JsValue, seed: u64) -> Result<WasmGraphRunner, JsError> {
+        let dims: std::collections::BTreeMap<String, usize> = if dims.is_undefined()
+            || dims.is_null()
+        {
+            Default::default()
+        } else {
+            serde_wasm_bindgen::from_value(dims).map_err(|e| JsError::new(&format!("dims: {e}")))?
+        };
+        let options = Options {
+            dims,
+            seed,
+            given: Vec::new(),
+        };
+        Ok(WasmGraphRunner {
+            runner: graph::Runner::new(bytes, &[], &options).map_err(err)?,
+        })
+    }
+
+    /// One float run; returns the outputs' element count.
+    pub fn run(&self) -> Result<usize, JsError> {
+        self.runner.run().map_err(err)
+    }
+
+    /// The generated inputs, to feed another runtime the same values.
+    pub fn inputs(&self) -> Result<JsValue, JsError> {
+        to_js(&self.runner.inputs())
+    }
+}

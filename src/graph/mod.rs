@@ -1105,3 +1105,65 @@ fn resolve_ifs(model: &mut ModelProto, inputs: &[Named], notes: &mut Vec<String>
     }
     Ok(())
 }
+
+/// The model made runnable as it is (its own outputs only, no per-node bookkeeping): the
+/// float run a benchmark times against another runtime.
+pub struct Runner {
+    plan: engine::Plan,
+    inputs: Vec<Named>,
+    pub input_info: Vec<InputInfo>,
+}
+
+/// An input of a [`Runner`], values as f32 (ids and masks as whole numbers).
+#[derive(Clone, Debug, Serialize)]
+pub struct InputValues {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+impl Runner {
+    pub fn new(bytes: &[u8], external: &[(&str, &[u8])], options: &Options) -> Result<Runner> {
+        let mut model = proto::decode(bytes)?;
+        let g = model
+            .graph
+            .as_mut()
+            .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
+        proto::inline_external(g, external)?;
+        let specs = proto::input_specs(g)?;
+        let (inputs, input_info) =
+            inputs::build(g, &specs, &options.given, &options.dims, options.seed)?;
+        let plan = engine::load(&proto::encode(&model), &inputs, &[])?;
+        Ok(Runner {
+            plan,
+            inputs,
+            input_info,
+        })
+    }
+
+    /// One run; the graph's outputs' element count (so that the work cannot be elided).
+    pub fn run(&self) -> Result<usize> {
+        let out = self.plan.run(&self.inputs, |_, _| true)?;
+        Ok(out.iter().map(|o| o.shape.iter().product::<usize>()).sum())
+    }
+
+    pub fn inputs(&self) -> Vec<InputValues> {
+        self.inputs
+            .iter()
+            .zip(&self.input_info)
+            .map(|(n, i)| InputValues {
+                name: n.name.clone(),
+                dtype: i.dtype,
+                shape: n.shape.clone(),
+                values: match &n.value {
+                    Value::F32(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::I64(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::I32(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+                    Value::Other(_) => Vec::new(),
+                },
+            })
+            .collect()
+    }
+}
