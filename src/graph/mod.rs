@@ -377,6 +377,20 @@ impl Session {
         model: &ModelProto,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<HashMap<String, Named>> {
+        let mut out = HashMap::new();
+        self.run_model_each(model, progress, &mut |n| {
+            out.insert(n.name.clone(), n);
+        })?;
+        Ok(out)
+    }
+
+    /// Runs `model` keeping every followed value, handing each float one to `each`.
+    fn run_model_each(
+        &self,
+        model: &ModelProto,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+        each: &mut dyn FnMut(Named),
+    ) -> Result<()> {
         let keep = self.followed();
         let mut m = model.clone();
         let g = m
@@ -385,12 +399,17 @@ impl Session {
             .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
-        let out = plan.run(&self.inputs, |d, t| progress(d, t))?;
-        Ok(out
-            .into_iter()
-            .filter(|n| matches!(n.value, Value::F32(_)))
-            .map(|n| (n.name.clone(), n))
-            .collect())
+        drop(m);
+        plan.run_each(
+            &self.inputs,
+            |d, t| progress(d, t),
+            |n| {
+                if matches!(n.value, Value::F32(_)) {
+                    each(n);
+                }
+                Ok(())
+            },
+        )
     }
 
     /// The graph's float outputs beside the last quantized run's.
@@ -564,13 +583,33 @@ impl Session {
             Mode::Full { act } => self.activations(policy, act)?,
         };
         let m = self.rewritten(policy, &acts)?;
-        let quant = self.run_model(&m, &mut |done, total| {
-            progress(Step {
-                stage: "quantized",
-                done,
-                total,
-            })
-        })?;
+        // Each quantized output is measured against the float one as it comes, and only
+        // the graph's outputs are kept.
+        let mut measured: HashMap<String, (Vec<usize>, Metrics)> = HashMap::new();
+        let mut quant: HashMap<String, Named> = HashMap::new();
+        let float = &self.float;
+        let outputs = &self.outputs;
+        self.run_model_each(
+            &m,
+            &mut |done, total| {
+                progress(Step {
+                    stage: "quantized",
+                    done,
+                    total,
+                })
+            },
+            &mut |q| {
+                if let (Some(fv), Some(qv)) = (float.get(&q.name).and_then(|f| f.f32()), q.f32()) {
+                    if fv.len() == qv.len() {
+                        measured.insert(q.name.clone(), (q.shape.clone(), compare(fv, qv)));
+                    }
+                }
+                if outputs.contains(&q.name) {
+                    quant.insert(q.name.clone(), q);
+                }
+            },
+        )?;
+        drop(m);
         let isolated = if with_isolated {
             self.isolated(policy, &acts, progress)?
         } else {
@@ -593,23 +632,17 @@ impl Session {
                 if !seen.insert(o.clone()) {
                     continue;
                 }
-                let (Some(f), Some(q)) = (self.float.get(o), quant.get(o)) else {
+                let Some((shape, metrics)) = measured.get(o) else {
                     continue;
                 };
-                let (Some(fv), Some(qv)) = (f.f32(), q.f32()) else {
-                    continue;
-                };
-                if fv.len() != qv.len() {
-                    continue;
-                }
                 let first = n.outputs.first() == Some(o);
                 rows.push(NodeRow {
                     index: n.index,
                     node: n.name.clone(),
                     op_type: n.op_type.clone(),
                     output: o.clone(),
-                    shape: f.shape.clone(),
-                    accumulated: Some(compare(fv, qv)),
+                    shape: shape.clone(),
+                    accumulated: Some(*metrics),
                     isolated: if first {
                         isolated.get(&n.index).copied()
                     } else {

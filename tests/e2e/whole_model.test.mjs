@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -48,8 +48,35 @@ function packageFile(pkg, rel) {
   return undefined;
 }
 
+/**
+ * The same run through the same wasm module in Node (www/pkg, the SIMD128 build the page
+ * loads with ?build=simd128): the page's report must equal it exactly.
+ */
+let nodeCore;
+async function wasmRun(file, { dims = {}, seed = 0, scheme, mode = "weights", exclude = [] }) {
+  if (!nodeCore) {
+    nodeCore = await import(join(ROOT, "www/pkg/quantscope.js"));
+    nodeCore.initSync({ module: readFileSync(join(ROOT, "www/pkg/quantscope_bg.wasm")) });
+  }
+  const s = nodeCore.GraphSession.open(
+    readFileSync(file),
+    [],
+    [],
+    dims,
+    BigInt(seed),
+    undefined,
+    undefined,
+    () => true,
+  );
+  try {
+    return s.run(scheme, mode, "ort-uint8-asym", exclude, true, () => true);
+  } finally {
+    s.free();
+  }
+}
+
 async function openOnnx(page, file) {
-  await openApp(page, server.url);
+  await openApp(page, `${server.url}?build=simd128`);
   await page.setInputFiles("#file-input", file);
   await waitForModel(page, file.split("/").pop());
   await page.waitForSelector("#whole:not([hidden])");
@@ -125,6 +152,8 @@ test("the page's per-node report is quantscope run --json's, and keep-float re-r
   await openOnnx(page, CONVNET);
   const report = await run(page, { seed: 0 });
   assert.ok(!report.failed, report.failed);
+  // Exactly the same wasm module's numbers in Node; the native CLI's to TOLERANCE_DB.
+  assert.deepEqual(report, await wasmRun(CONVNET, { scheme: "int8-sym-ch0" }));
   const cli = cliRun(CONVNET, ["--scheme", "int8-sym-ch0", "--seed", "0"]);
   const gap = assertSameReport(report, cli);
   console.log(`convnet: largest page-CLI SQNR gap ${gap.toExponential(2)} dB`);
@@ -141,6 +170,7 @@ test("the page's per-node report is quantscope run --json's, and keep-float re-r
   const runs = await page.$eval("#whole", (el) => Number(el.dataset.runs));
   await page.check(`#whole-worst tr[data-node="${worst}"] input[type=checkbox]`);
   const excluded = await waitRun(page, runs);
+  assert.deepEqual(excluded, await wasmRun(CONVNET, { scheme: "int8-sym-ch0", exclude: [worst] }));
   const cliExcl = cliRun(CONVNET, ["--scheme", "int8-sym-ch0", "--seed", "0", "--exclude", worst]);
   assertSameReport(excluded, cliExcl);
   assert.deepEqual(excluded.nodes_to_exclude, [worst]);
@@ -176,6 +206,7 @@ test("the full mode and a model the engine cannot run", async () => {
   const { page } = browser;
   await openOnnx(page, CONVNET);
   const report = await run(page, { mode: "full", seed: 2 });
+  assert.deepEqual(report, await wasmRun(CONVNET, { scheme: "int8-sym-ch0", seed: 2, mode: "full" }));
   const cli = cliRun(CONVNET, ["--scheme", "int8-sym-ch0", "--seed", "2", "--mode", "full"]);
   assertSameReport(report, cli);
   assert.equal(report.activations.length, 3);
