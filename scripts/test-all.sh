@@ -11,7 +11,8 @@ cargo clippy --all-targets -- -D warnings
 bash scripts/clippy-wasm.sh
 
 step "Rust tests (native)"
-cargo test
+# The real models are set up by `scripts/setup.sh --test`: here a missing one fails.
+QUANTSCOPE_REQUIRE_MODELS=1 cargo test
 
 step "wasm tests in Node (SIMD128 kernels)"
 bash scripts/test-wasm.sh
@@ -19,6 +20,8 @@ bash scripts/test-wasm.sh
 step "build: wasm, app, CLI"
 npm run -s build
 cargo build --release
+# The benchmark variant (kernel entry points), for the relaxed-SIMD kernel test in Chromium.
+npm run -s build:wasm-bench
 
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
