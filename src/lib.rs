@@ -18,8 +18,6 @@ pub mod tensor;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
-#[cfg(target_arch = "wasm32")]
-mod wasm_graph;
 
 pub use error::{Error, Result};
 pub use formats::{open, Format, Model, TensorStore};

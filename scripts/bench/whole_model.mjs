@@ -1,6 +1,6 @@
 // Whole-model runs in Chromium (issue 10), not a test. In one page, on the same float
 // model and the same inputs (the core's seeded inputs, handed to both):
-//   - tract (our wasm core, SIMD128 build, www/pkg): GraphRunner load, then float runs;
+//   - tract (our wasm core, SIMD128 build with the bench hooks, www/pkg-bench): GraphRunner load, then float runs;
 //   - onnxruntime-web (its wasm backend, SIMD, one thread: the page is not
 //     cross-origin isolated, and our core is single-threaded too): session, float runs;
 //   - our per-node report: GraphSession.open (float run keeping every node output) +
@@ -8,7 +8,7 @@
 // Models: PaddleOCR det at 640x640 (rapidocr-onnxruntime) and all-MiniLM-L6-v2 at 128
 // tokens (.cache/models/, scripts/gen_graph_minilm.py).
 //
-//   npm run build:wasm && node scripts/bench/whole_model.mjs [-- --runs 5]
+//   bash scripts/build-wasm.sh --bench-hooks --simd128-only && node scripts/bench/whole_model.mjs [-- --runs 5]
 
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -50,11 +50,11 @@ const MODELS = [
 ].filter((m) => m.file && existsSync(m.file));
 
 const PAGE = `<!doctype html><script type="module">
-import init, { GraphRunner, GraphSession } from "/www/pkg/quantscope.js";
+import init, { GraphRunner, GraphSession } from "/www/pkg-bench/quantscope.js";
 import * as ort from "/ort/ort.wasm.min.mjs";
 ort.env.wasm.wasmPaths = "/ort/";
 ort.env.wasm.numThreads = 1;
-await init({ module_or_path: "/www/pkg/quantscope_bg.wasm" });
+await init({ module_or_path: "/www/pkg-bench/quantscope_bg.wasm" });
 const TYPES = { F32: ["float32", Float32Array], I64: ["int64", BigInt64Array], I32: ["int32", Int32Array], BOOL: ["bool", Uint8Array] };
 window.bench = async (url, dims, scheme, runs) => {
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
@@ -105,7 +105,7 @@ const server = createServer((req, res) => {
   if (path === "/") return res.writeHead(200, { "content-type": "text/html" }).end(PAGE);
   let file;
   if (files.has(path)) file = files.get(path);
-  else if (path.startsWith("/www/pkg/")) file = join(ROOT, path);
+  else if (path.startsWith("/www/pkg-bench/")) file = join(ROOT, path);
   else if (path.startsWith("/ort/")) file = join(ROOT, "node_modules/onnxruntime-web/dist", path.slice(5));
   if (!file || !existsSync(file)) return res.writeHead(404).end();
   res.writeHead(200, { "content-type": MIME[extname(file)] ?? "application/octet-stream" });

@@ -977,7 +977,7 @@ fn index_nodes(g: &GraphProto) -> (Vec<NodeInfo>, Vec<WeightInfo>) {
                 consts
                     .get(*w)
                     .and_then(|t| float_tensor(w, t))
-                    .is_some_and(|t| crate::export::keep_reason(&t.info()).is_none())
+                    .is_some_and(|t| crate::export::rules::keep_reason(&t.info()).is_none())
             })
         } else {
             None

@@ -1,22 +1,13 @@
-//! The JavaScript binding of the whole-model runs (src/graph/): a session holding the
-//! float run, quantized runs with per-node reports, and the QDQ export. Converts at the
-//! edge only. (Moves to src/wasm/graph.rs with the binding's split into a folder.)
-#![deny(clippy::unwrap_used, clippy::expect_used)]
+//! Whole-model runs (src/graph/): a session holding the float run, quantized runs with
+//! per-node reports, and the QDQ export (`GraphSession`); with `bench-hooks`, the plain
+//! float run the benchmark times against onnxruntime-web (`GraphRunner`).
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use super::{js_err as err, to_js};
 use crate::graph::{self, Options, RunReport, Session, Step};
 use crate::Scheme;
-
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    v.serialize(&ser).map_err(|e| JsError::new(&e.to_string()))
-}
-
-fn err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
-}
 
 /// Calls `progress(stage, done, total)`; a `false` return (strictly) cancels.
 fn reporter(progress: &js_sys::Function) -> impl FnMut(Step) -> bool + '_ {
@@ -172,11 +163,13 @@ impl WasmGraphSession {
 
 /// A model as it is, made runnable once for generated inputs: the float run the
 /// benchmark (scripts/bench/whole_model.mjs) times against onnxruntime-web.
+#[cfg(feature = "bench-hooks")]
 #[wasm_bindgen(js_name = GraphRunner)]
 pub struct WasmGraphRunner {
     runner: graph::Runner,
 }
 
+#[cfg(feature = "bench-hooks")]
 #[wasm_bindgen(js_class = GraphRunner)]
 impl WasmGraphRunner {
     #[wasm_bindgen(constructor)]
