@@ -27,6 +27,9 @@ npm run -s build:wasm-bench
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
 .venv/bin/python tests/interop/interop.py target/release/quantscope
 
+step "interop: whole-model runs (quantscope run) against ONNX Runtime"
+.venv/bin/python tests/interop/graph_interop.py target/release/quantscope
+
 # After the build: the worker's types come from the generated www/pkg/*.d.ts.
 step "TypeScript types and format"
 npm run -s typecheck

@@ -10,6 +10,7 @@ pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;
