@@ -7,12 +7,14 @@ import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
 import type {
   AnalyzeResult,
   BuildChoice,
+  FormString,
   LoadedBuild,
   ModelSource,
   SummaryRow,
   WorkerApi,
 } from "../shared/api";
 import { IN_MEMORY_LIMIT, PROGRESS_INTERVAL_MS } from "../shared/meta";
+import type { SchemeFamily, SchemeForm } from "../shared/schemes";
 import type {
   BuildInfo,
   ExportReport,
@@ -165,6 +167,18 @@ const api: WorkerApi = {
 
   async parseScheme(s) {
     return (await loaded()).core.parseScheme(s);
+  },
+
+  async schemeFamilies() {
+    return (await loaded()).core.schemeFamilies() as SchemeFamily[];
+  },
+
+  async schemeForm(s) {
+    return (await loaded()).core.schemeForm(s) as SchemeForm;
+  },
+
+  async schemeFromForm(form) {
+    return (await loaded()).core.schemeFromForm(form) as FormString;
   },
 
   async open(source, fileName, gen) {
