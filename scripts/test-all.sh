@@ -13,6 +13,8 @@ bash scripts/clippy-wasm.sh
 step "Rust tests (native)"
 # The real models are set up by `scripts/setup.sh --test`: here a missing one fails.
 QUANTSCOPE_REQUIRE_MODELS=1 cargo test
+# www/src/shared/core-types.ts equals what ts-rs derives from the Rust types.
+cargo test --features ts-types --test ts_types
 
 step "wasm tests in Node (SIMD128 kernels)"
 bash scripts/test-wasm.sh

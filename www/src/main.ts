@@ -156,6 +156,9 @@ const exportPanel = new ExportPanel(
   (format, scheme) => api.exportModel(format, scheme),
 );
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
+/** Resolves once the workers have loaded the chosen build (see `boot`). */
+let markBooted: () => void = () => {};
+const booted = new Promise<void>((resolve) => (markBooted = resolve));
 const picker = new SchemePicker(
   {
     chips: $("scheme-chips"),
@@ -167,7 +170,13 @@ const picker = new SchemePicker(
     message: $("scheme-error"),
     presets: $<HTMLDataListElement>("scheme-presets"),
   },
-  (s) => api.parseScheme(s),
+  {
+    // After the build is chosen: a call before `init` would load the default build.
+    families: () => booted.then(() => api.schemeFamilies()),
+    validate: (s) => api.parseScheme(s),
+    toForm: (s) => api.schemeForm(s),
+    fromForm: (form) => api.schemeFromForm(form),
+  },
   (chosen) => {
     writeUrl();
     layerPanel.setCompared(chosen.map((c) => c.scheme));
@@ -524,6 +533,7 @@ window.addEventListener("resize", () => {
 
 async function boot(): Promise<void> {
   renderBuildInfo($("build-info"), await workers.init(buildChoice()));
+  markBooted();
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);

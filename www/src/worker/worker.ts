@@ -8,12 +8,14 @@ import { CORE_TRAP } from "../shared/api";
 import type {
   AnalyzeResult,
   BuildChoice,
+  FormString,
   LoadedBuild,
   ModelSource,
   SummaryRow,
   WorkerApi,
 } from "../shared/api";
 import { IN_MEMORY_LIMIT, PROGRESS_INTERVAL_MS } from "../shared/meta";
+import type { SchemeFamily, SchemeForm } from "../shared/schemes";
 import type {
   BuildInfo,
   ExportReport,
@@ -243,6 +245,18 @@ const api: WorkerApi = {
   async parseScheme(s) {
     const { core } = await loaded();
     return guard(`parsing the scheme ${s}`, () => core.parseScheme(s));
+  },
+
+  async schemeFamilies() {
+    return (await loaded()).core.schemeFamilies() as SchemeFamily[];
+  },
+
+  async schemeForm(s) {
+    return (await loaded()).core.schemeForm(s) as SchemeForm;
+  },
+
+  async schemeFromForm(form) {
+    return (await loaded()).core.schemeFromForm(form) as FormString;
   },
 
   async open(source, fileName, gen) {
