@@ -200,6 +200,10 @@ fn collect_ops(g: &GraphProto, out: &mut HashSet<String>) {
     }
 }
 
+/// Which weights the writer quantizes: None for a weight to quantize, else why it stays
+/// float (by the name the reader lists it under).
+pub type Select<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// A rewritten weight: the initializers and nodes that stand for it.
 struct Rewrite {
     inits: Vec<TensorProto>,
@@ -222,7 +226,7 @@ struct Ctx<'a, S: ?Sized> {
     needs_bf16_cast: bool,
     /// Which weights to quantize (by the name the reader lists them under), and why the
     /// others stay float; None quantizes every float weight.
-    select: Option<&'a dyn Fn(&str) -> Option<String>>,
+    select: Option<&'a Select<'a>>,
 }
 
 impl<S: TensorStore + ?Sized> Ctx<'_, S> {
@@ -576,7 +580,7 @@ pub fn write_selected<S: TensorStore + ?Sized>(
     source: OnnxSource<'_>,
     store: &S,
     scheme: &Scheme,
-    select: Option<&dyn Fn(&str) -> Option<String>>,
+    select: Option<&Select<'_>>,
 ) -> Result<Exported> {
     let l = linear_for(
         scheme,

@@ -400,16 +400,12 @@ impl Session {
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
         drop(m);
-        plan.run_each(
-            &self.inputs,
-            |d, t| progress(d, t),
-            |n| {
-                if matches!(n.value, Value::F32(_)) {
-                    each(n);
-                }
-                Ok(())
-            },
-        )
+        plan.run_each(&self.inputs, progress, |n| {
+            if matches!(n.value, Value::F32(_)) {
+                each(n);
+            }
+            Ok(())
+        })
     }
 
     /// The graph's float outputs beside the last quantized run's.
@@ -915,7 +911,7 @@ impl DedupByValue for Vec<ActQuant> {
 fn output_row(name: &str, shape: &[usize], f: &[f32], q: &[f32]) -> OutputRow {
     let metrics = compare(f, q);
     let last = shape.last().copied().unwrap_or(0);
-    let rows = if last > 0 { f.len() / last } else { 0 };
+    let rows = f.len().checked_div(last).unwrap_or(0);
     let argmax = |v: &[f32]| {
         v.iter()
             .enumerate()
