@@ -363,22 +363,36 @@ async function analyze(): Promise<void> {
   }
 }
 
-/** The ggml block types the core can quantize to, by the name GGUF gives them. */
-const REQUANTIZABLE = new Set(["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K"]);
+/**
+ * The ggml block types the core can quantize to, by the name GGUF gives them: the
+ * choices of the core's `ggml` scheme family (one list, `GgmlType::QUANTIZABLE`).
+ */
+const requantizable: Promise<Set<string>> = booted
+  .then(() => api.schemeFamilies())
+  .then((families) => {
+    const type = families.find((f) => f.id === "ggml")?.options.find((o) => o.key === "type");
+    return new Set(type?.type === "enum" ? type.choices.map((c) => c.value.toUpperCase()) : []);
+  });
 
 /**
  * A tensor stored in a ggml block format (a GGUF file) is analysed as its
  * dequantization: say so, and offer its own type as a scheme, which shows what
  * re-quantizing costs beside the alternatives.
  */
-function renderStoredNote(dtype: string | undefined): void {
+async function renderStoredNote(dtype: string | undefined): Promise<void> {
   const note = $("stored-note");
   const block = dtype !== undefined && /^Q\d/.test(dtype);
-  note.hidden = !block;
   note.dataset.stored = block ? dtype : "";
-  if (!block) return note.replaceChildren();
+  if (!block) {
+    note.hidden = true;
+    return note.replaceChildren();
+  }
+  const quantizable = (await requantizable).has(dtype);
+  // Another tensor was selected meanwhile: its call draws the note.
+  if (note.dataset.stored !== dtype) return;
+  note.hidden = false;
   const text = `Stored in the file as ${dtype}: the values shown are its dequantization, as llama.cpp computes with them.`;
-  if (!REQUANTIZABLE.has(dtype)) {
+  if (!quantizable) {
     note.replaceChildren(`${text} quantscope reads ${dtype} but cannot quantize to it.`);
     return;
   }
@@ -405,7 +419,7 @@ function renderResults(results: AnalyzeResult[]): void {
     ? `${formatShape(tensor.shape)} ${tensor.dtype} · ${formatCount(tensor.numel)} values`
     : "";
 
-  renderStoredNote(tensor?.dtype);
+  void renderStoredNote(tensor?.dtype);
   renderTensorFacts($("tensor-facts"), model?.info, selected);
 
   $("scheme-describe").replaceChildren(
