@@ -41,4 +41,5 @@ step "the npm package in Node"
 npm run -s test:node
 
 step "end-to-end tests in headless Chromium"
-npm run -s test:e2e
+# A real model that is missing fails here too (tests/e2e/whole_model.test.mjs).
+QUANTSCOPE_REQUIRE_MODELS=1 npm run -s test:e2e

@@ -205,3 +205,91 @@ export type Value = boolean | number | string | null;
 export type Form = { family: string, params: { [key in string]: Value }, };
 
 export type FormString = { text: string, scheme?: string, error?: string, };
+
+export type Dim = number | string;
+
+export type InputSpec = { name: string, dtype: string, dims: Array<Dim>, };
+
+export type InputInfo = { name: string, dtype: string, shape: Array<number>, 
+/**
+ * "given" (the user's file) or the rule that generated them.
+ */
+source: string, };
+
+export type NodeInfo = { index: number, name: string, op_type: string, inputs: Array<string>, outputs: Array<string>, 
+/**
+ * The constant weight a scheme quantizes (MatMul/Gemm/Conv's second input).
+ */
+weight: string | null, };
+
+export type WeightInfo = { name: string, shape: Array<number>, dtype: string, 
+/**
+ * The nodes that take it as their weight (index into [`Session::nodes`]).
+ */
+nodes: Array<number>, };
+
+export type GraphInfo = { specs: Array<InputSpec>, inputs: Array<InputInfo>, nodes: Array<NodeInfo>, weights: Array<WeightInfo>, outputs: Array<string>, notes: Array<string>, };
+
+export type NodeRow = { 
+/**
+ * Position in topological order.
+ */
+index: number, node: string, op_type: string, output: string, shape: Array<number>, 
+/**
+ * The whole model quantized, against the float model.
+ */
+accumulated: Metrics | null, 
+/**
+ * Only this node's weight (and in the full mode its inputs) quantized, on the float
+ * model's inputs of this node.
+ */
+isolated: Metrics | null, weight: string | null, 
+/**
+ * The scheme its weight had in the run, when it was quantized.
+ */
+scheme: string | null, 
+/**
+ * The node was asked to stay float.
+ */
+excluded: boolean, };
+
+export type OutputRow = { name: string, shape: Array<number>, metrics: Metrics, 
+/**
+ * For an output whose last axis reads as class scores: the share of rows whose
+ * arg-max agrees.
+ */
+top1_agreement: number | null, 
+/**
+ * For an embedding-like output (rows of a float vector): the mean cosine of rows.
+ */
+row_cosine: number | null, 
+/**
+ * At most [`PREVIEW`] values of each, for side-by-side display.
+ */
+float_preview: Array<number>, quantized_preview: Array<number>, };
+
+export type GraphActQuant = { 
+/**
+ * The ONNX value quantized (an input of a weight op).
+ */
+value: string, scale: number, zero_point: number, qmin: number, qmax: number, 
+/**
+ * The range the estimator chose, before widening to include zero.
+ */
+range: [number, number], };
+
+export type RunReport = { 
+/**
+ * "weights" or "full".
+ */
+mode: "weights" | "full", scheme: string | null, act: string | null, inputs: Array<InputInfo>, nodes: Array<NodeRow>, outputs: Array<OutputRow>, 
+/**
+ * Node indices (into `nodes`) ranked by isolated damage, worst first.
+ */
+ranking: Array<number>, excluded: Array<string>, 
+/**
+ * The node names to pass as ONNX Runtime's `nodes_to_exclude` for the same result.
+ */
+nodes_to_exclude: Array<string>, activations: Array<GraphActQuant>, notes: Array<string>, };
+
+export type OutputValues = { name: string, shape: Array<number>, float: Array<number>, quantized: Array<number>, };

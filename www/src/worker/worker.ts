@@ -390,17 +390,20 @@ const api: WorkerApi = {
       const inputs = request.inputs ? new Uint8Array(await request.inputs.file.arrayBuffer()) : undefined;
       graph?.free();
       graph = undefined;
-      graph = core.GraphSession.open(
-        bytes,
-        others.map((f) => f.name),
-        external,
-        request.dims,
-        BigInt(request.seed),
-        inputs,
-        request.inputs?.fileName,
-        throttled(onProgress),
+      graph = guard(`running ${fileName} float`, () =>
+        core.GraphSession.open(
+          bytes,
+          others.map((f) => f.name),
+          external,
+          request.dims,
+          BigInt(request.seed),
+          inputs,
+          request.inputs?.fileName,
+          throttled(onProgress),
+        ),
       );
-      return graph.info() as GraphInfo;
+      const opened = graph;
+      return guard(`listing ${fileName}'s graph`, () => opened.info() as GraphInfo);
     } finally {
       release(onProgress);
     }
@@ -409,14 +412,19 @@ const api: WorkerApi = {
   async graphRun(request, onProgress) {
     await loaded();
     try {
-      return currentGraph().run(
-        request.scheme,
-        request.mode,
-        request.act,
-        request.exclude,
-        request.isolated,
-        throttled(onProgress),
-      ) as RunReport;
+      const g = currentGraph();
+      return guard(
+        `running the model with ${request.scheme}`,
+        () =>
+          g.run(
+            request.scheme,
+            request.mode,
+            request.act,
+            request.exclude,
+            request.isolated,
+            throttled(onProgress),
+          ) as RunReport,
+      );
     } finally {
       release(onProgress);
     }
@@ -424,18 +432,21 @@ const api: WorkerApi = {
 
   async graphOutputs() {
     await loaded();
-    return currentGraph().outputs() as OutputValues[];
+    const g = currentGraph();
+    return guard("reading the model's outputs", () => g.outputs() as OutputValues[]);
   },
 
   async graphFloat(name) {
     await loaded();
-    const v = currentGraph().floatValue(name);
+    const g = currentGraph();
+    const v = guard(`reading ${name}`, () => g.floatValue(name));
     return Comlink.transfer(v, [v.buffer]);
   },
 
   async graphExport() {
     await loaded();
-    const bytes = currentGraph().exportQdq();
+    const g = currentGraph();
+    const bytes = guard("writing the QDQ model", () => g.exportQdq());
     return Comlink.transfer(bytes, [bytes.buffer]);
   },
 };
