@@ -13,7 +13,7 @@ use super::{
     gguf, npy, onnx, pytorch, safetensors, Format, GraphSummary, Model, ModelInfo, TensorStore,
 };
 use crate::error::{Error, Result};
-use crate::tensor::{DType, Tensor, TensorInfo};
+use crate::tensor::{DType, Tensor, TensorInfo, TensorRole};
 
 /// Where one tensor's bytes lie in its file, and how they are laid out.
 #[derive(Clone, Debug)]
@@ -48,6 +48,7 @@ impl Entry {
             dtype: self.dtype,
             numel: self.shape.iter().product(),
             size_bytes: self.dtype.bytes_for(self.shape.iter().product()),
+            role: TensorRole::of(self.dtype, self.shape.iter().product(), false),
         }
     }
 

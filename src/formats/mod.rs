@@ -99,6 +99,21 @@ pub struct ModelInfo {
     pub quantization: BTreeMap<String, StoredQuantization>,
 }
 
+impl ModelInfo {
+    /// The tensor a viewer shows first: the largest weight (by element count; the first
+    /// listed among equals), or the largest tensor when there is no weight at all.
+    pub fn largest_weight(&self) -> Option<&TensorInfo> {
+        let largest = |role: Option<crate::tensor::TensorRole>| {
+            self.tensors
+                .iter()
+                .filter(|t| role.is_none_or(|r| t.role == r))
+                .rev()
+                .max_by_key(|t| t.numel)
+        };
+        largest(Some(crate::tensor::TensorRole::Weight)).or_else(|| largest(None))
+    }
+}
+
 impl Model {
     /// A model with no graph and no stored quantization.
     pub fn new(format: Format, tensors: Vec<Tensor>, metadata: BTreeMap<String, String>) -> Self {
@@ -119,7 +134,17 @@ impl Model {
     }
 
     pub fn info(&self) -> ModelInfo {
-        let tensors: Vec<TensorInfo> = self.tensors.iter().map(Tensor::info).collect();
+        let tensors: Vec<TensorInfo> = self
+            .tensors
+            .iter()
+            .map(|t| {
+                let mut info = t.info();
+                if self.quantization.contains_key(&t.name) {
+                    info.role = crate::tensor::TensorRole::of(t.dtype, t.numel(), true);
+                }
+                info
+            })
+            .collect();
         ModelInfo {
             format: self.format,
             total_params: tensors.iter().map(|t| t.numel).sum(),

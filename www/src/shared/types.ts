@@ -10,6 +10,12 @@ export interface TensorInfo {
   dtype: string;
   numel: number;
   size_bytes: number;
+  /**
+   * "weight": floating values (or stored quantized codes) of more than one element;
+   * "constant": integer/boolean tensors without quantization (shapes, paddings) and
+   * one-element tensors.
+   */
+  role: "weight" | "constant";
 }
 
 export interface ModelInfo {
