@@ -1,5 +1,6 @@
 //! Model file formats: one file per container, detected by magic bytes, not by extension.
 
+pub mod ggml_legacy;
 pub mod gguf;
 pub mod lazy;
 pub mod npy;
@@ -8,8 +9,10 @@ pub mod pickle;
 pub mod pytorch;
 pub mod safetensors;
 pub mod source;
+pub mod tfjs;
 pub mod tflite;
 mod tflite_sparse;
+pub mod torchscript;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]
@@ -35,6 +38,12 @@ pub enum Format {
     Tflite,
     Pytorch,
     Gguf,
+    /// TensorFlow.js: model.json and its .bin weight shards.
+    Tfjs,
+    /// A TorchScript archive (torch.jit.save).
+    Torchscript,
+    /// The legacy ggml container (`lmgg` magic: whisper.cpp's models).
+    Ggml,
 }
 
 /// Every tensor of one file, decoded to f32, plus the file's free-form metadata.
@@ -83,6 +92,11 @@ pub struct StoredQuantization {
     pub zero_points: Vec<i64>,
     /// The axis the parameters vary along; meaningful when there is more than one scale.
     pub quantized_dimension: usize,
+    /// TF.js's affine form, (scale, min) per slot in f64 as its manifest stores them:
+    /// real = code * scale + min (its nudged `min` makes `zero_points` exact integers,
+    /// but the reals are computed this way). Empty for scale/zero-point formats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affine: Vec<(f64, f64)>,
 }
 
 /// What `inspect` and the page's tensor list show.
@@ -199,6 +213,8 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Pytorch)
     } else if tflite::looks_like(bytes) {
         Some(Format::Tflite)
+    } else if tfjs::looks_like(bytes) {
+        Some(Format::Tfjs)
     } else if safetensors::looks_like(bytes) {
         Some(Format::Safetensors)
     } else if onnx::looks_like(bytes) {
@@ -261,6 +277,10 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         Some(Format::Tflite) => tflite::read(bytes),
         Some(Format::Pytorch) => pytorch::read(bytes, name),
         Some(Format::Gguf) => gguf::read(bytes, name),
+        // A lone model.json: the reader names the shards it needs.
+        Some(Format::Tfjs) => tfjs::read(&[(name, bytes)]),
+        Some(Format::Torchscript) => torchscript::read(bytes, name),
+        Some(Format::Ggml) => ggml_legacy::read(bytes, name),
         None => Err(Error::UnknownFormat {
             name: name.to_string(),
             head: describe_head(bytes),
@@ -281,6 +301,14 @@ pub fn open_many(files: &[(&str, &[u8])]) -> Result<Model> {
                 check_gguf_splits(&[(name, &model.metadata)])?;
             }
             Ok(model)
+        }
+        // A TF.js model.json among them: the others are its weight shards, whose bytes
+        // are no format of their own (and may look like one).
+        _ if files
+            .iter()
+            .any(|(n, b)| tfjs::looks_like(b) || tfjs::is_manifest_name(n)) =>
+        {
+            tfjs::read(files)
         }
         _ => {
             let onnx: Vec<usize> = (0..files.len())

@@ -221,6 +221,7 @@ fn stored_quantization(
         scales,
         zero_points,
         quantized_dimension: axis,
+        affine: Vec::new(),
     }))
 }
 

@@ -1,0 +1,9 @@
+//! placeholder
+use super::Model;
+use crate::error::{Error, Result};
+pub fn read(_bytes: &[u8], name: &str) -> Result<Model> {
+    Err(Error::NotYetSupported {
+        format: "ggml_legacy".into(),
+        reason: name.into(),
+    })
+}
