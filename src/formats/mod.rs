@@ -207,6 +207,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     } else if is_zip(bytes) {
         match zip_kind(bytes, "") {
             Ok(ZipKind::Pytorch(_)) => Some(Format::Pytorch),
+            Ok(ZipKind::Torchscript(_)) => Some(Format::Torchscript),
             _ => Some(Format::Npz),
         }
     } else if pytorch::is_legacy(bytes) {
@@ -232,6 +233,8 @@ fn is_zip(bytes: &[u8]) -> bool {
 pub(crate) enum ZipKind {
     /// torch.save's archive: the folder that holds data.pkl (with its trailing `/`).
     Pytorch(String),
+    /// torch.jit.save's archive (data.pkl, constants.pkl, code/): the same folder.
+    Torchscript(String),
     Npz,
 }
 
@@ -248,9 +251,17 @@ pub(crate) fn zip_kind(bytes: &[u8], name: &str) -> Result<ZipKind> {
         .filter(|n| *n == &"data.pkl" || n.ends_with("/data.pkl"))
         .min_by_key(|n| n.len())
     {
-        return Ok(ZipKind::Pytorch(
-            pkl.trim_end_matches("data.pkl").to_string(),
-        ));
+        let prefix = pkl.trim_end_matches("data.pkl").to_string();
+        // torch.jit.save also writes the scripted code and a constants.pkl.
+        let constants = format!("{prefix}constants.pkl");
+        let code = format!("{prefix}code/");
+        if names
+            .iter()
+            .any(|n| *n == constants || n.starts_with(&code))
+        {
+            return Ok(ZipKind::Torchscript(prefix));
+        }
+        return Ok(ZipKind::Pytorch(prefix));
     }
     Ok(ZipKind::Npz)
 }
@@ -266,6 +277,7 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         // reported as such rather than as a broken .npz.
         return match zip_kind(bytes, name)? {
             ZipKind::Pytorch(_) => pytorch::read(bytes, name),
+            ZipKind::Torchscript(_) => torchscript::read(bytes, name),
             ZipKind::Npz => npy::read_npz(bytes, name),
         };
     }
