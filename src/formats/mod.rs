@@ -204,6 +204,8 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Npy)
     } else if bytes.starts_with(gguf::MAGIC) {
         Some(Format::Gguf)
+    } else if ggml_legacy::looks_like(bytes) {
+        Some(Format::Ggml)
     } else if is_zip(bytes) {
         match zip_kind(bytes, "") {
             Ok(ZipKind::Pytorch(_)) => Some(Format::Pytorch),
