@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::gguf::dtype_of;
-use super::safetensors::decode;
+use super::decode::decode;
 use super::{Format, Model};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};

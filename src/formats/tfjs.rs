@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 
-use super::safetensors::decode;
+use super::decode::decode;
 use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef, StoredQuantization};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
