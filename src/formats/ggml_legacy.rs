@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use super::gguf::dtype_of;
 use super::decode::decode;
+use super::gguf::dtype_of;
 use super::{Format, Model};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
