@@ -19,7 +19,17 @@ export interface TensorInfo {
 }
 
 export interface ModelInfo {
-  format: "safetensors" | "gguf" | "npy" | "npz" | "onnx" | "tflite" | "pytorch";
+  format:
+    | "safetensors"
+    | "gguf"
+    | "npy"
+    | "npz"
+    | "onnx"
+    | "tflite"
+    | "pytorch"
+    | "tfjs"
+    | "torchscript"
+    | "ggml";
   tensors: TensorInfo[];
   metadata: Record<string, string>;
   total_params: number;
