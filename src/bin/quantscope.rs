@@ -54,7 +54,8 @@ enum Command {
         csv: bool,
     },
     /// Quantize tensors with a scheme and print per-tensor error metrics; with -o, write
-    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors).
+    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors;
+    /// NAME-weights_manifest.json: TF.js weights with their .bin shards beside it).
     Quantize {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -70,8 +71,8 @@ enum Command {
         /// Print CSV instead of a table.
         #[arg(long)]
         csv: bool,
-        /// Write the quantized model here; the format follows the extension
-        /// (.onnx, .gguf, .safetensors). See docs/EXPORT.md.
+        /// Write the quantized model here; the format follows the name (.onnx, .gguf,
+        /// .safetensors, NAME-weights_manifest.json for TF.js). See docs/EXPORT.md.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// With -o: also write the JSON report of every tensor (what was stored, metrics).
@@ -394,6 +395,36 @@ fn export_model(
     let loaded = load(files)?;
     let model = Progress::new(&loaded, "writing");
     let report = match format {
+        ExportFormat::Tfjs => {
+            // The manifest is the file named; its shards go beside it.
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name
+                .strip_suffix("-weights_manifest.json")
+                .or_else(|| name.strip_suffix(".weights_manifest.json"))
+                .or_else(|| name.strip_suffix("weights_manifest.json"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("model");
+            export::tfjs::write(&model, scheme, stem, export::tfjs::DEFAULT_SHARD_BYTES).and_then(
+                |files| {
+                    let write = |n: &str, b: &[u8]| {
+                        let p = out.with_file_name(n);
+                        std::fs::write(&p, b).map_err(|e| {
+                            quantscope::Error::Invalid(format!("{}: {e}", p.display()))
+                        })
+                    };
+                    std::fs::write(out, &files.manifest.1).map_err(|e| {
+                        quantscope::Error::Invalid(format!("{}: {e}", out.display()))
+                    })?;
+                    for (n, b) in &files.shards {
+                        write(n, b)?;
+                    }
+                    Ok(files.report)
+                },
+            )
+        }
         ExportFormat::Gguf => {
             // Streamed: one tensor at a time goes to the file.
             let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;

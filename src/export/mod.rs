@@ -14,6 +14,7 @@
 pub mod gguf;
 pub mod onnx;
 pub mod safetensors;
+pub mod tfjs;
 
 use serde::Serialize;
 
@@ -30,9 +31,12 @@ pub enum ExportFormat {
     Onnx,
     Gguf,
     Safetensors,
+    /// A TF.js weights manifest and its .bin shards ([`tfjs::write`]: several files).
+    Tfjs,
 }
 
 impl ExportFormat {
+    /// The single-file writers ([`export`]); TF.js writes several files ([`tfjs::write`]).
     pub const ALL: [ExportFormat; 3] = [
         ExportFormat::Onnx,
         ExportFormat::Gguf,
@@ -42,6 +46,9 @@ impl ExportFormat {
     /// `onnx`, `gguf` or `safetensors` (any case).
     pub fn parse(s: &str) -> Result<ExportFormat> {
         let lower = s.trim().trim_start_matches('.').to_ascii_lowercase();
+        if lower == "tfjs" {
+            return Ok(ExportFormat::Tfjs);
+        }
         Self::ALL
             .into_iter()
             .find(|f| f.name() == lower)
@@ -54,10 +61,13 @@ impl ExportFormat {
 
     /// The format a file name asks for, by its extension.
     pub fn from_file_name(name: &str) -> Result<ExportFormat> {
+        if name.to_ascii_lowercase().ends_with("weights_manifest.json") {
+            return Ok(ExportFormat::Tfjs);
+        }
         let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         ExportFormat::parse(ext).map_err(|_| {
             Error::Invalid(format!(
-                "cannot tell the output format of `{name}`: name it .onnx, .gguf or .safetensors"
+                "cannot tell the output format of `{name}`: name it .onnx, .gguf, .safetensors or <name>-weights_manifest.json (TF.js)"
             ))
         })
     }
@@ -67,6 +77,7 @@ impl ExportFormat {
             ExportFormat::Onnx => "onnx",
             ExportFormat::Gguf => "gguf",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "tfjs",
         }
     }
 
@@ -75,6 +86,7 @@ impl ExportFormat {
             ExportFormat::Onnx => "ONNX",
             ExportFormat::Gguf => "GGUF",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "TF.js",
         }
     }
 }
@@ -164,6 +176,10 @@ pub fn export<S: TensorStore + ?Sized>(
             Ok(Exported { bytes, report })
         }
         ExportFormat::Safetensors => safetensors::write(store, scheme),
+        ExportFormat::Tfjs => Err(Error::Export {
+            format: "TF.js",
+            reason: "TF.js weights are a manifest and .bin shards, several files: write them with export::tfjs::write".into(),
+        }),
     }
 }
 
@@ -189,7 +205,11 @@ pub(crate) fn rounded_ints(t: &crate::Tensor) -> Option<String> {
 /// float tensors of two or more axes are weights; 1-D tensors (biases, norm scales) stay
 /// in float as llama.cpp's converter and ONNX Runtime's weight quantizers leave them.
 pub(crate) fn keep_reason(info: &TensorInfo) -> Option<String> {
-    if !is_float_weight(info.dtype) {
+    // Integer codes stored with their quantization (TFLite int8, TF.js uint8/uint16)
+    // come out of the reader as the reals they stand for: a weight like any float one
+    // (kept "as it was" they would be written as those integers, truncating the reals).
+    let real = is_float_weight(info.dtype) || info.role == crate::tensor::TensorRole::Weight;
+    if !real {
         Some(format!("{} tensor: not a float weight", info.dtype))
     } else if matches!(info.dtype, DType::F8E4M3 | DType::F8E5M2) {
         Some(format!("already {}: not quantized again", info.dtype))
@@ -260,7 +280,8 @@ mod tests {
         assert_eq!(ExportFormat::parse(".onnx").unwrap(), ExportFormat::Onnx);
         let e = ExportFormat::from_file_name("model.bin").unwrap_err();
         assert!(
-            e.to_string().contains(".onnx, .gguf or .safetensors"),
+            e.to_string()
+                .contains(".onnx, .gguf, .safetensors or <name>-weights_manifest.json"),
             "{e}"
         );
         assert!(ExportFormat::from_file_name("noext").is_err());
@@ -371,12 +392,14 @@ mod tests {
                     ExportFormat::Onnx => (export(&onnx, f, &scheme, Some(source)), shapes.len()),
                     ExportFormat::Gguf => (export(&four, f, &scheme, None), shapes.len() - 1),
                     ExportFormat::Safetensors => (export(&st, f, &scheme, None), shapes.len()),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 };
                 // Which combinations must work: the format has the scheme and its axis exists.
                 let expressible = match f {
                     ExportFormat::Gguf => matches!(s, "q4_0" | "q6_k" | "fp16"),
                     ExportFormat::Onnx => s.starts_with("int") || s.starts_with("uint"),
                     ExportFormat::Safetensors => !s.starts_with('q'),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 } && s != "int8-sym-ch3";
                 match r {
                     Ok(e) => {
