@@ -20,16 +20,7 @@ export interface TensorInfo {
 
 export interface ModelInfo {
   format:
-    | "safetensors"
-    | "gguf"
-    | "npy"
-    | "npz"
-    | "onnx"
-    | "tflite"
-    | "pytorch"
-    | "tfjs"
-    | "torchscript"
-    | "ggml";
+    "safetensors" | "gguf" | "npy" | "npz" | "onnx" | "tflite" | "pytorch" | "tfjs" | "torchscript" | "ggml";
   tensors: TensorInfo[];
   metadata: Record<string, string>;
   total_params: number;
