@@ -6,7 +6,8 @@
 // CLI's numbers for every compared scheme.
 
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -14,6 +15,7 @@ import {
   assertNoProblems,
   chips,
   cliJson,
+  cliTry,
   launch,
   metricValues,
   openApp,
@@ -111,5 +113,66 @@ for (const c of CASES) {
       assert.deepEqual(shown[s], metricValues(rows[0]), `${s} on ${c.tensor}: the CLI's numbers`);
     }
     assertNoProblems(assert, page);
+  });
+}
+
+// Broken copies, made here from the fixtures: the page shows the core's message (the
+// CLI's, word for word) and keeps the open model.
+const BROKEN = [
+  {
+    what: "a TF.js model with a shard left out",
+    make: () =>
+      ["model.json", "group1-shard1of2.bin", "group2-shard1of1.bin"].map((f) => join(tfjsLayers, f)),
+    needle: "`group1-shard2of2.bin`, which was not given",
+  },
+  {
+    what: "a truncated TorchScript archive",
+    make: (dir) => {
+      const bytes = readFileSync(fixture("torchscript", "small.pt"));
+      const p = join(dir, "cut.pt");
+      writeFileSync(p, bytes.subarray(0, bytes.length - 300));
+      return [p];
+    },
+    needle: "zip archive",
+  },
+  {
+    what: "a legacy ggml file cut inside a tensor",
+    make: (dir) => {
+      const bytes = readFileSync(ggml);
+      const p = join(dir, "cut.bin");
+      writeFileSync(p, bytes.subarray(0, bytes.length - 100));
+      return [p];
+    },
+    needle: "needs",
+    needs: ggml,
+  },
+];
+
+for (const b of BROKEN) {
+  test(`rejects ${b.what} with the core's message, keeps the open model`, async (t) => {
+    if (b.needs && !existsSync(b.needs)) {
+      console.log(`\n!!!!!!!! SKIPPED: ${b.needs} is missing (bash scripts/setup-python.sh)\n`);
+      t.skip(`${b.needs} is missing`);
+      return;
+    }
+    const { page } = browser;
+    const dir = mkdtempSync(join(tmpdir(), "quantscope-broken-"));
+    try {
+      const files = b.make(dir);
+      const cli = cliTry(["inspect", ...files]);
+      assert.equal(cli.ok, false, "the CLI refuses it too");
+      assert.ok(cli.message.includes(b.needle), cli.message);
+      const before = await page.textContent("#model-name");
+      await page.setInputFiles("#file-input", files);
+      await page.waitForSelector("#error:not([hidden])");
+      const message = await page.textContent("#error");
+      assert.ok(
+        message.includes(cli.message),
+        `#error says ${JSON.stringify(message)}; the CLI: ${cli.message}`,
+      );
+      assert.equal(await page.textContent("#model-name"), before, "the open model stays");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
