@@ -12,7 +12,8 @@
 
 use serde_json::{json, Value};
 
-use super::{keep_reason, ExportFormat, ExportReport, ExportedTensor};
+use super::rules::{keep_reason, rounded_ints};
+use super::{ExportFormat, ExportReport, ExportedTensor};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -81,7 +82,7 @@ pub fn write<S: TensorStore + ?Sized>(
                 d if d.is_float() || matches!(d, DType::Ggml(_)) => ("float32", None),
                 // Stored codes decoded to reals (a 1-D TFLite int8 or TF.js uint8 bias).
                 _ if ti.role == crate::tensor::TensorRole::Weight => ("float32", None),
-                _ => ("int32", super::rounded_ints(&t)),
+                _ => ("int32", rounded_ints(&t)),
             };
             match dtype {
                 "bool" => data.extend(t.data.iter().map(|&v| (v != 0.0) as u8)),

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Deserialize;
 
 use super::decode::decode;
-use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef, StoredQuantization};
+use super::index::{base_name, checked_numel};
+use super::model::{Format, GraphSummary, Model, NodeRef, StoredQuantization};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 

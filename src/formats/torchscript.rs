@@ -15,9 +15,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Cursor, Read};
 
+use super::index::{zip_kind, ZipKind};
+use super::model::{Format, Model};
 use super::pickle::{self, Heap, Id, Obj, StorageRef};
 use super::pytorch::{materialize, walk, StorageBytes};
-use super::{zip_kind, Format, Model, ZipKind};
 use crate::error::{Error, Result};
 
 /// Attribute names every nn.Module carries; as metadata they would only repeat.

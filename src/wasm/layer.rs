@@ -19,6 +19,7 @@ impl WasmModel {
         seed: u32,
     ) -> Result<JsValue, JsError> {
         let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
+        super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
         self.with_tensor(tensor, |t| {
             let r = analysis::layer::layer(
@@ -48,6 +49,7 @@ impl WasmModel {
         row: u32,
     ) -> Result<JsValue, JsError> {
         let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
+        super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
         self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, batch, seed, row))
     }
@@ -64,6 +66,7 @@ impl WasmModel {
         inputs_name: &str,
         row: u32,
     ) -> Result<JsValue, JsError> {
+        super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
         let x = crate::formats::npy::read_npy(inputs, inputs_name).map_err(js_err)?;
         let x = x

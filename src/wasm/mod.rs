@@ -7,6 +7,7 @@
 //! - [`model`]: an opened model (`Model`): open, list, analyze, summarize;
 //! - [`layer`]: the layer report on `Model`;
 //! - [`export`]: the writers on `Model`;
+//! - [`debug`]: a fault injector for the page's recovery test (a real trap on demand);
 //! - [`bench`]: benchmark hooks and raw kernel entry points (`BenchTensor`, `GgmlBench`,
 //!   `LinearI8`, `LinearF32`, `LinearQ4`), compiled only with the `bench-hooks` feature
 //!   so that the public module the page and the npm package load does not carry them
@@ -20,6 +21,7 @@
 #[cfg(feature = "bench-hooks")]
 mod bench;
 mod build_info;
+mod debug;
 mod export;
 mod layer;
 mod model;
@@ -31,9 +33,28 @@ use wasm_bindgen::prelude::*;
 
 use crate::Scheme;
 
+thread_local! {
+    /// The last panic's message: a panic aborts the module (a trap), and the worker asks
+    /// for it afterwards to say what happened, not only "unreachable".
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        LAST_PANIC.with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                *p = Some(info.to_string());
+            }
+        });
+    }));
+}
+
+/// The message of the panic that trapped the module, if one did.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.try_borrow().ok().and_then(|p| p.clone()))
 }
 
 /// A plain Rust value as a JavaScript object (maps as objects, not `Map`s).

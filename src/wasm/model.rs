@@ -7,8 +7,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{js_err, scheme, source, to_js};
-use crate::formats::lazy::ModelFile;
 use crate::formats::source::{ByteSource, InMemory};
+use crate::formats::ModelFile;
 use crate::{analysis, Tensor, TensorStore};
 
 /// An opened model: tensors listed from the file's header and read one at a time where
@@ -96,6 +96,7 @@ impl WasmModel {
 
     /// Full report of one tensor under one scheme (`TensorReport`).
     pub fn analyze(&self, tensor: &str, scheme_str: &str, bins: u32) -> Result<JsValue, JsError> {
+        super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
         self.with_tensor(tensor, |t| {
             to_js(&analysis::analyze(t, &scheme, bins as usize).map_err(js_err)?)
@@ -104,6 +105,7 @@ impl WasmModel {
 
     /// Metrics only (`TensorSummary`), for the whole-model table.
     pub fn summarize(&self, tensor: &str, scheme_str: &str) -> Result<JsValue, JsError> {
+        super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
         self.with_tensor(tensor, |t| {
             to_js(&analysis::summarize(t, &scheme).map_err(js_err)?)
