@@ -455,7 +455,7 @@ fn lloyd_nd(pts: &[f32], d: usize, book: &mut [f32], iters: u32) {
     for _ in 0..iters {
         let mut changed = false;
         for (i, a) in assign.iter_mut().enumerate() {
-            let j = nearest_vec(&book, d, row(i));
+            let j = nearest_vec(book, d, row(i));
             changed |= *a != j;
             *a = j;
         }
