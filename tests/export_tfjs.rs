@@ -5,6 +5,9 @@
 //! quantscope's reader gives back the stored scale and min. Run from the CLI as a user does.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,7 +32,7 @@ fn tmp(tag: &str) -> PathBuf {
 
 fn tfjs_decode(manifest: &Path) -> Option<Value> {
     if !root().join("node_modules/@tensorflow/tfjs-core").is_dir() {
-        eprintln!("\n!!!!!!!! SKIPPED: @tensorflow/tfjs-core is not installed; run `npm ci` (npm test does).\n");
+        models_support::skip("@tensorflow/tfjs-core", "Run `npm ci` (npm test does).");
         return None;
     }
     let out = Command::new("node")

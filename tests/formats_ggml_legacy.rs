@@ -6,6 +6,9 @@
 //! file (truncated, lying dimensions, an unknown type) are refused by name.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 use std::path::{Path, PathBuf};
 
 use quantscope::{DType, Format};
@@ -19,9 +22,9 @@ fn ggml_file() -> Option<Vec<u8>> {
     match std::fs::read(&p) {
         Ok(b) => Some(b),
         Err(_) => {
-            eprintln!(
-                "\n!!!!!!!! SKIPPED: {} is missing; run `bash scripts/setup-python.sh` (npm test does).\n",
-                p.display()
+            models_support::skip(
+                &p.display().to_string(),
+                "Run `bash scripts/setup-python.sh` (npm test does).",
             );
             None
         }
@@ -38,8 +41,9 @@ fn silero_jit() -> Option<PathBuf> {
         .ok()?;
     let p = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()).join("data/silero_vad.jit");
     p.is_file().then_some(p).or_else(|| {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: silero_vad.jit is not installed (bash scripts/setup-python.sh)\n"
+        models_support::skip(
+            "silero_vad.jit of `silero-vad`",
+            "Run `bash scripts/setup-python.sh` (npm test does).",
         );
         None
     })

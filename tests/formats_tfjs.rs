@@ -5,6 +5,9 @@
 //! with @tensorflow/tfjs-core), and the broken cases a user can drop.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,9 +22,7 @@ fn root() -> &'static Path {
 /// What TF.js decodes from `manifest`, or None (and a loud message) without node_modules.
 fn tfjs_reference(manifest: &Path) -> Option<Value> {
     if !root().join("node_modules/@tensorflow/tfjs-core").is_dir() {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: @tensorflow/tfjs-core is not installed; run `npm ci` (npm test does).\n"
-        );
+        models_support::skip("@tensorflow/tfjs-core", "Run `npm ci` (npm test does).");
         return None;
     }
     let out = Command::new("node")
@@ -229,9 +230,7 @@ fn broken_tfjs_files_are_named() {
 fn face_api_models_from_npm_equal_tfjs() {
     let dir = root().join("node_modules/@vladmandic/face-api/model");
     if !dir.is_dir() {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: @vladmandic/face-api is not installed; run `npm ci` (npm test does).\n"
-        );
+        models_support::skip("@vladmandic/face-api", "Run `npm ci` (npm test does).");
         return;
     }
     let mut manifests: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -5,6 +5,9 @@
 //! interpreter's dense values (scripts/gen_tflite_sparse_fixtures.py made the fixtures).
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -112,9 +115,9 @@ fn mediapipe_dir() -> Option<PathBuf> {
     if dir.join(".done").is_file() {
         Some(dir)
     } else {
-        eprintln!(
-            "\n!!!!!!!! SKIPPED: the mediapipe 0.10.21 wheel's models are not in .cache.\n\
-             !!!!!!!! Run `bash scripts/setup-python.sh` (npm test does) to fetch them.\n"
+        models_support::skip(
+            "the mediapipe 0.10.21 wheel's models in .cache",
+            "Run `bash scripts/setup-python.sh` (npm test does) to fetch them.",
         );
         None
     }

@@ -4,6 +4,9 @@
 //! (scripts/gen_torchscript_fixtures.py), and broken archives refused by name.
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -68,7 +71,10 @@ fn silero_jit() -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("\n!!!!!!!! SKIPPED: silero_vad.jit of `silero-vad` is not installed (bash scripts/setup-python.sh)\n");
+        models_support::skip(
+            "silero_vad.jit of `silero-vad`",
+            "Run `bash scripts/setup-python.sh` (npm test does).",
+        );
         None
     }
 }

@@ -4,6 +4,9 @@
 //! padding and shape constants beside float and int8 weights).
 #![cfg(not(target_arch = "wasm32"))]
 
+#[path = "support/models.rs"]
+mod models_support;
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +28,10 @@ fn package_file(package: &str, rel: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("\n!!!!!!!! SKIPPED: {rel} of `{package}` is not installed (bash scripts/setup-python.sh)\n");
+        models_support::skip(
+            &format!("{rel} of `{package}`"),
+            "Run `bash scripts/setup-python.sh` (npm test does).",
+        );
         None
     }
 }
