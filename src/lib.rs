@@ -6,10 +6,12 @@
 //! touches wasm-bindgen, and it is compiled only for wasm32.
 
 pub mod analysis;
+pub mod build;
 pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;

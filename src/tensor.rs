@@ -15,9 +15,11 @@ pub struct Tensor {
 
 /// What a tensor list shows: everything but the values.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorInfo {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub numel: usize,
     /// Bytes the tensor occupies in its source file.
@@ -31,6 +33,7 @@ pub struct TensorInfo {
 /// 158 one-element int64 constants before its first weight), and a tensor list that puts
 /// weights first, or picks one to show, needs to tell them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum TensorRole {
     /// Floating values (or stored quantized codes: a ggml block type, integer codes

@@ -200,6 +200,10 @@ fn collect_ops(g: &GraphProto, out: &mut HashSet<String>) {
     }
 }
 
+/// Which weights the writer quantizes: None for a weight to quantize, else why it stays
+/// float (by the name the reader lists it under).
+pub type Select<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// A rewritten weight: the initializers and nodes that stand for it.
 struct Rewrite {
     inits: Vec<TensorProto>,
@@ -220,6 +224,9 @@ struct Ctx<'a, S: ?Sized> {
     seen: HashSet<String>,
     report: Vec<ExportedTensor>,
     needs_bf16_cast: bool,
+    /// Which weights to quantize (by the name the reader lists them under), and why the
+    /// others stay float; None quantizes every float weight.
+    select: Option<&'a Select<'a>>,
 }
 
 impl<S: TensorStore + ?Sized> Ctx<'_, S> {
@@ -345,7 +352,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
                 t.dims, info.shape
             )));
         }
-        if let Some(why) = keep_reason(&info) {
+        if let Some(why) = keep_reason(&info).or_else(|| self.select.and_then(|f| f(&store_name))) {
             self.report.push(ExportedTensor::kept(
                 &info,
                 format!("{} initializer, unchanged", dt.as_str_name()),
@@ -564,6 +571,17 @@ pub fn write<S: TensorStore + ?Sized>(
     store: &S,
     scheme: &Scheme,
 ) -> Result<Exported> {
+    write_selected(source, store, scheme, None)
+}
+
+/// As [`write`], quantizing only the weights `select` returns None for (it returns why
+/// a weight stays float): the whole-model runs' exclusions and their choice of weights.
+pub fn write_selected<S: TensorStore + ?Sized>(
+    source: OnnxSource<'_>,
+    store: &S,
+    scheme: &Scheme,
+    select: Option<&Select<'_>>,
+) -> Result<Exported> {
     let l = linear_for(
         scheme,
         ExportFormat::Onnx,
@@ -599,6 +617,7 @@ pub fn write<S: TensorStore + ?Sized>(
         seen: HashSet::new(),
         report: Vec::new(),
         needs_bf16_cast: false,
+        select,
     };
     ctx.graph(&mut graph, "")?;
     ctx.inline_graph(&mut graph)?;

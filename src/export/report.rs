@@ -9,6 +9,7 @@ use crate::tensor::{DType, TensorInfo};
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Onnx,
@@ -76,6 +77,7 @@ impl ExportFormat {
 
 /// What a writer did, tensor by tensor.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ExportReport {
     pub format: ExportFormat,
     /// The scheme asked for (canonical string).
@@ -90,9 +92,11 @@ pub struct ExportReport {
 
 /// One source tensor in the written file.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ExportedTensor {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     /// The source's element type.
     pub dtype: DType,
     /// What the file holds for it, e.g. `Q4_0`, `F32`, `INT8 codes, 64 scales along axis 0`.
@@ -100,10 +104,12 @@ pub struct ExportedTensor {
     /// True when the requested scheme was applied to it.
     pub quantized: bool,
     /// Why it was stored otherwise (a fallback, a tensor kept as it was), or a caveat.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Metrics of the stored values against the source's, as `quantscope quantize --json`
     /// prints them for the scheme in `summary.scheme`; absent when stored exactly.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<TensorSummary>,
 }

@@ -41,6 +41,18 @@ pub(crate) enum Layout {
 }
 
 impl Entry {
+    /// A tensor decoded when its file was opened, held in memory.
+    pub(crate) fn decoded(t: Tensor) -> Entry {
+        Entry {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype,
+            offset: 0,
+            nbytes: 0,
+            layout: Layout::Memory(Arc::new(t)),
+        }
+    }
+
     pub(crate) fn info(&self) -> TensorInfo {
         TensorInfo {
             name: self.name.clone(),

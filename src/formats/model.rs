@@ -13,6 +13,7 @@ use crate::tensor::{Tensor, TensorInfo, TensorRole};
 
 /// The container a model came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Safetensors,
@@ -46,6 +47,7 @@ pub struct Model {
 /// What a graph looks like, without its weights: how many nodes, which operators, and
 /// which weight feeds which node.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct GraphSummary {
     /// Nodes in the main graph and in every subgraph (If/Loop/Scan bodies).
     pub node_count: usize,
@@ -61,6 +63,7 @@ pub struct GraphSummary {
 
 /// One node of a graph, named as its file names it (or `op_type#index` when unnamed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct NodeRef {
     pub node: String,
     pub op_type: String,
@@ -69,6 +72,7 @@ pub struct NodeRef {
 /// Quantization parameters a file stores beside a tensor's integer codes:
 /// real = scale * (code - zero_point), per tensor or per slice along `quantized_dimension`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct StoredQuantization {
     /// The integer type of the stored codes (e.g. "I8").
     pub code_dtype: String,
@@ -79,20 +83,27 @@ pub struct StoredQuantization {
     /// TF.js's affine form, (scale, min) per slot in f64 as its manifest stores them:
     /// real = code * scale + min (its nudged `min` makes `zero_points` exact integers,
     /// but the reals are computed this way). Empty for scale/zero-point formats.
+    #[cfg_attr(feature = "ts-types", ts(optional, as = "Option<Vec<(f64, f64)>>"))]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub affine: Vec<(f64, f64)>,
 }
 
 /// What `inspect` and the page's tensor list show.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ModelInfo {
     pub format: Format,
     pub tensors: Vec<TensorInfo>,
     pub metadata: BTreeMap<String, String>,
     pub total_params: usize,
     pub total_bytes: usize,
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphSummary>,
+    #[cfg_attr(
+        feature = "ts-types",
+        ts(as = "Option<BTreeMap<String, StoredQuantization>>", optional)
+    )]
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub quantization: BTreeMap<String, StoredQuantization>,
 }
@@ -146,18 +157,35 @@ impl Model {
     }
 
     pub fn info(&self) -> ModelInfo {
-        let tensors = with_roles(
+        ModelInfo::new(
+            self.format,
             self.tensors.iter().map(Tensor::info).collect(),
-            &self.quantization,
-        );
+            self.metadata.clone(),
+            self.graph.clone(),
+            self.quantization.clone(),
+        )
+    }
+}
+
+impl ModelInfo {
+    /// The listing of `tensors` with their totals, each tensor's role as the stored
+    /// quantization tells it (integer codes stored with their scales are weights).
+    pub fn new(
+        format: Format,
+        tensors: Vec<TensorInfo>,
+        metadata: BTreeMap<String, String>,
+        graph: Option<GraphSummary>,
+        quantization: BTreeMap<String, StoredQuantization>,
+    ) -> ModelInfo {
+        let tensors = with_roles(tensors, &quantization);
         ModelInfo {
-            format: self.format,
+            format,
             total_params: tensors.iter().map(|t| t.numel).sum(),
             total_bytes: tensors.iter().map(|t| t.size_bytes).sum(),
             tensors,
-            metadata: self.metadata.clone(),
-            graph: self.graph.clone(),
-            quantization: self.quantization.clone(),
+            metadata,
+            graph,
+            quantization,
         }
     }
 }

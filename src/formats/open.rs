@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use super::index::{
     check_gguf_splits, check_shards, describe_head, is_zip, read_index, zip_kind, Entry, Layout,
@@ -24,7 +23,7 @@ use super::model::{
 use super::source::{ByteSource, InMemory};
 use super::{ggml_legacy, gguf, npy, onnx, pytorch, safetensors, tfjs, tflite, torchscript};
 use crate::error::{Error, Result};
-use crate::tensor::{Tensor, TensorInfo};
+use crate::tensor::Tensor;
 
 /// Tells the format from the first bytes of a file. A zip archive is an .npz or a
 /// PyTorch checkpoint depending on what it holds, which [`open`] looks at; here any
@@ -119,18 +118,7 @@ struct Piece {
 impl Piece {
     /// A model decoded whole: its tensors held in memory.
     fn decoded(name: &str, model: Model) -> Piece {
-        let entries = model
-            .tensors
-            .into_iter()
-            .map(|t| Entry {
-                name: t.name.clone(),
-                shape: t.shape.clone(),
-                dtype: t.dtype,
-                offset: 0,
-                nbytes: 0,
-                layout: Layout::Memory(Arc::new(t)),
-            })
-            .collect();
+        let entries = model.tensors.into_iter().map(Entry::decoded).collect();
         Piece {
             name: name.to_string(),
             part: Part {
@@ -310,17 +298,7 @@ impl ModelFile {
                         layout: Layout::Plain,
                     },
                 ),
-                None => (
-                    main,
-                    Entry {
-                        name: t.name.clone(),
-                        shape: t.shape.clone(),
-                        dtype: t.dtype,
-                        offset: 0,
-                        nbytes: 0,
-                        layout: Layout::Memory(Arc::new(t)),
-                    },
-                ),
+                None => (main, Entry::decoded(t)),
             })
             .collect();
         Ok(ModelFile::new(
@@ -523,19 +501,13 @@ fn order_gguf_splits<T>(pieces: &mut [(Piece, T)]) -> Result<()> {
 
 impl TensorStore for ModelFile {
     fn info(&self) -> ModelInfo {
-        let tensors: Vec<TensorInfo> = super::model::with_roles(
+        ModelInfo::new(
+            self.format,
             self.entries.iter().map(|(_, e)| e.info()).collect(),
-            &self.quantization,
-        );
-        ModelInfo {
-            format: self.format,
-            total_params: tensors.iter().map(|t| t.numel).sum(),
-            total_bytes: tensors.iter().map(|t| t.size_bytes).sum(),
-            tensors,
-            metadata: self.metadata.clone(),
-            graph: self.graph.clone(),
-            quantization: self.quantization.clone(),
-        }
+            self.metadata.clone(),
+            self.graph.clone(),
+            self.quantization.clone(),
+        )
     }
 
     fn gguf_metadata(&self) -> &[RawKv] {
