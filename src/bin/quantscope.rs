@@ -205,6 +205,20 @@ fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// A progress bar for work in stages whose lengths are known only as each starts
+/// (`quantscope run`: float run, quantized run, isolated runs); labelled by its prefix.
+fn stage_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0).with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
 /// A model whose tensor reads advance a progress bar: the writers read each tensor
 /// once, in order, so this shows their progress without their knowing of it.
 struct Progress<'a> {
@@ -459,13 +473,26 @@ fn run_model(a: RunArgs) -> Result<(), String> {
         seed: a.seed,
         given,
     };
-    let mut session = graph::Session::open(&bytes, &ext, &options).map_err(|e| e.to_string())?;
+    // One bar through the run's stages (float run, quantized run, isolated runs).
+    let bar = stage_bar();
+    let mut step = |s: graph::Step| {
+        if bar.prefix() != s.stage {
+            bar.set_prefix(s.stage);
+            bar.reset();
+        }
+        bar.set_length(s.total as u64);
+        bar.set_position(s.done as u64);
+        true
+    };
+    let mut session =
+        graph::Session::open_with(&bytes, &ext, &options, &mut step).map_err(|e| e.to_string())?;
     let policy = session
         .uniform_policy(&scheme, &a.exclude)
         .map_err(|e| e.to_string())?;
     let report = session
-        .run(&policy, &mode, !a.no_isolated)
+        .run_with(&policy, &mode, !a.no_isolated, &mut step)
         .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
     if let Some(out) = &a.output {
         let written = graph::export::write_qdq(&bytes, &ext, &session, &scheme, &report)
             .map_err(|e| e.to_string())?;
