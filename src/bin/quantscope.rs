@@ -47,11 +47,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print the tensor list as CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
     /// Quantize tensors with a scheme and print per-tensor error metrics; with -o, write
-    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors).
+    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors;
+    /// NAME-weights_manifest.json: TF.js weights with their .bin shards beside it).
     Quantize {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -62,10 +66,13 @@ enum Command {
         #[arg(long, short)]
         tensor: Vec<String>,
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
-        /// Write the quantized model here; the format follows the extension
-        /// (.onnx, .gguf, .safetensors). See docs/EXPORT.md.
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+        /// Write the quantized model here; the format follows the name (.onnx, .gguf,
+        /// .safetensors, NAME-weights_manifest.json for TF.js). See docs/EXPORT.md.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// With -o: also write the JSON report of every tensor (what was stored, metrics).
@@ -114,8 +121,11 @@ enum Command {
         #[arg(long, default_value = "asym")]
         activations: String,
         /// Print JSON instead of a summary.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print every output of the shown row as CSV (index, float, int8, error).
+        #[arg(long)]
+        csv: bool,
     },
     /// Run an ONNX model float and quantized on the same inputs and print the error at
     /// every node: accumulated (whole model quantized) and isolated (only that node's
@@ -165,6 +175,83 @@ struct RunArgs {
     json: bool,
     #[arg(long)]
     csv: bool,
+}
+
+/// How a command prints its result.
+#[derive(Clone, Copy)]
+enum Output {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A progress bar on stderr for work over `len` items (tensors, or tensor x scheme
+/// pairs). indicatif draws nothing when stderr is not a terminal, so pipes, files and
+/// the tests see only the result; one item needs no bar.
+fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    if len < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    // Cleared when dropped too: an error then prints on a clean line.
+    let bar =
+        indicatif::ProgressBar::new(len as u64).with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}} {{wide_msg}}"
+        ))
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A progress bar for work in stages whose lengths are known only as each starts
+/// (`quantscope run`: float run, quantized run, isolated runs); labelled by its prefix.
+fn stage_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0).with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A model whose tensor reads advance a progress bar: the writers read each tensor
+/// once, in order, so this shows their progress without their knowing of it.
+struct Progress<'a> {
+    inner: &'a ModelFile,
+    bar: indicatif::ProgressBar,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a ModelFile, what: &str) -> Self {
+        let bar = progress(inner.info().tensors.len(), what);
+        Progress { inner, bar }
+    }
+}
+
+impl TensorStore for Progress<'_> {
+    fn info(&self) -> ModelInfo {
+        self.inner.info()
+    }
+
+    fn load(&self, name: &str) -> quantscope::Result<std::borrow::Cow<'_, quantscope::Tensor>> {
+        self.bar.set_message(name.to_string());
+        let t = self.inner.load(name);
+        self.bar.inc(1);
+        t
+    }
+
+    fn gguf_metadata(&self) -> &[quantscope::formats::RawKv] {
+        self.inner.gguf_metadata()
+    }
+
+    fn onnx_source(&self) -> quantscope::Result<Option<quantscope::formats::OnnxSource<'_>>> {
+        self.inner.onnx_source()
+    }
 }
 
 fn main() -> ExitCode {
@@ -231,10 +318,12 @@ fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Inspect { files, json } => {
+        Command::Inspect { files, json, csv } => {
             let info = load(&files)?.info();
             if json {
                 print_json(&info)?;
+            } else if csv {
+                print_inspect_csv(&info);
             } else {
                 print_inspect(&info);
             }
@@ -244,6 +333,7 @@ fn run(cli: Cli) -> Result<(), String> {
             scheme,
             tensor,
             json,
+            csv,
             output,
             report,
         } => {
@@ -254,18 +344,33 @@ fn run(cli: Cli) -> Result<(), String> {
                         "-o writes the whole model; --tensor cannot be combined with it".into(),
                     );
                 }
-                return export_model(&files, &scheme, &out, report.as_deref(), json);
+                let style = if json {
+                    Output::Json
+                } else if csv {
+                    Output::Csv
+                } else {
+                    Output::Table
+                };
+                return export_model(&files, &scheme, &out, report.as_deref(), style);
             }
             let model = load(&files)?;
-            let rows = tensor_names(&model, tensor)
+            let names = tensor_names(&model, tensor);
+            let bar = progress(names.len(), "quantizing");
+            let rows = names
                 .iter()
                 .map(|n| {
+                    bar.set_message(n.clone());
                     let t = model.load(n).map_err(|e| e.to_string())?;
-                    analysis::summarize(&t, &scheme).map_err(|e| e.to_string())
+                    let r = analysis::summarize(&t, &scheme).map_err(|e| e.to_string());
+                    bar.inc(1);
+                    r
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            bar.finish_and_clear();
             if json {
                 print_json(&rows)?;
+            } else if csv {
+                print_csv(&rows);
             } else {
                 print_summary(&rows);
             }
@@ -285,12 +390,16 @@ fn run(cli: Cli) -> Result<(), String> {
             let model = load(std::slice::from_ref(&file))?;
             let names = tensor_names(&model, tensor);
             let mut rows = Vec::with_capacity(names.len() * schemes.len());
+            let bar = progress(names.len() * schemes.len(), "comparing");
             for n in &names {
+                bar.set_message(n.clone());
                 let t = model.load(n).map_err(|e| e.to_string())?;
                 for s in &schemes {
                     rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
+                    bar.inc(1);
                 }
             }
+            bar.finish_and_clear();
             if json {
                 print_json(&rows)?;
             } else if csv {
@@ -309,6 +418,7 @@ fn run(cli: Cli) -> Result<(), String> {
             row,
             activations,
             json,
+            csv,
         } => {
             let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
             let act = ActQuant::parse(&activations).map_err(|e| e.to_string())?;
@@ -325,6 +435,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&r)?;
+            } else if csv {
+                println!("index,float,int8,error");
+                for (i, (f, q)) in r.float_out.iter().zip(&r.int8_out).enumerate() {
+                    println!("{i},{f},{q},{}", q - f);
+                }
             } else {
                 print_layer(&r);
             }
@@ -358,13 +473,26 @@ fn run_model(a: RunArgs) -> Result<(), String> {
         seed: a.seed,
         given,
     };
-    let mut session = graph::Session::open(&bytes, &ext, &options).map_err(|e| e.to_string())?;
+    // One bar through the run's stages (float run, quantized run, isolated runs).
+    let bar = stage_bar();
+    let mut step = |s: graph::Step| {
+        if bar.prefix() != s.stage {
+            bar.set_prefix(s.stage);
+            bar.reset();
+        }
+        bar.set_length(s.total as u64);
+        bar.set_position(s.done as u64);
+        true
+    };
+    let mut session =
+        graph::Session::open_with(&bytes, &ext, &options, &mut step).map_err(|e| e.to_string())?;
     let policy = session
         .uniform_policy(&scheme, &a.exclude)
         .map_err(|e| e.to_string())?;
     let report = session
-        .run(&policy, &mode, !a.no_isolated)
+        .run_with(&policy, &mode, !a.no_isolated, &mut step)
         .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
     if let Some(out) = &a.output {
         let written = graph::export::write_qdq(&bytes, &ext, &session, &scheme, &report)
             .map_err(|e| e.to_string())?;
@@ -405,12 +533,43 @@ fn export_model(
     scheme: &Scheme,
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
-    json: bool,
+    style: Output,
 ) -> Result<(), String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
-    let model = load(files)?;
+    let loaded = load(files)?;
+    let model = Progress::new(&loaded, "writing");
     let report = match format {
+        ExportFormat::Tfjs => {
+            // The manifest is the file named; its shards go beside it.
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name
+                .strip_suffix("-weights_manifest.json")
+                .or_else(|| name.strip_suffix(".weights_manifest.json"))
+                .or_else(|| name.strip_suffix("weights_manifest.json"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("model");
+            export::tfjs::write(&model, scheme, stem, export::tfjs::DEFAULT_SHARD_BYTES).and_then(
+                |files| {
+                    let write = |n: &str, b: &[u8]| {
+                        let p = out.with_file_name(n);
+                        std::fs::write(&p, b).map_err(|e| {
+                            quantscope::Error::Invalid(format!("{}: {e}", p.display()))
+                        })
+                    };
+                    std::fs::write(out, &files.manifest.1).map_err(|e| {
+                        quantscope::Error::Invalid(format!("{}: {e}", out.display()))
+                    })?;
+                    for (n, b) in &files.shards {
+                        write(n, b)?;
+                    }
+                    Ok(files.report)
+                },
+            )
+        }
         ExportFormat::Gguf => {
             // Streamed: one tensor at a time goes to the file.
             let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -439,8 +598,29 @@ fn export_model(
         let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    if json {
-        return print_json(&report);
+    model.bar.finish_and_clear();
+    match style {
+        Output::Json => return print_json(&report),
+        Output::Csv => {
+            println!("name,dtype,shape,stored,quantized,sqnr_db,bits_per_weight,note");
+            for t in &report.tensors {
+                let (sqnr, bpw) = match &t.summary {
+                    Some(s) => (s.metrics.sqnr_db.to_string(), s.bits_per_weight.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                println!(
+                    "{},{},{},{},{},{sqnr},{bpw},{}",
+                    csv_field(&t.name),
+                    t.dtype,
+                    csv_field(&shape(&t.shape)),
+                    csv_field(&t.stored),
+                    t.quantized,
+                    csv_field(t.note.as_deref().unwrap_or(""))
+                );
+            }
+            return Ok(());
+        }
+        Output::Table => {}
     }
     let w = report
         .tensors
@@ -504,16 +684,38 @@ fn print_compare(rows: &[TensorSummary]) {
     }
 }
 
+/// One CSV field: quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The tensor list as CSV: shape as its JSON array, sizes in elements and bytes.
+fn print_inspect_csv(info: &ModelInfo) {
+    println!("name,shape,dtype,numel,size_bytes,role");
+    for t in &info.tensors {
+        let role = serde_json::to_value(t.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{},{},{},{},{},{role}",
+            csv_field(&t.name),
+            csv_field(&format!("{:?}", t.shape).replace(' ', "")),
+            t.dtype,
+            t.numel,
+            t.size_bytes
+        );
+    }
+}
+
 /// CSV with full-precision numbers (Rust's shortest round-trip form); names are quoted
 /// when they hold a comma or quote.
 fn print_csv(rows: &[TensorSummary]) {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
+    let quote = |s: &str| csv_field(s);
     println!("name,scheme,numel,mse,sqnr_db,cosine,max_abs_error,bits_per_weight,packed_bytes");
     for r in rows {
         println!(

@@ -16,6 +16,7 @@ pub mod onnx;
 pub mod report;
 pub mod rules;
 pub mod safetensors;
+pub mod tfjs;
 
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -48,6 +49,10 @@ pub fn export<S: TensorStore + ?Sized>(
             Ok(Exported { bytes, report })
         }
         ExportFormat::Safetensors => safetensors::write(store, scheme),
+        ExportFormat::Tfjs => Err(Error::Export {
+            format: "TF.js",
+            reason: "TF.js weights are a manifest and .bin shards, several files: write them with export::tfjs::write".into(),
+        }),
     }
 }
 
@@ -70,7 +75,7 @@ mod tests {
         assert_eq!(ExportFormat::parse(".onnx").unwrap(), ExportFormat::Onnx);
         let e = ExportFormat::from_file_name("model.bin").unwrap_err();
         assert!(
-            e.to_string().contains(".onnx, .gguf or .safetensors"),
+            e.to_string().contains(".onnx, .gguf, .safetensors or"),
             "{e}"
         );
         assert!(ExportFormat::from_file_name("noext").is_err());
@@ -181,12 +186,14 @@ mod tests {
                     ExportFormat::Onnx => (export(&onnx, f, &scheme), shapes.len()),
                     ExportFormat::Gguf => (export(&four, f, &scheme), shapes.len() - 1),
                     ExportFormat::Safetensors => (export(&st, f, &scheme), shapes.len()),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 };
                 // Which combinations must work: the format has the scheme and its axis exists.
                 let expressible = match f {
                     ExportFormat::Gguf => matches!(s, "q4_0" | "q6_k" | "fp16"),
                     ExportFormat::Onnx => s.starts_with("int") || s.starts_with("uint"),
                     ExportFormat::Safetensors => !s.starts_with('q'),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 } && s != "int8-sym-ch3";
                 match r {
                     Ok(e) => {

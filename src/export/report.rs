@@ -15,9 +15,12 @@ pub enum ExportFormat {
     Onnx,
     Gguf,
     Safetensors,
+    /// A TF.js weights manifest and its .bin shards (`export::tfjs::write`: several files).
+    Tfjs,
 }
 
 impl ExportFormat {
+    /// The single-file writers (`export::export`); TF.js writes several files.
     pub const ALL: [ExportFormat; 3] = [
         ExportFormat::Onnx,
         ExportFormat::Gguf,
@@ -27,6 +30,9 @@ impl ExportFormat {
     /// `onnx`, `gguf` or `safetensors` (any case).
     pub fn parse(s: &str) -> Result<ExportFormat> {
         let lower = s.trim().trim_start_matches('.').to_ascii_lowercase();
+        if lower == "tfjs" {
+            return Ok(ExportFormat::Tfjs);
+        }
         Self::ALL
             .into_iter()
             .find(|f| f.name() == lower)
@@ -39,10 +45,13 @@ impl ExportFormat {
 
     /// The format a file name asks for, by its extension.
     pub fn from_file_name(name: &str) -> Result<ExportFormat> {
+        if name.to_ascii_lowercase().ends_with("weights_manifest.json") {
+            return Ok(ExportFormat::Tfjs);
+        }
         let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         ExportFormat::parse(ext).map_err(|_| {
             Error::Invalid(format!(
-                "cannot tell the output format of `{name}`: name it .onnx, .gguf or .safetensors"
+                "cannot tell the output format of `{name}`: name it .onnx, .gguf, .safetensors or <name>-weights_manifest.json (TF.js)"
             ))
         })
     }
@@ -52,6 +61,7 @@ impl ExportFormat {
             ExportFormat::Onnx => "onnx",
             ExportFormat::Gguf => "gguf",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "tfjs",
         }
     }
 
@@ -60,6 +70,7 @@ impl ExportFormat {
             ExportFormat::Onnx => "ONNX",
             ExportFormat::Gguf => "GGUF",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "TF.js",
         }
     }
 }

@@ -60,6 +60,7 @@ impl Entry {
             dtype: self.dtype,
             numel: self.shape.iter().product(),
             size_bytes: self.dtype.bytes_for(self.shape.iter().product()),
+            role: crate::tensor::TensorRole::of(self.dtype, self.shape.iter().product(), false),
         }
     }
 
@@ -136,6 +137,8 @@ pub(crate) fn is_zip(bytes: &[u8]) -> bool {
 pub(crate) enum ZipKind {
     /// torch.save's archive: the folder that holds data.pkl (with its trailing `/`).
     Pytorch(String),
+    /// torch.jit.save's archive (data.pkl, constants.pkl, code/): the same folder.
+    Torchscript(String),
     Npz,
 }
 
@@ -145,16 +148,24 @@ pub(crate) fn zip_kind(bytes: &[u8], name: &str) -> Result<ZipKind> {
         reason: e.to_string(),
     })?;
     let names: Vec<&str> = zip.file_names().collect();
-    // torch.save writes `<archive>/data.pkl` first; TorchScript archives also have one
-    // but keep their weights in `__torch__` objects, which the unpickler refuses by name.
+    // torch.save writes `<archive>/data.pkl` first; TorchScript archives also have one,
+    // and beside it a constants.pkl and the scripted code (their weights are attributes
+    // of `__torch__` objects, which only the TorchScript reader accepts).
     if let Some(pkl) = names
         .iter()
         .filter(|n| *n == &"data.pkl" || n.ends_with("/data.pkl"))
         .min_by_key(|n| n.len())
     {
-        return Ok(ZipKind::Pytorch(
-            pkl.trim_end_matches("data.pkl").to_string(),
-        ));
+        let prefix = pkl.trim_end_matches("data.pkl").to_string();
+        let constants = format!("{prefix}constants.pkl");
+        let code = format!("{prefix}code/");
+        if names
+            .iter()
+            .any(|n| *n == constants || n.starts_with(&code))
+        {
+            return Ok(ZipKind::Torchscript(prefix));
+        }
+        return Ok(ZipKind::Pytorch(prefix));
     }
     Ok(ZipKind::Npz)
 }

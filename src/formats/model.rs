@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::source::ByteSource;
 use crate::error::{Error, Result};
-use crate::tensor::{Tensor, TensorInfo};
+use crate::tensor::{Tensor, TensorInfo, TensorRole};
 
 /// The container a model came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -23,6 +23,12 @@ pub enum Format {
     Tflite,
     Pytorch,
     Gguf,
+    /// TensorFlow.js: model.json (or a weights manifest) and its .bin weight shards.
+    Tfjs,
+    /// A TorchScript archive (torch.jit.save).
+    Torchscript,
+    /// The legacy ggml container (`lmgg` magic: whisper.cpp's models).
+    Ggml,
 }
 
 /// Every tensor of one file, decoded to f32, plus the file's free-form metadata.
@@ -74,6 +80,12 @@ pub struct StoredQuantization {
     pub zero_points: Vec<i64>,
     /// The axis the parameters vary along; meaningful when there is more than one scale.
     pub quantized_dimension: usize,
+    /// TF.js's affine form, (scale, min) per slot in f64 as its manifest stores them:
+    /// real = code * scale + min (its nudged `min` makes `zero_points` exact integers,
+    /// but the reals are computed this way). Empty for scale/zero-point formats.
+    #[cfg_attr(feature = "ts-types", ts(optional, as = "Option<Vec<(f64, f64)>>"))]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affine: Vec<(f64, f64)>,
 }
 
 /// What `inspect` and the page's tensor list show.
@@ -94,6 +106,35 @@ pub struct ModelInfo {
     )]
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub quantization: BTreeMap<String, StoredQuantization>,
+}
+
+impl ModelInfo {
+    /// The tensor a viewer shows first: the largest weight (by element count; the first
+    /// listed among equals), or the largest tensor when there is no weight at all.
+    pub fn largest_weight(&self) -> Option<&TensorInfo> {
+        let largest = |role: Option<TensorRole>| {
+            self.tensors
+                .iter()
+                .filter(|t| role.is_none_or(|r| t.role == r))
+                .rev()
+                .max_by_key(|t| t.numel)
+        };
+        largest(Some(TensorRole::Weight)).or_else(|| largest(None))
+    }
+}
+
+/// Tensor listings with each role as the file's stored quantization tells it: integer
+/// codes stored with their scales are weights.
+pub(crate) fn with_roles(
+    mut tensors: Vec<TensorInfo>,
+    quantization: &BTreeMap<String, StoredQuantization>,
+) -> Vec<TensorInfo> {
+    for t in &mut tensors {
+        if quantization.contains_key(&t.name) {
+            t.role = TensorRole::of(t.dtype, t.numel, true);
+        }
+    }
+    tensors
 }
 
 impl Model {
@@ -127,7 +168,8 @@ impl Model {
 }
 
 impl ModelInfo {
-    /// The listing of `tensors` with their totals.
+    /// The listing of `tensors` with their totals, each tensor's role as the stored
+    /// quantization tells it (integer codes stored with their scales are weights).
     pub fn new(
         format: Format,
         tensors: Vec<TensorInfo>,
@@ -135,6 +177,7 @@ impl ModelInfo {
         graph: Option<GraphSummary>,
         quantization: BTreeMap<String, StoredQuantization>,
     ) -> ModelInfo {
+        let tensors = with_roles(tensors, &quantization);
         ModelInfo {
             format,
             total_params: tensors.iter().map(|t| t.numel).sum(),

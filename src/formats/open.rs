@@ -21,7 +21,7 @@ use super::model::{
     Format, GraphSummary, Model, ModelInfo, OnnxSource, RawKv, StoredQuantization, TensorStore,
 };
 use super::source::{ByteSource, InMemory};
-use super::{gguf, npy, onnx, pytorch, safetensors, tflite};
+use super::{ggml_legacy, gguf, npy, onnx, pytorch, safetensors, tfjs, tflite, torchscript};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -33,15 +33,20 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Npy)
     } else if bytes.starts_with(gguf::MAGIC) {
         Some(Format::Gguf)
+    } else if ggml_legacy::looks_like(bytes) {
+        Some(Format::Ggml)
     } else if is_zip(bytes) {
         match zip_kind(bytes, "") {
             Ok(ZipKind::Pytorch(_)) => Some(Format::Pytorch),
+            Ok(ZipKind::Torchscript(_)) => Some(Format::Torchscript),
             _ => Some(Format::Npz),
         }
     } else if pytorch::is_legacy(bytes) {
         Some(Format::Pytorch)
     } else if tflite::looks_like(bytes) {
         Some(Format::Tflite)
+    } else if tfjs::looks_like(bytes) {
+        Some(Format::Tfjs)
     } else if safetensors::looks_like(bytes) {
         Some(Format::Safetensors)
     } else if onnx::looks_like(bytes) {
@@ -62,6 +67,7 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         // reported as such rather than as a broken .npz.
         return match zip_kind(bytes, name)? {
             ZipKind::Pytorch(_) => pytorch::read(bytes, name),
+            ZipKind::Torchscript(_) => torchscript::read(bytes, name),
             ZipKind::Npz => npy::read_npz(bytes, name),
         };
     }
@@ -73,6 +79,10 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         Some(Format::Tflite) => tflite::read(bytes),
         Some(Format::Pytorch) => pytorch::read(bytes, name),
         Some(Format::Gguf) => gguf::read(bytes, name),
+        // A lone model.json: the reader names the shards it needs.
+        Some(Format::Tfjs) => tfjs::read(&[(name, bytes)]),
+        Some(Format::Torchscript) => torchscript::read(bytes, name),
+        Some(Format::Ggml) => ggml_legacy::read(bytes, name),
         None => Err(Error::UnknownFormat {
             name: name.to_string(),
             head: describe_head(bytes),
@@ -186,6 +196,11 @@ impl ModelFile {
                 return Err(Error::EmptyFile(name.clone()));
             }
         }
+        // A TF.js model.json (or weights manifest) among them: the others are its weight
+        // shards, whose bytes are no format of their own (and may look like one).
+        if let Some(main) = Self::tfjs_manifest(&files)? {
+            return Self::open_tfjs(files, main);
+        }
         // ONNX has no magic number: tell it the way `detect` does, after the formats
         // that have one (the first 16 bytes are all any of those checks read).
         let onnx_files = files
@@ -208,6 +223,50 @@ impl ModelFile {
                     .join(", ")
             ))),
         }
+    }
+
+    /// Which file is a TF.js manifest: one named as TF.js names them, or a JSON file
+    /// (by its first byte) that holds a `weightsManifest`. Shards are not read for this.
+    fn tfjs_manifest(files: &[(String, Box<dyn ByteSource>)]) -> Result<Option<usize>> {
+        for (i, (name, src)) in files.iter().enumerate() {
+            if tfjs::is_manifest_name(name) {
+                return Ok(Some(i));
+            }
+            let head = src.read_at(0, src.len().min(16) as usize)?;
+            let text = head.trim_ascii_start();
+            if (text.starts_with(b"{") || text.starts_with(b"["))
+                && !name.ends_with(".index.json")
+                && tfjs::looks_like(&whole(name, &**src)?)
+            {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A TF.js model: the manifest and its shards read whole and decoded.
+    fn open_tfjs(files: Vec<(String, Box<dyn ByteSource>)>, main: usize) -> Result<ModelFile> {
+        let bytes = files
+            .iter()
+            .map(|(n, s)| whole(n, &**s))
+            .collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&str, &[u8])> = files
+            .iter()
+            .zip(&bytes)
+            .map(|((n, _), b)| (n.as_str(), &**b))
+            .collect();
+        let piece = Piece::decoded(&files[main].0, tfjs::read(&named)?);
+        let entries = piece.part.entries.into_iter().map(|e| (main, e)).collect();
+        Ok(ModelFile::new(
+            piece.part.format,
+            piece.part.metadata,
+            piece.graph,
+            piece.quantization,
+            Vec::new(),
+            files.into_iter().map(|(n, _)| (n, None)).collect(),
+            None,
+            entries,
+        ))
     }
 
     /// An ONNX model, with its external data files if any: the model file is read whole

@@ -38,6 +38,10 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Model> {
     }
     match zip_kind(bytes, name)? {
         ZipKind::Pytorch(prefix) => read_zip(bytes, name, &prefix),
+        // Dispatched by `open` to the TorchScript reader, which builds on this one.
+        ZipKind::Torchscript(_) => Err(Error::Pytorch(format!(
+            "`{name}` is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; open it with formats::open"
+        ))),
         ZipKind::Npz => Err(Error::Pytorch(format!(
             "`{name}` is a zip archive without a data.pkl record"
         ))),
@@ -45,9 +49,9 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Model> {
 }
 
 /// Where a storage's bytes are and in which byte order.
-struct StorageBytes<'a> {
-    by_key: HashMap<String, std::borrow::Cow<'a, [u8]>>,
-    big_endian: bool,
+pub(crate) struct StorageBytes<'a> {
+    pub by_key: HashMap<String, std::borrow::Cow<'a, [u8]>>,
+    pub big_endian: bool,
 }
 
 fn read_zip(bytes: &[u8], name: &str, prefix: &str) -> Result<Model> {
@@ -251,7 +255,7 @@ fn build(heap: &Heap, root: Id, data: &StorageBytes, file_len: usize) -> Result<
     Ok(Model::new(Format::Pytorch, tensors, metadata))
 }
 
-fn walk(
+pub(crate) fn walk(
     heap: &Heap,
     id: Id,
     path: String,
@@ -358,7 +362,7 @@ impl View {
 
 /// Reads a tensor's elements out of its storage, following its offset and strides
 /// (so non-contiguous tensors come out in row-major order).
-fn materialize(
+pub(crate) fn materialize(
     heap: &Heap,
     id: Id,
     name: String,

@@ -17,6 +17,7 @@ export type {
   StoredQuantization,
   TensorInfo,
   TensorReport,
+  TensorRole,
   TensorSummary,
 } from "./core-types";
 
