@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
+use quantscope::budget::{self, Budget, Operation};
 use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelInfo;
@@ -35,6 +36,16 @@ macro_rules! println {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Most memory one tensor's work may take, e.g. 8G, 512MiB, 1500MB (K/M/G/T are
+    /// powers of 1024, KB/MB/GB powers of 1000). Work that would need more is refused
+    /// before it starts, naming the tensor, the scheme and the figure. Default: 3/4 of
+    /// the memory available (MemAvailable on Linux; 4 GiB where it cannot be read).
+    #[arg(long, global = true, value_parser = parse_max_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_max_memory(s: &str) -> Result<u64, String> {
+    quantscope::budget::parse_size(s)
 }
 
 #[derive(Subcommand)]
@@ -182,6 +193,13 @@ fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    let budget = match cli.max_memory {
+        Some(b) => Budget::new(b, "--max-memory"),
+        None => Budget::from_available_memory(),
+    };
+    let fits = |model: &ModelFile, name: &str, scheme: &Scheme, op: Operation| {
+        budget::check_tensor(&budget, model, name, scheme, op).map_err(|e| e.to_string())
+    };
     match cli.command {
         Command::Inspect { files, json } => {
             let info = load(&files)?.info();
@@ -206,12 +224,13 @@ fn run(cli: Cli) -> Result<(), String> {
                         "-o writes the whole model; --tensor cannot be combined with it".into(),
                     );
                 }
-                return export_model(&files, &scheme, &out, report.as_deref(), json);
+                return export_model(&files, &scheme, &out, report.as_deref(), json, &budget);
             }
             let model = load(&files)?;
             let rows = tensor_names(&model, tensor)
                 .iter()
                 .map(|n| {
+                    fits(&model, n, &scheme, Operation::Summary)?;
                     let t = model.load(n).map_err(|e| e.to_string())?;
                     analysis::summarize(&t, &scheme).map_err(|e| e.to_string())
                 })
@@ -220,6 +239,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_json(&rows)?;
             } else {
                 print_summary(&rows);
+                print_notes(&rows);
             }
         }
         Command::Compare {
@@ -238,6 +258,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let names = tensor_names(&model, tensor);
             let mut rows = Vec::with_capacity(names.len() * schemes.len());
             for n in &names {
+                for s in &schemes {
+                    fits(&model, n, s, Operation::Summary)?;
+                }
                 let t = model.load(n).map_err(|e| e.to_string())?;
                 for s in &schemes {
                     rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
@@ -249,6 +272,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_csv(&rows);
             } else {
                 print_compare(&rows);
+                print_notes(&rows);
             }
         }
         Command::Layer {
@@ -272,6 +296,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 Probe::parse(&inputs).map_err(|e| e.to_string())?
             };
             let model = load(std::slice::from_ref(&file))?;
+            let rows = match &probe {
+                Probe::Data(d) => d.numel() / d.shape.last().copied().unwrap_or(1).max(1),
+                _ => batch,
+            };
+            fits(&model, &tensor, &scheme, Operation::Layer { batch: rows })?;
             let t = model.load(&tensor).map_err(|e| e.to_string())?;
             let r = layer::layer_row(&t, &scheme, &probe, batch, seed, act, 64, row)
                 .map_err(|e| e.to_string())?;
@@ -292,10 +321,14 @@ fn export_model(
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
     json: bool,
+    budget: &Budget,
 ) -> Result<(), String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
     let model = load(files)?;
+    // Streamed: the GGUF writer sends each tensor to the file as it goes.
+    export::check_budget(&model, format, scheme, budget, format == ExportFormat::Gguf)
+        .map_err(|e| e.to_string())?;
     let report = match format {
         ExportFormat::Gguf => {
             // Streamed: one tensor at a time goes to the file.
@@ -570,6 +603,18 @@ fn abbreviate(v: &[f32]) -> String {
         format!("[{}, ...]", head.join(", "))
     } else {
         format!("[{}]", head.join(", "))
+    }
+}
+
+/// The rows' notes (what a scheme did differently on a tensor), one line each.
+fn print_notes(rows: &[TensorSummary]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        if let Some(n) = &r.note {
+            if seen.insert((r.name.as_str(), n.as_str())) {
+                println!("note: {}: {n}", r.name);
+            }
+        }
     }
 }
 

@@ -167,6 +167,55 @@ pub fn export<S: TensorStore + ?Sized>(
     }
 }
 
+/// Refuses to write `store` in `format` under `scheme` when the writing would exceed
+/// `budget`, before anything is read or written: the largest tensor's encoding (its
+/// values, codes, parameters, reconstruction for the report) plus the output the
+/// writer holds in memory (ONNX and safetensors build the whole file; so does GGUF
+/// unless it is streamed to a file: `streamed`).
+pub fn check_budget<S: TensorStore + ?Sized>(
+    store: &S,
+    format: ExportFormat,
+    scheme: &Scheme,
+    budget: &crate::budget::Budget,
+    streamed: bool,
+) -> Result<()> {
+    use crate::budget::{estimate, Estimate, Operation};
+    let info = store.info();
+    let mut output = 0u64;
+    let mut worst: Option<Estimate> = None;
+    for t in &info.tensors {
+        let n = t.numel as u64;
+        if keep_reason(t).is_some() {
+            output = output.saturating_add((t.size_bytes as u64).max(n.saturating_mul(4)));
+            continue;
+        }
+        let e = estimate(t, scheme, Operation::Export, store.read_extra(&t.name));
+        let stored = e
+            .work
+            .iter()
+            .filter(|(k, _)| *k == "codes" || *k == "parameters")
+            .fold(0u64, |a, (_, b)| a.saturating_add(*b));
+        // A writer may fall back to F16 (GGUF rows that do not split into blocks).
+        output = output.saturating_add(stored.max(n.saturating_mul(2)));
+        if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+            worst = Some(e);
+        }
+    }
+    if format == ExportFormat::Onnx {
+        // The writer decodes the source model and re-encodes it.
+        output = output.saturating_add(info.total_bytes as u64);
+    }
+    if streamed {
+        output = 0;
+    }
+    let Some(mut e) = worst else {
+        return Ok(());
+    };
+    e.work.push(("output file", output));
+    e.read.push(("output file", output));
+    budget.check(&e)
+}
+
 /// Float values in the source: a float dtype, or a ggml block format (a GGUF source's
 /// quantized tensor, decoded to f32 by the reader).
 pub(crate) fn is_float_weight(d: DType) -> bool {

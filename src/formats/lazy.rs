@@ -38,6 +38,23 @@ pub(crate) enum Layout {
     /// Decoded when the file was opened (an ONNX tensor stored inside the model beside
     /// others kept in external data files); `offset`/`nbytes` are unused.
     Memory(Arc<Vec<f32>>),
+    /// A zip member compressed with deflate (a `savez_compressed` array): inflated when
+    /// the tensor is read, once per read; `offset`/`nbytes` and the inner layout then
+    /// apply to the inflated member.
+    Deflated(Box<Deflated>),
+}
+
+/// Where a deflated zip member lies in its file.
+#[derive(Clone, Debug)]
+pub(crate) struct Deflated {
+    /// The member's compressed bytes: `[start, start + compressed)` of the file.
+    pub start: u64,
+    pub compressed: u64,
+    /// Its size inflated, as the zip entry declares it (checked against the ratio
+    /// deflate can reach when it was listed).
+    pub inflated: u64,
+    /// How the tensor lies in the inflated bytes (Plain or Torch).
+    pub inner: Layout,
 }
 
 impl Entry {
@@ -62,23 +79,55 @@ impl Entry {
                 data: data.as_ref().clone(),
             });
         }
-        check_range(
-            &format!("tensor `{}`", self.name),
-            self.offset,
-            self.nbytes,
-            src.len(),
-        )?;
+        if !matches!(self.layout, Layout::Deflated(_)) {
+            check_range(
+                &format!("tensor `{}`", self.name),
+                self.offset,
+                self.nbytes,
+                src.len(),
+            )?;
+        }
         let len = usize::try_from(self.nbytes).map_err(|_| {
             Error::Invalid(format!(
                 "tensor `{}`: {} bytes do not fit in this machine's memory",
                 self.name, self.nbytes
             ))
         })?;
-        let raw = src.read_at(self.offset, len)?;
         let data = match &self.layout {
-            Layout::Plain => super::decode::decode(&raw, self.dtype),
-            Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
-            Layout::Memory(_) => unreachable!("returned above"),
+            Layout::Deflated(z) => {
+                check_range(
+                    &format!("tensor `{}`", self.name),
+                    z.start,
+                    z.compressed,
+                    src.len(),
+                )?;
+                let clen = usize::try_from(z.compressed).map_err(|_| {
+                    Error::Invalid(format!("tensor `{}`: member too large", self.name))
+                })?;
+                let packed = src.read_at(z.start, clen)?;
+                let what = format!("tensor `{}`", self.name);
+                let inflated = super::zipped::inflate(&what, &packed, z.inflated, self.offset)?;
+                drop(packed);
+                let raw = inflated.get(..len).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "tensor `{}`: its member inflates to {} bytes after the header, the tensor needs {len}",
+                        self.name,
+                        inflated.len()
+                    ))
+                })?;
+                match &z.inner {
+                    Layout::Torch(view) => view.decode(&view.gather(raw), self.dtype),
+                    _ => super::decode::decode(raw, self.dtype),
+                }
+            }
+            layout => {
+                let raw = src.read_at(self.offset, len)?;
+                match layout {
+                    Layout::Plain => super::decode::decode(&raw, self.dtype),
+                    Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
+                    Layout::Memory(_) | Layout::Deflated(_) => unreachable!("handled above"),
+                }
+            }
         };
         let numel: usize = self.shape.iter().product();
         if data.len() != numel {
@@ -384,6 +433,28 @@ impl ModelFile {
         })
     }
 
+    /// Bytes of decoded values this model keeps in memory (a model read whole, ONNX
+    /// tensors stored inside the model file), other than those of tensor `except`: what
+    /// a memory budget must leave to it.
+    pub fn resident_bytes(&self, except: &str) -> u64 {
+        match &self.inner {
+            Inner::Decoded(m) => m
+                .tensors
+                .iter()
+                .filter(|t| t.name != except)
+                .map(|t| t.data.len() as u64 * 4)
+                .sum(),
+            Inner::Indexed { entries, .. } => entries
+                .iter()
+                .filter(|(_, e)| e.name != except)
+                .map(|(_, e)| match &e.layout {
+                    Layout::Memory(d) => d.len() as u64 * 4,
+                    _ => 0,
+                })
+                .sum(),
+        }
+    }
+
     /// True when tensors are read from the file on demand rather than held decoded.
     pub fn is_lazy(&self) -> bool {
         matches!(self.inner, Inner::Indexed { .. })
@@ -419,6 +490,48 @@ impl TensorStore for ModelFile {
         match &self.inner {
             Inner::Indexed { gguf_kv, .. } => gguf_kv,
             Inner::Decoded(_) => &[],
+        }
+    }
+
+    fn tensor_info(&self, name: &str) -> Option<TensorInfo> {
+        match &self.inner {
+            Inner::Decoded(m) => m.tensor(name).ok().map(Tensor::info),
+            Inner::Indexed {
+                entries, by_name, ..
+            } => by_name.get(name).map(|&i| entries[i].1.info()),
+        }
+    }
+
+    fn read_extra(&self, name: &str) -> u64 {
+        match &self.inner {
+            Inner::Decoded(_) => 0,
+            Inner::Indexed {
+                sources,
+                entries,
+                by_name,
+                ..
+            } => by_name.get(name).map_or(0, |&i| {
+                let (src, e) = &entries[i];
+                let copied = |n: u64| if sources[*src].borrows() { 0 } else { n };
+                match &e.layout {
+                    Layout::Plain => copied(e.nbytes),
+                    // A view is gathered into a contiguous copy.
+                    Layout::Torch(_) => copied(e.nbytes) + e.nbytes,
+                    // Cloned out of the model.
+                    Layout::Memory(d) => d.len() as u64 * 4,
+                    // The compressed bytes, the member inflated (past the header), and
+                    // a gathered copy of a torch view.
+                    Layout::Deflated(z) => {
+                        copied(z.compressed)
+                            + z.inflated.saturating_sub(e.offset)
+                            + if matches!(z.inner, Layout::Torch(_)) {
+                                e.nbytes
+                            } else {
+                                0
+                            }
+                    }
+                }
+            }),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod pytorch;
 pub mod safetensors;
 pub mod source;
 pub mod tflite;
+pub(crate) mod zipped;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]
@@ -144,6 +145,16 @@ pub trait TensorStore {
     /// over (empty for other sources, and for GGUF read whole).
     fn gguf_metadata(&self) -> &[gguf::RawKv] {
         &[]
+    }
+    /// One tensor's entry in [`TensorStore::info`], without the values.
+    fn tensor_info(&self, name: &str) -> Option<TensorInfo> {
+        self.info().tensors.into_iter().find(|t| t.name == name)
+    }
+    /// Bytes that loading `name` holds besides its decoded values (its bytes copied out
+    /// of the file, inflated, or gathered from a strided view), for [`crate::budget`];
+    /// 0 where they are decoded in place or the values are already held.
+    fn read_extra(&self, _name: &str) -> u64 {
+        0
     }
 }
 

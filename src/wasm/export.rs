@@ -43,8 +43,11 @@ impl WasmModel {
             model,
             external: &named,
         });
-        let e = crate::export::export(&self.model, format, &scheme(scheme_str)?, onnx)
+        let scheme = scheme(scheme_str)?;
+        let budget = crate::budget::Budget::wasm32(self.model.resident_bytes(""));
+        crate::export::check_budget(&self.model, format, &scheme, &budget, false)
             .map_err(js_err)?;
+        let e = crate::export::export(&self.model, format, &scheme, onnx).map_err(js_err)?;
         let out = js_sys::Object::new();
         let bytes = js_sys::Uint8Array::from(e.bytes.as_slice());
         let set = |k: &str, v: &JsValue| {
