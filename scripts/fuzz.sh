@@ -53,9 +53,16 @@ seed zip $F/formats/*.npz $F/formats2/pytorch/*.pt $F/broken/npz_* $F/broken/zip
 seed tfjs $F/formats2/tfjs/* $F/broken/tfjs_*
 seed torchscript $F/formats2/torchscript/* $F/broken/torchscript_*
 seed ggml_legacy $F/formats2/ggml/* $F/broken/ggml_*
-# scheme and writers start from their committed corpus (fuzz/corpus/scheme is the
-# scheme strings of docs/SCHEMES.md; writers from an empty corpus if none is there).
+# The scheme parser starts from the examples of docs/SCHEMES.md, one string per file;
+# the writers from whatever libFuzzer makes (any bytes are tensors to them).
 mkdir -p fuzz/corpus/scheme fuzz/corpus/writers
+i=0
+for s in int8-sym-ch0 int4-asym-group128 uint8-asym-pct99.999 int8-sym-ch0-mse int4-sym-group32-sr7 \
+         int3-asym-kl-rna int16-sym-ch2 torch-int8-sym-ch0 ort-int8-asym-reduced tflite-int8-ch0 \
+         tfjs-uint8 tfjs-uint16 q8_0 q4_k nf4 fp4-b128 fp8-e4m3 bf16 pot5-e-8_0 apot4 kmeans16-s3-it7 \
+         kmeansdp16 pq256x4-s1 mixed-int8-fp16-t6 mixed-int8-fp16-top1 int4-sym-group3-ax0; do
+  printf '%s' "$s" > "fuzz/corpus/scheme/seed-$i"; i=$((i + 1))
+done
 for t in "${targets[@]}"; do
   echo "=== fuzz $t for $label ($(date -u +%FT%TZ))"
   start=$(date +%s)

@@ -408,7 +408,12 @@ fn encode_parts(scheme: &Scheme, shape: &[usize], n: u64) -> (u64, u64, u64) {
             )
         }
         Scheme::Ggml(g) => {
-            let bytes = g.format.bytes_for(n as usize).unwrap_or(usize::MAX) as u64;
+            // Values that do not fill whole blocks: the quantizer refuses them before
+            // allocating, and the writers store such a tensor as F16 (2n) instead.
+            let bytes = usize::try_from(n)
+                .ok()
+                .and_then(|n| g.format.bytes_for(n).ok())
+                .map_or(mul(n, 2), |b| b as u64);
             (bytes, 0, 0)
         }
     }

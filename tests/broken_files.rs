@@ -121,6 +121,9 @@ broken! {
     safetensors_unknown_dtype: ["safetensors_unknown_dtype.safetensors"] => "Q7";
     safetensors_header_not_json: ["safetensors_header_not_json.safetensors"] => "safetensors:";
     npz_nested_zip: ["npz_nested_zip.npz"] => "member `inner.npz` is itself a zip archive";
+    npz_ratio_lie: ["npz_ratio_lie.npz"] => "more than deflate can produce (1032:1); refused before inflating";
+    npz_inflates_short: ["npz_inflates_short.npz"] => "its zip entry declares 8256";
+    pytorch_record_ratio_lie: ["pytorch_record_ratio_lie.pt"] => "record `archive/data/0`: declares 4294967040 bytes";
     pytorch_nested_zip: ["pytorch_nested_zip.pt"] => "member `archive/data.pkl` is itself a zip archive";
     zip_truncated: ["zip_truncated.pt"] => "zip archive `zip_truncated.pt`: invalid Zip archive";
     gguf_truncated: ["gguf_truncated.gguf"] => "tensor `norm_three`: shape [64] of F32 needs 256 bytes at offset";

@@ -185,11 +185,31 @@ pub fn check_budget<S: TensorStore + ?Sized>(
     let mut worst: Option<Estimate> = None;
     for t in &info.tensors {
         let n = t.numel as u64;
+        let extra = store.read_extra(&t.name);
         if keep_reason(t).is_some() {
-            output = output.saturating_add((t.size_bytes as u64).max(n.saturating_mul(4)));
+            // Kept as it was (or as F32): read, decoded, and encoded again for the file.
+            let stored = (t.size_bytes as u64).max(n.saturating_mul(4));
+            output = output.saturating_add(stored);
+            let e = Estimate::custom(
+                &t.name,
+                &scheme.to_string(),
+                Operation::Export,
+                vec![
+                    ("read from the file", extra),
+                    ("values", n.saturating_mul(4)),
+                ],
+                vec![
+                    ("values", n.saturating_mul(4)),
+                    ("stored copy", stored),
+                    ("fixed", 64 << 10),
+                ],
+            );
+            if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+                worst = Some(e);
+            }
             continue;
         }
-        let e = estimate(t, scheme, Operation::Export, store.read_extra(&t.name));
+        let e = estimate(t, scheme, Operation::Export, extra);
         let stored = e
             .work
             .iter()

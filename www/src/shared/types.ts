@@ -93,6 +93,8 @@ export interface TensorReport {
   grid: Grid;
   packed_bytes: number;
   bits_per_weight: number;
+  /** What the scheme did differently on this tensor (per channel on a 1-D tensor runs per tensor). */
+  note?: string;
 }
 
 export interface TensorSummary {
@@ -104,6 +106,8 @@ export interface TensorSummary {
   metrics: Metrics;
   packed_bytes: number;
   bits_per_weight: number;
+  /** As TensorReport.note. */
+  note?: string;
 }
 
 export interface BuildInfo {
