@@ -7,10 +7,12 @@
 
 pub mod analysis;
 pub mod budget;
+pub mod build;
 pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;

@@ -15,9 +15,11 @@ pub struct Tensor {
 
 /// What a tensor list shows: everything but the values.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorInfo {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub numel: usize,
     /// Bytes the tensor occupies in its source file.

@@ -11,6 +11,7 @@ use crate::tensor::{DType, Tensor, TensorInfo};
 
 /// Everything the page shows for one tensor under one scheme.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorReport {
     pub tensor: TensorInfo,
     pub scheme: String,
@@ -34,15 +35,18 @@ pub struct TensorReport {
     pub bits_per_weight: f64,
     /// What the scheme did differently on this tensor (per channel on a 1-D tensor runs
     /// per tensor), or None.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 /// One row of the whole-model table: metrics without histograms.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorSummary {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub numel: usize,
     pub scheme: String,
@@ -50,6 +54,7 @@ pub struct TensorSummary {
     pub packed_bytes: usize,
     pub bits_per_weight: f64,
     /// As [`TensorReport::note`].
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }

@@ -19,29 +19,7 @@ impl WasmModel {
         batch: u32,
         seed: u32,
     ) -> Result<JsValue, JsError> {
-        let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
-        super::debug::check(tensor, scheme_str);
-        let scheme = scheme(scheme_str)?;
-        self.fits(
-            tensor,
-            &scheme,
-            Operation::Layer {
-                batch: batch as usize,
-            },
-        )?;
-        self.with_tensor(tensor, |t| {
-            let r = analysis::layer::layer(
-                t,
-                &scheme,
-                &probe,
-                batch as usize,
-                seed as u64,
-                kernels::gemm::ActQuant::Asym8,
-                64,
-            )
-            .map_err(js_err)?;
-            to_js(&r)
-        })
+        self.layer_row(tensor, scheme_str, probe, batch, seed, 0)
     }
 
     /// [`layer`](Self::layer) showing the outputs of probe row `row` (the page's layer
