@@ -2,7 +2,7 @@
 //! Fuzzes zip archives (.npz and torch.save checkpoints) through both readers and the
 //! lazy path, with the bytes made to start as a zip does, so that every input reaches
 //! the zip directory, the members' size checks and the inflater.
-use quantscope::formats::lazy::ModelFile;
+use quantscope::formats::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::TensorStore;
 

@@ -236,7 +236,11 @@ pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
         let name = name.to_string();
         // A deflated member can claim any size: refused when it claims more than deflate
         // can produce from its compressed bytes, else inflated once to what it claims.
-        let raw = zipped::read_member(&format!("npz: member `{member}`"), &mut entry)?;
+        let raw = zipped::read_member(
+            &format!("npz: member `{member}`"),
+            &mut entry,
+            bytes.len() as u64,
+        )?;
         if raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06") {
             return Err(Error::NestedArchive {
                 outer: archive.to_string(),

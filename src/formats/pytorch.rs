@@ -65,7 +65,7 @@ fn read_zip(bytes: &[u8], name: &str, prefix: &str) -> Result<Model> {
         // torch stores records uncompressed; a compressed one may claim any size: it is
         // refused when it claims more than deflate can produce from its compressed size.
         let what = format!("zip `{name}`: record `{path}`");
-        super::zipped::read_member(&what, &mut entry).map(Some)
+        super::zipped::read_member(&what, &mut entry, bytes.len() as u64).map(Some)
     };
     let pkl = member(&format!("{prefix}data.pkl"))?.expect("zip_kind found data.pkl");
     if pkl.starts_with(b"PK\x03\x04") {
@@ -405,7 +405,7 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
             Err(e) => return Err(zerr(format!("record `{path}`: {e}"))),
         };
         let what = format!("zip `{name}`: record `{path}`");
-        super::zipped::read_member(&what, &mut entry).map(Some)
+        super::zipped::read_member(&what, &mut entry, file_len as u64).map(Some)
     };
     let pkl = small(&pkl_path)?.unwrap_or_default();
     if pkl.starts_with(b"PK\x03\x04") {
