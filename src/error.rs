@@ -27,6 +27,18 @@ pub enum Error {
         needed: String,
         available: usize,
     },
+    #[error("tensor `{tensor}` under {scheme}: the {operation} would need about {needed} ({parts}), more than the memory budget of {budget} ({origin}){hint}")]
+    OverBudget {
+        tensor: String,
+        scheme: String,
+        operation: String,
+        needed: String,
+        parts: String,
+        budget: String,
+        origin: String,
+        /// "; try ..." or empty.
+        hint: String,
+    },
     #[error("no tensor named `{0}`")]
     NoSuchTensor(String),
     #[error("scheme `{spec}`: {reason}")]

@@ -6,6 +6,7 @@
 //! touches wasm-bindgen, and it is compiled only for wasm32.
 
 pub mod analysis;
+pub mod budget;
 pub mod build;
 pub mod dtype;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod tensor;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use budget::Budget;
 pub use error::{Error, Result};
 pub use formats::{open, Format, Model, TensorStore};
 pub use quant::Scheme;

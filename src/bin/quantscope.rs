@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
+use quantscope::budget::{self, Budget, Operation};
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelFile;
 use quantscope::formats::ModelInfo;
@@ -35,6 +36,16 @@ macro_rules! println {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Most memory one tensor's work may take, e.g. 8G, 512MiB, 1500MB (K/M/G/T are
+    /// powers of 1024, KB/MB/GB powers of 1000). Work that would need more is refused
+    /// before it starts, naming the tensor, the scheme and the figure. Default: 3/4 of
+    /// the memory available (MemAvailable on Linux; 4 GiB where it cannot be read).
+    #[arg(long, global = true, value_parser = parse_max_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_max_memory(s: &str) -> Result<u64, String> {
+    quantscope::budget::parse_size(s)
 }
 
 #[derive(Subcommand)]
@@ -317,6 +328,13 @@ fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    let budget = match cli.max_memory {
+        Some(b) => Budget::new(b, "--max-memory"),
+        None => Budget::from_available_memory(),
+    };
+    let fits = |model: &ModelFile, name: &str, scheme: &Scheme, op: Operation| {
+        budget::check_tensor(&budget, model, name, scheme, op).map_err(|e| e.to_string())
+    };
     match cli.command {
         Command::Inspect { files, json, csv } => {
             let info = load(&files)?.info();
@@ -351,7 +369,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 } else {
                     Output::Table
                 };
-                return export_model(&files, &scheme, &out, report.as_deref(), style);
+                return export_model(&files, &scheme, &out, report.as_deref(), style, &budget);
             }
             let model = load(&files)?;
             let names = tensor_names(&model, tensor);
@@ -360,6 +378,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .iter()
                 .map(|n| {
                     bar.set_message(n.clone());
+                    fits(&model, n, &scheme, Operation::Summary)?;
                     let t = model.load(n).map_err(|e| e.to_string())?;
                     let r = analysis::summarize(&t, &scheme).map_err(|e| e.to_string());
                     bar.inc(1);
@@ -373,6 +392,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_csv(&rows);
             } else {
                 print_summary(&rows);
+                print_notes(&rows);
             }
         }
         Command::Compare {
@@ -393,6 +413,9 @@ fn run(cli: Cli) -> Result<(), String> {
             let bar = progress(names.len() * schemes.len(), "comparing");
             for n in &names {
                 bar.set_message(n.clone());
+                for s in &schemes {
+                    fits(&model, n, s, Operation::Summary)?;
+                }
                 let t = model.load(n).map_err(|e| e.to_string())?;
                 for s in &schemes {
                     rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
@@ -406,6 +429,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_csv(&rows);
             } else {
                 print_compare(&rows);
+                print_notes(&rows);
             }
         }
         Command::Layer {
@@ -430,6 +454,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 Probe::parse(&inputs).map_err(|e| e.to_string())?
             };
             let model = load(std::slice::from_ref(&file))?;
+            let rows = match &probe {
+                Probe::Data(d) => d.numel() / d.shape.last().copied().unwrap_or(1).max(1),
+                _ => batch,
+            };
+            fits(&model, &tensor, &scheme, Operation::Layer { batch: rows })?;
             let t = model.load(&tensor).map_err(|e| e.to_string())?;
             let r = layer::layer_row(&t, &scheme, &probe, batch, seed, act, 64, row)
                 .map_err(|e| e.to_string())?;
@@ -534,10 +563,20 @@ fn export_model(
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
     style: Output,
+    budget: &Budget,
 ) -> Result<(), String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
     let loaded = load(files)?;
+    // Streamed: the GGUF writer sends each tensor to the file as it goes.
+    export::check_budget(
+        &loaded,
+        format,
+        scheme,
+        budget,
+        format == ExportFormat::Gguf,
+    )
+    .map_err(|e| e.to_string())?;
     let model = Progress::new(&loaded, "writing");
     let report = match format {
         ExportFormat::Tfjs => {
@@ -836,6 +875,18 @@ fn abbreviate(v: &[f32]) -> String {
         format!("[{}, ...]", head.join(", "))
     } else {
         format!("[{}]", head.join(", "))
+    }
+}
+
+/// The rows' notes (what a scheme did differently on a tensor), one line each.
+fn print_notes(rows: &[TensorSummary]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        if let Some(n) = &r.note {
+            if seen.insert((r.name.as_str(), n.as_str())) {
+                println!("note: {}: {n}", r.name);
+            }
+        }
     }
 }
 

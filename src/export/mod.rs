@@ -56,6 +56,75 @@ pub fn export<S: TensorStore + ?Sized>(
     }
 }
 
+/// Refuses to write `store` in `format` under `scheme` when the writing would exceed
+/// `budget`, before anything is read or written: the largest tensor's encoding (its
+/// values, codes, parameters, reconstruction for the report) plus the output the
+/// writer holds in memory (ONNX and safetensors build the whole file; so does GGUF
+/// unless it is streamed to a file: `streamed`).
+pub fn check_budget<S: TensorStore + ?Sized>(
+    store: &S,
+    format: ExportFormat,
+    scheme: &Scheme,
+    budget: &crate::budget::Budget,
+    streamed: bool,
+) -> Result<()> {
+    use crate::budget::{estimate, Estimate, Operation};
+    let info = store.info();
+    let mut output = 0u64;
+    let mut worst: Option<Estimate> = None;
+    for t in &info.tensors {
+        let n = t.numel as u64;
+        let extra = store.read_extra(&t.name);
+        if rules::keep_reason(t).is_some() {
+            // Kept as it was (or as F32): read, decoded, and encoded again for the file.
+            let stored = (t.size_bytes as u64).max(n.saturating_mul(4));
+            output = output.saturating_add(stored);
+            let e = Estimate::custom(
+                &t.name,
+                &scheme.to_string(),
+                Operation::Export,
+                vec![
+                    ("read from the file", extra),
+                    ("values", n.saturating_mul(4)),
+                ],
+                vec![
+                    ("values", n.saturating_mul(4)),
+                    ("stored copy", stored),
+                    ("fixed", 64 << 10),
+                ],
+            );
+            if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+                worst = Some(e);
+            }
+            continue;
+        }
+        let e = estimate(t, scheme, Operation::Export, extra);
+        let stored = e
+            .work
+            .iter()
+            .filter(|(k, _)| *k == "codes" || *k == "parameters")
+            .fold(0u64, |a, (_, b)| a.saturating_add(*b));
+        // A writer may fall back to F16 (GGUF rows that do not split into blocks).
+        output = output.saturating_add(stored.max(n.saturating_mul(2)));
+        if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+            worst = Some(e);
+        }
+    }
+    if format == ExportFormat::Onnx {
+        // The writer decodes the source model and re-encodes it.
+        output = output.saturating_add(info.total_bytes as u64);
+    }
+    if streamed {
+        output = 0;
+    }
+    let Some(mut e) = worst else {
+        return Ok(());
+    };
+    e.work.push(("output file", output));
+    e.read.push(("output file", output));
+    budget.check(&e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::rules::linear_for;

@@ -38,6 +38,23 @@ pub(crate) enum Layout {
     /// tensor stored inside the model beside others kept in external data files);
     /// `offset`/`nbytes` are unused.
     Memory(Arc<Tensor>),
+    /// A zip member compressed with deflate (a `savez_compressed` array, a compressed
+    /// torch record): inflated when the tensor is read, once per read; `offset`/`nbytes`
+    /// and the inner layout then apply to the inflated member.
+    Deflated(Box<Deflated>),
+}
+
+/// Where a deflated zip member lies in its file.
+#[derive(Clone, Debug)]
+pub(crate) struct Deflated {
+    /// The member's compressed bytes: `[start, start + compressed)` of the file.
+    pub start: u64,
+    pub compressed: u64,
+    /// Its size inflated, as the zip entry declares it (checked against the ratio
+    /// deflate can reach when it was listed).
+    pub inflated: u64,
+    /// How the tensor lies in the inflated bytes (Plain or Torch).
+    pub inner: Layout,
 }
 
 impl Entry {
@@ -70,23 +87,48 @@ impl Entry {
         if let Layout::Memory(t) = &self.layout {
             return Ok(t.as_ref().clone());
         }
-        check_range(
-            &format!("tensor `{}`", self.name),
-            self.offset,
-            self.nbytes,
-            src.len(),
-        )?;
+        if !matches!(self.layout, Layout::Deflated(_)) {
+            check_range(
+                &format!("tensor `{}`", self.name),
+                self.offset,
+                self.nbytes,
+                src.len(),
+            )?;
+        }
         let len = usize::try_from(self.nbytes).map_err(|_| {
             Error::Invalid(format!(
                 "tensor `{}`: {} bytes do not fit in this machine's memory",
                 self.name, self.nbytes
             ))
         })?;
-        let raw = src.read_at(self.offset, len)?;
         let data = match &self.layout {
-            Layout::Plain => decode(&raw, self.dtype),
-            Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
-            Layout::Memory(_) => unreachable!("returned above"),
+            Layout::Deflated(z) => {
+                let what = format!("tensor `{}`", self.name);
+                check_range(&what, z.start, z.compressed, src.len())?;
+                let clen = usize::try_from(z.compressed)
+                    .map_err(|_| Error::Invalid(format!("{what}: member too large")))?;
+                let packed = src.read_at(z.start, clen)?;
+                let inflated = super::zipped::inflate(&what, &packed, z.inflated, self.offset)?;
+                drop(packed);
+                let raw = inflated.get(..len).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{what}: its member holds {} bytes after the header, the tensor needs {len}",
+                        inflated.len()
+                    ))
+                })?;
+                match &z.inner {
+                    Layout::Torch(view) => view.decode(&view.gather(raw), self.dtype),
+                    _ => decode(raw, self.dtype),
+                }
+            }
+            layout => {
+                let raw = src.read_at(self.offset, len)?;
+                match layout {
+                    Layout::Plain => decode(&raw, self.dtype),
+                    Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
+                    Layout::Memory(_) | Layout::Deflated(_) => unreachable!("handled above"),
+                }
+            }
         };
         let numel: usize = self.shape.iter().product();
         if data.len() != numel {

@@ -26,6 +26,7 @@ pub mod tflite;
 mod tflite_sparse;
 pub mod torchscript;
 pub mod view;
+pub(crate) mod zipped;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]

@@ -203,6 +203,16 @@ pub trait TensorStore {
     fn gguf_metadata(&self) -> &[RawKv] {
         &[]
     }
+    /// One tensor's entry in [`TensorStore::info`], without the values.
+    fn tensor_info(&self, name: &str) -> Option<TensorInfo> {
+        self.info().tensors.into_iter().find(|t| t.name == name)
+    }
+    /// Bytes that loading `name` holds besides its decoded values (its bytes copied out
+    /// of the file, inflated, or gathered from a strided view), for [`crate::budget`];
+    /// 0 where they are decoded in place or the values are already held.
+    fn read_extra(&self, _name: &str) -> u64 {
+        0
+    }
     /// The files of an ONNX source, for the ONNX writer, which rewrites them (None for
     /// other sources, and for a model decoded without its files).
     fn onnx_source(&self) -> Result<Option<OnnxSource<'_>>> {

@@ -23,7 +23,7 @@ use super::model::{
 use super::source::{ByteSource, InMemory};
 use super::{ggml_legacy, gguf, npy, onnx, pytorch, safetensors, tfjs, tflite, torchscript};
 use crate::error::{Error, Result};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, TensorInfo};
 
 /// Tells the format from the first bytes of a file. A zip archive is an .npz or a
 /// PyTorch checkpoint depending on what it holds, which [`open`] looks at; here any
@@ -438,6 +438,20 @@ impl ModelFile {
         }
     }
 
+    /// Bytes of decoded values this model keeps in memory (a model read whole, ONNX
+    /// tensors stored inside the model file), other than those of tensor `except`: what
+    /// a memory budget must leave to it.
+    pub fn resident_bytes(&self, except: &str) -> u64 {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.name != except)
+            .map(|(_, e)| match &e.layout {
+                Layout::Memory(t) => t.data.len() as u64 * 4,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// True when tensors are read from the file on demand rather than held decoded.
     pub fn is_lazy(&self) -> bool {
         self.entries
@@ -512,6 +526,37 @@ impl TensorStore for ModelFile {
 
     fn gguf_metadata(&self) -> &[RawKv] {
         &self.gguf_kv
+    }
+
+    fn tensor_info(&self, name: &str) -> Option<TensorInfo> {
+        self.by_name.get(name).map(|&i| self.entries[i].1.info())
+    }
+
+    fn read_extra(&self, name: &str) -> u64 {
+        let Some(&i) = self.by_name.get(name) else {
+            return 0;
+        };
+        let (src, e) = &self.entries[i];
+        let borrows = self.sources[*src].1.as_deref().is_some_and(|s| s.borrows());
+        let copied = |n: u64| if borrows { 0 } else { n };
+        match &e.layout {
+            Layout::Plain => copied(e.nbytes),
+            // A view is gathered into a contiguous copy.
+            Layout::Torch(_) => copied(e.nbytes) + e.nbytes,
+            // Held decoded: borrowed, nothing read.
+            Layout::Memory(_) => 0,
+            // The compressed bytes, the member inflated past the header, and a gathered
+            // copy of a torch view.
+            Layout::Deflated(z) => {
+                copied(z.compressed)
+                    + z.inflated.saturating_sub(e.offset)
+                    + if matches!(z.inner, Layout::Torch(_)) {
+                        e.nbytes
+                    } else {
+                        0
+                    }
+            }
+        }
     }
 
     fn load(&self, name: &str) -> Result<Cow<'_, Tensor>> {

@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use super::model::WasmModel;
 use super::{js_err, scheme, to_js};
+use crate::budget::Operation;
 use crate::{analysis, kernels, Scheme, Tensor};
 
 #[wasm_bindgen(js_class = Model)]
@@ -36,6 +37,13 @@ impl WasmModel {
         let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
         super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
+        self.fits(
+            tensor,
+            &scheme,
+            Operation::Layer {
+                batch: batch as usize,
+            },
+        )?;
         self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, batch, seed, row))
     }
 
@@ -59,6 +67,8 @@ impl WasmModel {
             .into_iter()
             .next()
             .ok_or_else(|| JsError::new(&format!("{inputs_name} holds no array")))?;
+        let rows = x.numel() / x.shape.last().copied().unwrap_or(1).max(1);
+        self.fits(tensor, &scheme, Operation::Layer { batch: rows })?;
         let probe = analysis::layer::Probe::Data(x);
         self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, 0, 0, row))
     }

@@ -436,6 +436,12 @@ function renderResults(results: AnalyzeResult[]): void {
             ? ` (scale ${rep.scales[0]?.toPrecision(4)}${rep.zero_points.length ? `, zero point ${rep.zero_points[0]}` : ""})`
             : "";
         li.append(swatch(color), name, ` ${rep.describe}${single}`);
+        if (rep.note) {
+          const note = document.createElement("span");
+          note.className = "scheme-note";
+          note.textContent = ` (${rep.note})`;
+          li.append(note);
+        }
       } else {
         li.classList.add("failed");
         li.append(swatch(color), name, ` ${r.error}`);

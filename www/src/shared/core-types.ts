@@ -112,9 +112,18 @@ error: Histogram, grid: Grid,
 /**
  * Codes packed at their bit width plus parameters.
  */
-packed_bytes: number, bits_per_weight: number, };
+packed_bytes: number, bits_per_weight: number, 
+/**
+ * What the scheme did differently on this tensor (per channel on a 1-D tensor runs
+ * per tensor), or None.
+ */
+note?: string, };
 
-export type TensorSummary = { name: string, shape: Array<number>, dtype: string, numel: number, scheme: string, metrics: Metrics, packed_bytes: number, bits_per_weight: number, };
+export type TensorSummary = { name: string, shape: Array<number>, dtype: string, numel: number, scheme: string, metrics: Metrics, packed_bytes: number, bits_per_weight: number, 
+/**
+ * As [`TensorReport::note`].
+ */
+note?: string, };
 
 export type ActQuant = "sym8" | "asym8" | "u7";
 
