@@ -13,9 +13,12 @@ pub mod kernels;
 pub mod metrics;
 pub mod quant;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
+#[cfg(target_arch = "wasm32")]
+mod wasm_train;
 
 pub use error::{Error, Result};
 pub use formats::{open, Format, Model, TensorStore};

@@ -12,6 +12,10 @@ use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
 
+// Not src/bin/train.rs: cargo would take that file for a binary of its own.
+#[path = "quantscope/train.rs"]
+mod train;
+
 /// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
 /// this one ends the program quietly instead, as Unix tools do.
 macro_rules! println {
@@ -117,6 +121,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train a small model on digits (or an .npz) and quantize it: PTQ, QAT (STE), LSQ,
+    /// distillation (KD) or QAT+KD; prints test accuracy and size, -o writes the model.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -183,6 +190,7 @@ fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Train(args) => train::run(args)?,
         Command::Inspect { files, json } => {
             let info = load(&files)?.info();
             if json {
