@@ -23,6 +23,7 @@ cargo build --release
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
 .venv/bin/python tests/interop/interop.py target/release/quantscope
+.venv/bin/python tests/interop/train_interop.py target/release/quantscope
 
 # After the build: the worker's types come from the generated www/pkg/*.d.ts.
 step "TypeScript types and format"

@@ -235,11 +235,21 @@ fn bad_data_is_refused_with_the_reason() {
             ("y_test", "<i8", &[xs[0]], y),
         ])
     };
-    let good = ok(&[3, 4], i64b(&[0, 1, 2]));
+    let good = ok(&[4, 3], i64b(&[0, 1, 2, 0]));
     let d = Dataset::from_npz(&good, "good.npz").unwrap();
-    assert_eq!((d.classes, d.features()), (3, 4));
+    assert_eq!((d.classes, d.features()), (3, 3));
     let e = d.image_shape().unwrap_err().to_string();
     assert!(e.contains("square"), "{e}");
+    // 4 values are a 2x2 image; 1 value is too small for the CNN's pool.
+    let four = Dataset::from_npz(&ok(&[3, 4], i64b(&[0, 1, 2])), "four.npz").unwrap();
+    assert_eq!(four.image_shape().unwrap(), (1, 2, 2));
+    let one = Dataset::from_npz(
+        &ok(&[12, 1], i64b(&[0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2])),
+        "one.npz",
+    )
+    .unwrap();
+    let e = one.image_shape().unwrap_err().to_string();
+    assert!(e.contains("at least 2x2"), "{e}");
     for (bytes, needle) in [
         (
             npz(&[("x_train", "<f4", &[3, 4], x.clone())]),

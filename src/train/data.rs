@@ -46,6 +46,17 @@ impl Dataset {
     /// The (channels, height, width) a convolutional model sees: images as they are, or
     /// a vector whose length is a square number as one square channel (digits: 64 = 8x8).
     pub fn image_shape(&self) -> Result<(usize, usize, usize)> {
+        let (c, h, w) = self.image_shape_any()?;
+        if h < 2 || w < 2 {
+            // The CNN's 2x2 max-pool would leave nothing to classify.
+            return Err(bad(format!(
+                "the CNN needs images of at least 2x2 pixels, not {h}x{w}; use the MLP"
+            )));
+        }
+        Ok((c, h, w))
+    }
+
+    fn image_shape_any(&self) -> Result<(usize, usize, usize)> {
         match self.sample_shape[..] {
             [c, h, w] => Ok((c, h, w)),
             [h, w] => Ok((1, h, w)),

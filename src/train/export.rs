@@ -1,7 +1,8 @@
 //! A trained model through the existing writers: safetensors (codes, scales and zero
 //! points under compressed-tensors' names) and ONNX QDQ. For ONNX, the float graph is
 //! built here (Gemm / Conv / Relu / MaxPool, with each quantized layer input as
-//! Clip -> QuantizeLinear -> DequantizeLinear over the range the model trained with) and
+//! Mul(1 / scale) -> Clip -> QuantizeLinear(scale 1) -> DequantizeLinear(scale), PyTorch's
+//! rounding, over the range the model trained with) and
 //! handed to the ONNX writer, which replaces the weights by QDQ codes exactly as it does
 //! for any model. The weights' codes are the ones the training's forward pass used: the
 //! writer recomputes the same `torch-` min-max scales from the final float weights.
@@ -226,6 +227,15 @@ pub fn float_onnx(r: &TrainResult) -> Result<Vec<u8>> {
             let p = FqParams::from_ranges(a, &[(lo, hi)]);
             let (s, z) = (p.scale[0], p.zero_point[0]);
             let n = &l.name;
+            // PyTorch's code is zp + round(x * (1 / scale)); QuantizeLinear divides by its
+            // scale, and x / s and x * (1 / s) can round to different codes near a half
+            // step. So the graph multiplies by the same f32 inverse first and quantizes
+            // with scale 1, then dequantizes with the real scale: ONNX Runtime's codes are
+            // then the training's, for the same inputs.
+            g.initializer
+                .push(tensor_f32(&format!("{n}.in_inv_scale"), &[], &[1.0 / s]));
+            g.initializer
+                .push(tensor_f32(&format!("{n}.in_unit"), &[], &[1.0]));
             g.initializer
                 .push(tensor_f32(&format!("{n}.in_scale"), &[], &[s]));
             g.initializer.push(TensorProto {
@@ -234,13 +244,18 @@ pub fn float_onnx(r: &TrainResult) -> Result<Vec<u8>> {
                 int32_data: vec![z],
                 ..Default::default()
             });
-            // Below 8 bits the uint8 QuantizeLinear would saturate at 0 and 255, not at
-            // the scheme's code range: clip to the range's ends first (grid points, so
-            // rounding is unchanged).
-            let mut src = h.clone();
+            let mut src = format!("{n}.in_scaled");
+            g.node.push(node(
+                "Mul",
+                &[&h, &format!("{n}.in_inv_scale")],
+                &src,
+                vec![],
+            ));
+            // Below 8 bits the uint8 QuantizeLinear would saturate at 0 and 255, not at the
+            // scheme's code range: clip to it first (integers, so rounding is unchanged).
             if (p.qmin, p.qmax) != (0, 255) {
-                let lo = (p.qmin - z) as f32 * s;
-                let hi = (p.qmax - z) as f32 * s;
+                let lo = (p.qmin - z) as f32;
+                let hi = (p.qmax - z) as f32;
                 g.initializer
                     .push(tensor_f32(&format!("{n}.in_min"), &[], &[lo]));
                 g.initializer
@@ -258,11 +273,7 @@ pub fn float_onnx(r: &TrainResult) -> Result<Vec<u8>> {
             let dq = format!("{n}.in_dq");
             g.node.push(node(
                 "QuantizeLinear",
-                &[
-                    &src,
-                    &format!("{n}.in_scale"),
-                    &format!("{n}.in_zero_point"),
-                ],
+                &[&src, &format!("{n}.in_unit"), &format!("{n}.in_zero_point")],
                 &q,
                 vec![],
             ));

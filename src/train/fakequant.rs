@@ -122,7 +122,8 @@ pub fn forward(x: &[f32], shape: &[usize], p: &FqParams) -> (Vec<f32>, Vec<bool>
 pub fn backward(dy: &[f32], mask: &[bool]) -> Vec<f32> {
     dy.iter()
         .zip(mask)
-        .map(|(&g, &m)| if m { g } else { 0.0 })
+        // PyTorch multiplies by the mask: a negative gradient masked is -0.0.
+        .map(|(&g, &m)| if m { g } else { g * 0.0 })
         .collect()
 }
 
@@ -199,7 +200,7 @@ impl Learnable {
             let zp = self.backward_zero_point(c);
             let xq = (zp as f32 + v * inv).round_ties_even() as i64;
             let inside = qmin <= xq && xq <= qmax;
-            dx.push(if inside { d } else { 0.0 });
+            dx.push(if inside { d } else { d * 0.0 });
             if inside {
                 let xfq = (xq - zp as i64) as f32 * scale;
                 ds[c] += (d * (xfq - v) * inv * g) as f64;

@@ -378,6 +378,7 @@ pub struct Session {
     rng: ChaCha8Rng,
     curve: Vec<EpochPoint>,
     float_accuracy: f32,
+    given_teacher: bool,
 }
 
 fn percent(right: usize, n: usize) -> f32 {
@@ -414,6 +415,7 @@ impl Session {
             epoch: 0,
             curve: Vec::new(),
             float_accuracy: 0.0,
+            given_teacher: false,
         })
     }
 
@@ -437,13 +439,20 @@ impl Session {
         }
         s.net = Net::from_weights(teacher.kind, s.image, &teacher.layers).ctx()?;
         s.float_accuracy = s.accuracy()?;
+        s.given_teacher = true;
         s.start_method()?;
         Ok(s)
     }
 
-    /// Epochs in the whole run (teacher and method).
+    /// Epochs this session trains: the float phase (unless it was given the float model)
+    /// and the method's.
     pub fn total_epochs(&self) -> usize {
-        self.cfg.float_epochs
+        let float = if self.given_teacher {
+            0
+        } else {
+            self.cfg.float_epochs
+        };
+        float
             + if self.cfg.method.trains() {
                 self.cfg.epochs
             } else {

@@ -49,6 +49,26 @@ pub(crate) enum Quantizer {
     },
 }
 
+/// A 3x3 convolution, padding 1, stride 1, of `x` (n, c, h, w) by `k` (o, c, 3, 3).
+///
+/// candle 0.9.2's CPU conv2d (`conv2d_tiled`) takes an input whose strides equal
+/// NHWC-contiguous ones for NHWC data; when `c == h == w` (the CNN's second layer on
+/// digits: 8 channels of 8x8) NCHW-contiguous strides are numerically the same and the
+/// NCHW data is read as NHWC: wrong outputs (huggingface/candle#3404, fixed after 0.9.2;
+/// 0.10+ pull in the `tokenizers` crate natively, see Cargo.toml). There, the same
+/// values are handed over as a strided view (one padding column, narrowed off), whose
+/// strides match neither layout, so candle copies it to NCHW itself. Checked against a
+/// direct loop, forward and kernel gradient, in the tests below.
+pub(crate) fn conv3x3(x: &Tensor, k: &Tensor) -> CResult<Tensor> {
+    let (_, c, h, w) = x.dims4()?;
+    if c == h && h == w {
+        let view = x.pad_with_zeros(3, 0, 1)?.narrow(3, 0, w)?;
+        view.conv2d(k, 1, 1, 1, 1)
+    } else {
+        x.conv2d(k, 1, 1, 1, 1)
+    }
+}
+
 fn ranges_along0(t: &Tensor, per_channel: bool) -> CResult<Vec<(f32, f32)>> {
     if per_channel {
         let rows = t.flatten_from(1)?;
@@ -278,7 +298,7 @@ impl Net {
                 Op::Linear => xin.matmul(&w.t()?)?.broadcast_add(l.b.as_tensor())?,
                 Op::Conv => {
                     let b = l.b.as_tensor().reshape((1, l.b.dims()[0], 1, 1))?;
-                    xin.conv2d(&w, 1, 1, 1, 1)?.broadcast_add(&b)?
+                    conv3x3(&xin, &w)?.broadcast_add(&b)?
                 }
             };
             if i < last {
@@ -335,5 +355,77 @@ pub(crate) fn activation_scheme(bits: u8) -> LinearScheme {
     match format!("torch-uint{bits}-asym").parse::<Scheme>() {
         Ok(Scheme::Linear(l)) => l,
         _ => unreachable!("torch-uint2..8-asym parse"),
+    }
+}
+
+#[cfg(test)]
+mod conv_tests {
+    use super::conv3x3;
+    use candle_core::{Device, Tensor, Var};
+
+    /// `conv3x3` and its kernel gradient (for upstream gradient `g`) against direct loops,
+    /// on small integers (exact in f32), including c == h == w.
+    fn check(n: usize, c: usize, h: usize, w: usize, o: usize) {
+        let d = Device::Cpu;
+        let x: Vec<f32> = (0..n * c * h * w)
+            .map(|i| (i * 37 % 11) as f32 - 5.0)
+            .collect();
+        let k: Vec<f32> = (0..o * c * 9).map(|i| (i * 13 % 7) as f32 - 3.0).collect();
+        let g: Vec<f32> = (0..n * o * h * w)
+            .map(|i| (i * 7 % 5) as f32 - 2.0)
+            .collect();
+        let xt = Tensor::from_slice(&x, (n, c, h, w), &d).unwrap();
+        let kv = Var::from_tensor(&Tensor::from_slice(&k, (o, c, 3, 3), &d).unwrap()).unwrap();
+        let gt = Tensor::from_slice(&g, (n, o, h, w), &d).unwrap();
+        let y = conv3x3(&xt, kv.as_tensor()).unwrap();
+        let grads = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
+        let dk: Vec<f32> = grads
+            .get(&kv)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let y: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        let mut want_dk = vec![0f32; k.len()];
+        for b in 0..n {
+            for oc in 0..o {
+                for i in 0..h {
+                    for j in 0..w {
+                        let mut s = 0.0;
+                        let gi = g[((b * o + oc) * h + i) * w + j];
+                        for ic in 0..c {
+                            for di in 0..3 {
+                                for dj in 0..3 {
+                                    let (ii, jj) = ((i + di) as i64 - 1, (j + dj) as i64 - 1);
+                                    if ii < 0 || jj < 0 || ii >= h as i64 || jj >= w as i64 {
+                                        continue;
+                                    }
+                                    let xv = x[((b * c + ic) * h + ii as usize) * w + jj as usize];
+                                    let ki = ((oc * c + ic) * 3 + di) * 3 + dj;
+                                    s += xv * k[ki];
+                                    want_dk[ki] += xv * gi;
+                                }
+                            }
+                        }
+                        let got = y[((b * o + oc) * h + i) * w + j];
+                        assert_eq!(
+                            got, s,
+                            "output ({b},{oc},{i},{j}) of {n}x{c}x{h}x{w} -> {o}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(dk, want_dk, "kernel gradient of {n}x{c}x{h}x{w} -> {o}");
+    }
+
+    #[test]
+    fn conv3x3_equals_direct_loops_including_c_eq_h_eq_w() {
+        check(2, 3, 5, 5, 4);
+        check(3, 1, 8, 8, 8);
+        check(4, 8, 8, 8, 16); // the CNN's second layer on digits: candle#3404's case
+        check(2, 4, 4, 4, 2);
+        check(2, 2, 6, 5, 3);
     }
 }

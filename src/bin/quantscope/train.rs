@@ -109,6 +109,8 @@ struct Summary<'a> {
     activation_scheme: &'a Option<String>,
     curve: &'a [EpochPoint],
     notes: &'a [String],
+    /// Wall time of each epoch (training pass and test evaluation), in curve order.
+    epoch_seconds: &'a [f64],
     #[serde(skip_serializing_if = "Option::is_none")]
     export: Option<quantscope::export::ExportReport>,
     seconds: f64,
@@ -150,7 +152,12 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
     let data = Dataset::from_npz(&bytes, &path.to_string_lossy()).map_err(|e| e.to_string())?;
     let quiet = args.json;
     let start = std::time::Instant::now();
+    let mut last = start;
+    let mut epoch_seconds = Vec::new();
     let result = train::train(cfg.clone(), data, |p| {
+        let now = std::time::Instant::now();
+        epoch_seconds.push((now - last).as_secs_f64());
+        last = now;
         if !quiet {
             eprintln!(
                 "{:>7} epoch {:>3}/{:<3} loss {:.4}  test accuracy {:.2} %",
@@ -181,6 +188,7 @@ pub fn run(args: TrainArgs) -> Result<(), String> {
             activation_scheme: &result.activation_scheme,
             curve: &result.curve,
             notes: &result.notes,
+            epoch_seconds: &epoch_seconds,
             export,
             seconds,
         };
