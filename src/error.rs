@@ -136,6 +136,15 @@ pub enum Error {
         first: String,
         second: String,
     },
+    #[error("whole-model run: {0}")]
+    Graph(String),
+    #[error("the inference engine has no {} {}: {}; the per-tensor analysis still works", if ops.len() == 1 { "operator" } else { "operators" }, ops.join(", "), nodes.join(", "))]
+    UnsupportedOps {
+        ops: Vec<String>,
+        nodes: Vec<String>,
+    },
+    #[error("whole-model run cancelled")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -2,13 +2,16 @@
 //!
 //! The core reads model files ([`formats`]), quantizes tensors with a chosen
 //! [`quant::Scheme`], and reports error metrics and histograms ([`metrics`],
-//! [`analysis`]). It knows nothing of JavaScript: `src/wasm.rs` is the only module that
+//! [`analysis`]). It knows nothing of JavaScript: `src/wasm/` is the only module that
 //! touches wasm-bindgen, and it is compiled only for wasm32.
 
 pub mod analysis;
+pub mod build;
+pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod graph;
 pub mod kernels;
 pub mod metrics;
 pub mod quant;
@@ -17,8 +20,6 @@ pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
-#[cfg(target_arch = "wasm32")]
-mod wasm_train;
 
 pub use error::{Error, Result};
 pub use formats::{open, Format, Model, TensorStore};

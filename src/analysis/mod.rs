@@ -11,6 +11,7 @@ use crate::tensor::{DType, Tensor, TensorInfo};
 
 /// Everything the page shows for one tensor under one scheme.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorReport {
     pub tensor: TensorInfo,
     pub scheme: String,
@@ -36,9 +37,11 @@ pub struct TensorReport {
 
 /// One row of the whole-model table: metrics without histograms.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorSummary {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub numel: usize,
     pub scheme: String,

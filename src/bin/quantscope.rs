@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
-use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::formats::ModelFile;
 use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
@@ -124,6 +124,54 @@ enum Command {
     /// Train a small model on digits (or an .npz) and quantize it: PTQ, QAT (STE), LSQ,
     /// distillation (KD) or QAT+KD; prints test accuracy and size, -o writes the model.
     Train(train::TrainArgs),
+    /// Run an ONNX model float and quantized on the same inputs and print the error at
+    /// every node: accumulated (whole model quantized) and isolated (only that node's
+    /// weight). See docs/WHOLE-MODEL.md.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The ONNX model (external data files are read from beside it).
+    model: PathBuf,
+    /// Weight scheme for every MatMul/Gemm/Conv weight, e.g. int8-sym-ch0, int4-asym-group32.
+    #[arg(long, short)]
+    scheme: String,
+    /// weights: only weights quantized; full: also the activation inputs of those ops.
+    #[arg(long, default_value = "weights")]
+    mode: String,
+    /// Activation scheme of the full mode (8-bit, per tensor), e.g. ort-uint8-asym,
+    /// ort-int8-asym-pct99.999, ort-uint8-asym-kl.
+    #[arg(long, default_value = "ort-uint8-asym")]
+    act: String,
+    /// An .npz (or .npy for a one-input model) of inputs, matched by input name; inputs
+    /// it lacks are generated.
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Nodes to keep float (comma-separated node names).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Fix a symbolic input dimension: NAME=N or INPUT.AXIS=N (repeatable).
+    #[arg(long)]
+    dim: Vec<String>,
+    /// Seed of the generated inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip the isolated (per-node) runs.
+    #[arg(long)]
+    no_isolated: bool,
+    /// Write the quantized model as ONNX QDQ (weights, and activations in the full mode;
+    /// excluded nodes stay float).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Write the graph's outputs, float and quantized, whole, as JSON
+    /// ({name: {shape, float, quantized}}), for comparing with another runtime.
+    #[arg(long)]
+    dump_outputs: Option<PathBuf>,
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    #[arg(long)]
+    csv: bool,
 }
 
 fn main() -> ExitCode {
@@ -289,8 +337,74 @@ fn run(cli: Cli) -> Result<(), String> {
                 print_layer(&r);
             }
         }
+        Command::Run(args) => run_model(args)?,
     }
     Ok(())
+}
+
+/// `quantscope run`: the whole model, float against quantized.
+fn run_model(a: RunArgs) -> Result<(), String> {
+    use quantscope::graph;
+    let scheme: Scheme = a.scheme.parse().map_err(|e| format!("{e}"))?;
+    let mode = graph::parse_mode(&a.mode, &a.act).map_err(|e| e.to_string())?;
+    let dims = graph::parse_dims(&a.dim).map_err(|e| e.to_string())?;
+    let (bytes, external) = onnx_files(&a.model)?;
+    let given = match &a.inputs {
+        None => Vec::new(),
+        Some(p) => graph::read_inputs(
+            &std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            &p.to_string_lossy(),
+        )
+        .map_err(|e| e.to_string())?,
+    };
+    let ext: Vec<(&str, &[u8])> = external
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let options = graph::Options {
+        dims,
+        seed: a.seed,
+        given,
+    };
+    let mut session = graph::Session::open(&bytes, &ext, &options).map_err(|e| e.to_string())?;
+    let policy = session
+        .uniform_policy(&scheme, &a.exclude)
+        .map_err(|e| e.to_string())?;
+    let report = session
+        .run(&policy, &mode, !a.no_isolated)
+        .map_err(|e| e.to_string())?;
+    if let Some(out) = &a.output {
+        let written = graph::export::write_qdq(&bytes, &ext, &session, &scheme, &report)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(out, &written).map_err(|e| format!("{}: {e}", out.display()))?;
+        eprintln!("wrote {} ({} bytes)", out.display(), written.len());
+    }
+    if let Some(p) = &a.dump_outputs {
+        let values = session.output_values();
+        let text = serde_json::to_string(&values).map_err(|e| e.to_string())?;
+        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if a.json {
+        print_json(&report)?;
+    } else if a.csv {
+        println!("{}", graph::table::csv(&report).trim_end());
+    } else {
+        println!("{}", graph::table::table(&report).trim_end());
+    }
+    Ok(())
+}
+
+/// An ONNX model and the external data files it names, read from beside it.
+#[allow(clippy::type_complexity)]
+fn onnx_files(path: &Path) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
+    let read = |f: &Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));
+    let bytes = read(path)?;
+    let mut external = Vec::new();
+    for loc in quantscope::export::onnx::external_locations(&bytes).map_err(|e| e.to_string())? {
+        let base = quantscope::formats::base_name(&loc).to_string();
+        external.push((base.clone(), read(&path.with_file_name(&base))?));
+    }
+    Ok((bytes, external))
 }
 
 /// `quantize -o OUT`: writes the model in OUT's format and prints what each tensor became.
@@ -312,23 +426,8 @@ fn export_model(
             export::gguf::write(&model, scheme, &mut w)
         }
         _ => {
-            let onnx = match format {
-                ExportFormat::Onnx => Some(onnx_source(files, &model)?),
-                _ => None,
-            };
-            let refs: Option<Vec<(&str, &[u8])>> = onnx.as_ref().map(|(_, ext)| {
-                ext.iter()
-                    .map(|(n, b)| (n.as_str(), b.as_slice()))
-                    .collect()
-            });
-            let source =
-                onnx.as_ref()
-                    .zip(refs.as_deref())
-                    .map(|((m, _), ext)| export::OnnxSource {
-                        model: m,
-                        external: ext,
-                    });
-            export::export(&model, format, scheme, source).and_then(|e| {
+            // The ONNX writer rewrites the files the model was opened from.
+            export::export(&model, format, scheme).and_then(|e| {
                 std::fs::write(out, &e.bytes).map_err(|err| {
                     quantscope::Error::Invalid(format!("{}: {err}", out.display()))
                 })?;
@@ -384,41 +483,6 @@ fn export_model(
         report.scheme
     );
     Ok(())
-}
-
-/// The ONNX model file among `files` and the external data files it names (given, or
-/// beside it), for the ONNX writer.
-#[allow(clippy::type_complexity)]
-fn onnx_source(
-    files: &[PathBuf],
-    model: &ModelFile,
-) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
-    let format = model.info().format;
-    if format != quantscope::Format::Onnx {
-        return Err(format!(
-            "the ONNX writer rewrites an ONNX model, and the input is {format:?}; write .gguf or .safetensors instead"
-        ));
-    }
-    let read = |f: &std::path::Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));
-    let mut main = None;
-    for f in files {
-        let bytes = read(f)?;
-        if quantscope::formats::detect(&bytes) == Some(quantscope::Format::Onnx) {
-            main = Some((f.clone(), bytes));
-            break;
-        }
-    }
-    let (path, bytes) = main.ok_or("no ONNX model among the files given")?;
-    let mut external = Vec::new();
-    for loc in quantscope::export::onnx::external_locations(&bytes).map_err(|e| e.to_string())? {
-        let base = quantscope::formats::base_name(&loc).to_string();
-        let given = files
-            .iter()
-            .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == base));
-        let file = given.cloned().unwrap_or_else(|| path.with_file_name(&base));
-        external.push((base, read(&file)?));
-    }
-    Ok((bytes, external))
 }
 
 fn print_compare(rows: &[TensorSummary]) {

@@ -23,7 +23,8 @@
 
 use std::io::Write;
 
-use super::{ExportFormat, ExportReport, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, ExportedTensor};
+use super::rules::{is_float_weight, rounded_ints};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -107,7 +108,8 @@ fn target(scheme: &Scheme) -> Result<GgmlType> {
             format: FloatFormat::Bf16,
         }) => Ok(GgmlType::BF16),
         _ => Err(err(format!(
-            "scheme `{scheme}` has no GGUF tensor type; GGUF stores ggml types: use q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, fp16 or bf16"
+            "scheme `{scheme}` has no GGUF tensor type; GGUF stores ggml types: use {}, fp16 or bf16",
+            GgmlType::quantizable_names()
         ))),
     }
 }
@@ -165,7 +167,7 @@ fn plan(info: &TensorInfo, want: GgmlType) -> Result<Plan> {
         ne.push(1);
         note = Some("scalar: stored as shape [1] (ggml tensors have at least one axis)".into());
     }
-    let (ty, quantized, why) = if !super::is_float_weight(info.dtype) {
+    let (ty, quantized, why) = if !is_float_weight(info.dtype) {
         let ty = match info.dtype {
             DType::I8 | DType::Bool => TensorType::I8,
             DType::U8 | DType::I16 => TensorType::I16,
@@ -281,7 +283,7 @@ enum Value {
 /// strings under `source.`, except general.* keys such as general.architecture.
 fn metadata(
     source: &std::collections::BTreeMap<String, String>,
-    gguf_source: &[crate::formats::gguf::RawKv],
+    gguf_source: &[crate::formats::RawKv],
     scheme: &Scheme,
     want: GgmlType,
     notes: &mut Vec<String>,
@@ -471,7 +473,7 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
             ),
         };
         debug_assert_eq!(bytes.len() as u64, p.size);
-        let note = match (p.note.clone(), super::rounded_ints(&t)) {
+        let note = match (p.note.clone(), rounded_ints(&t)) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         };

@@ -26,15 +26,16 @@ use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
-use super::OnnxSource;
-use super::{keep_reason, linear_for, ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::rules::{keep_reason, linear_for};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::generated::onnx::{
     attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_proto::DataType,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
 };
-use crate::formats::TensorStore;
+use crate::formats::source::ByteSource;
+use crate::formats::{OnnxSource, TensorStore};
 use crate::quant::{pack, Granularity, LinearScheme, QuantizedLinear, Scheme};
 use crate::tensor::TensorInfo;
 
@@ -199,6 +200,10 @@ fn collect_ops(g: &GraphProto, out: &mut HashSet<String>) {
     }
 }
 
+/// Which weights the writer quantizes: None for a weight to quantize, else why it stays
+/// float (by the name the reader lists it under).
+pub type Select<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// A rewritten weight: the initializers and nodes that stand for it.
 struct Rewrite {
     inits: Vec<TensorProto>,
@@ -210,7 +215,7 @@ struct Ctx<'a, S: ?Sized> {
     scheme: &'a Scheme,
     l: &'a LinearScheme,
     cont: Container,
-    external: &'a [(&'a str, &'a [u8])],
+    external: &'a [(&'a str, &'a dyn ByteSource)],
     listing: HashMap<String, TensorInfo>,
     /// Every name in the model, and every name this writer added.
     names: HashSet<String>,
@@ -219,6 +224,9 @@ struct Ctx<'a, S: ?Sized> {
     seen: HashSet<String>,
     report: Vec<ExportedTensor>,
     needs_bf16_cast: bool,
+    /// Which weights to quantize (by the name the reader lists them under), and why the
+    /// others stay float; None quantizes every float weight.
+    select: Option<&'a Select<'a>>,
 }
 
 impl<S: TensorStore + ?Sized> Ctx<'_, S> {
@@ -344,7 +352,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
                 t.dims, info.shape
             )));
         }
-        if let Some(why) = keep_reason(&info) {
+        if let Some(why) = keep_reason(&info).or_else(|| self.select.and_then(|f| f(&store_name))) {
             self.report.push(ExportedTensor::kept(
                 &info,
                 format!("{} initializer, unchanged", dt.as_str_name()),
@@ -468,7 +476,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
     /// The bytes of a tensor kept in an external data file, found among the files given
     /// by the last component of its `location`.
     fn external_bytes(&self, t: &TensorProto) -> Result<Vec<u8>> {
-        crate::formats::onnx::external_slice(t, t.name(), self.external).map(<[u8]>::to_vec)
+        crate::formats::onnx::external_bytes(t, t.name(), self.external)
     }
 
     fn inline(&self, t: &mut TensorProto) -> Result<()> {
@@ -563,13 +571,24 @@ pub fn write<S: TensorStore + ?Sized>(
     store: &S,
     scheme: &Scheme,
 ) -> Result<Exported> {
+    write_selected(source, store, scheme, None)
+}
+
+/// As [`write`], quantizing only the weights `select` returns None for (it returns why
+/// a weight stays float): the whole-model runs' exclusions and their choice of weights.
+pub fn write_selected<S: TensorStore + ?Sized>(
+    source: OnnxSource<'_>,
+    store: &S,
+    scheme: &Scheme,
+    select: Option<&Select<'_>>,
+) -> Result<Exported> {
     let l = linear_for(
         scheme,
         ExportFormat::Onnx,
         "QuantizeLinear/DequantizeLinear weights",
     )?;
     let mut model =
-        ModelProto::decode(source.model).map_err(|e| Error::OnnxDecode(e.to_string()))?;
+        ModelProto::decode(&*source.model).map_err(|e| Error::OnnxDecode(e.to_string()))?;
     let mut graph = model
         .graph
         .take()
@@ -588,7 +607,7 @@ pub fn write<S: TensorStore + ?Sized>(
         scheme,
         l,
         cont: container(l),
-        external: source.external,
+        external: &source.external,
         listing: info
             .tensors
             .iter()
@@ -598,6 +617,7 @@ pub fn write<S: TensorStore + ?Sized>(
         seen: HashSet::new(),
         report: Vec::new(),
         needs_bf16_cast: false,
+        select,
     };
     ctx.graph(&mut graph, "")?;
     ctx.inline_graph(&mut graph)?;
@@ -817,8 +837,8 @@ mod tests {
         let m = reader::read(bytes, &[])?;
         let e = write(
             OnnxSource {
-                model: bytes,
-                external: &[],
+                model: bytes.into(),
+                external: Vec::new(),
             },
             &m,
             &scheme.parse()?,
@@ -980,13 +1000,13 @@ mod tests {
             assert!(e.contains(&format!("`{s}`")), "{e}");
         }
         let st = Model::new(crate::Format::Safetensors, vec![], Default::default());
-        let e = super::super::export(&st, ExportFormat::Onnx, &"int8".parse().unwrap(), None)
-            .unwrap_err();
+        let e =
+            super::super::export(&st, ExportFormat::Onnx, &"int8".parse().unwrap()).unwrap_err();
         assert!(e.to_string().contains("open an .onnx file"), "{e}");
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &[],
+                model: bytes.as_slice().into(),
+                external: Vec::new(),
             },
             &st,
             &"int8".parse().unwrap(),
@@ -995,8 +1015,8 @@ mod tests {
         assert!(e.to_string().contains("not ONNX"), "{e}");
         let e = write(
             OnnxSource {
-                model: b"\x08\x07garbage",
-                external: &[],
+                model: b"\x08\x07garbage".as_slice().into(),
+                external: Vec::new(),
             },
             &st,
             &"int8".parse().unwrap(),
@@ -1050,10 +1070,11 @@ mod tests {
         let bytes = m.encode_to_vec();
         let files: [(&str, &[u8]); 1] = [("dir/weights.bin", &data)];
         let src = reader::read(&bytes, &files).unwrap();
+        let data_src = crate::formats::source::InMemory(data.as_slice());
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &files,
+                model: bytes.as_slice().into(),
+                external: vec![("dir/weights.bin", &data_src as &dyn ByteSource)],
             },
             &src,
             &"int8-sym".parse().unwrap(),
@@ -1069,8 +1090,8 @@ mod tests {
         // Without the file, the error says which one is missing.
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &[],
+                model: bytes.as_slice().into(),
+                external: Vec::new(),
             },
             &src,
             &"int8-sym".parse().unwrap(),

@@ -25,7 +25,8 @@ use std::collections::{BTreeSet, HashMap};
 use safetensors::tensor::{Dtype, View};
 use serde_json::json;
 
-use super::{keep_reason, linear_for, ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::rules::{keep_reason, linear_for, rounded_ints};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -404,7 +405,7 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
                     .note
                     .map(|n| n + "; F64 values went through f32 in the reader");
             }
-            if let Some(r) = super::rounded_ints(&t) {
+            if let Some(r) = rounded_ints(&t) {
                 e.note = e.note.map(|n| format!("{n}; {r}"));
             }
             report.push(e);

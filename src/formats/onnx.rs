@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use half::{bf16, f16};
 use prost::Message;
 
+use super::decode::decode;
 use super::generated::onnx::{
     tensor_proto::DataLocation, tensor_proto::DataType, AttributeProto, GraphProto, ModelProto,
     TensorProto,
 };
-use super::safetensors::decode;
+use super::index::{base_name, checked_numel};
+use super::model::{Format, GraphSummary, Model, NodeRef};
 use super::source::{ByteSource, InMemory};
-use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -353,14 +354,18 @@ impl<'a> Reader<'a> {
 
 /// The bytes of an external-data tensor among the files given, for the ONNX writer,
 /// which inlines them.
-pub(crate) fn external_slice<'e>(
+pub(crate) fn external_bytes(
     t: &TensorProto,
     name: &str,
-    external: &'e [(&str, &'e [u8])],
-) -> Result<&'e [u8]> {
-    let lens: Vec<(&str, u64)> = external.iter().map(|(n, b)| (*n, b.len() as u64)).collect();
+    external: &[(&str, &dyn ByteSource)],
+) -> Result<Vec<u8>> {
+    let lens: Vec<(&str, u64)> = external.iter().map(|(n, s)| (*n, s.len())).collect();
     let r = external_range(t, name, &lens)?;
-    Ok(&external[r.file].1[r.offset as usize..(r.offset + r.length) as usize])
+    let len = usize::try_from(r.length).map_err(|_| Error::OnnxTensor {
+        name: name.to_string(),
+        reason: format!("{} bytes of external data do not fit in memory", r.length),
+    })?;
+    Ok(external[r.file].1.read_at(r.offset, len)?.into_owned())
 }
 
 /// Where an external-data tensor's bytes are among the files given (name, size),
@@ -483,8 +488,8 @@ fn typed_field(
                 .map(|&v| match dtype {
                     DType::F16 => f16::from_bits(bits(v) as u16).to_f32(),
                     DType::BF16 => bf16::from_bits(bits(v) as u16).to_f32(),
-                    DType::F8E4M3 => super::safetensors::f8_e4m3_to_f32(bits(v) as u8),
-                    DType::F8E5M2 => super::safetensors::f8_e5m2_to_f32(bits(v) as u8),
+                    DType::F8E4M3 => super::decode::f8_e4m3_to_f32(bits(v) as u8),
+                    DType::F8E5M2 => super::decode::f8_e5m2_to_f32(bits(v) as u8),
                     _ => v as f32,
                 })
                 .collect()

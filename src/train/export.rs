@@ -74,8 +74,8 @@ pub fn write(r: &TrainResult, format: ExportFormat) -> Result<Exported> {
             let store = crate::formats::onnx::read(&bytes, &[])?;
             export::onnx::write(
                 OnnxSource {
-                    model: &bytes,
-                    external: &[],
+                    model: bytes.as_slice().into(),
+                    external: Vec::new(),
                 },
                 &store,
                 &scheme,

@@ -14,6 +14,7 @@ import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
 import { TrainView } from "./components/train";
+import { WholeModelPanel } from "./components/wholeModel";
 import { formatBytes, formatCount, formatShape } from "./format";
 import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
 import {
@@ -118,6 +119,32 @@ const layerPanel = new LayerPanel(
   // In the primary worker, between the whole-model tasks it may be running.
   (request) => api.layer(request),
 );
+const wholeModel = new WholeModelPanel(
+  {
+    root: $("whole"),
+    form: $<HTMLFormElement>("whole-form"),
+    scheme: $<HTMLInputElement>("whole-scheme"),
+    mode: $<HTMLSelectElement>("whole-mode"),
+    act: $<HTMLInputElement>("whole-act"),
+    dims: $<HTMLInputElement>("whole-dims"),
+    seed: $<HTMLInputElement>("whole-seed"),
+    inputs: $<HTMLInputElement>("whole-inputs"),
+    cancel: $<HTMLButtonElement>("whole-cancel"),
+    progress: $<HTMLProgressElement>("whole-progress"),
+    status: $("whole-status"),
+    body: $("whole-body"),
+    chart: $("chart-whole"),
+    worst: $<HTMLTableElement>("whole-worst"),
+    node: $("whole-node"),
+    outputs: $<HTMLTableElement>("whole-outputs"),
+    exclude: $("whole-exclude"),
+    download: $<HTMLButtonElement>("whole-download"),
+    file: $<HTMLAnchorElement>("whole-file"),
+    report: $<HTMLScriptElement>("whole-report"),
+  },
+  buildChoice,
+  (weight) => selectTensor(weight),
+);
 const exportPanel = new ExportPanel(
   {
     root: $("export"),
@@ -133,6 +160,9 @@ const exportPanel = new ExportPanel(
   (format, scheme) => api.exportModel(format, scheme),
 );
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
+/** Resolves once the workers have loaded the chosen build (see `boot`). */
+let markBooted: () => void = () => {};
+const booted = new Promise<void>((resolve) => (markBooted = resolve));
 const picker = new SchemePicker(
   {
     chips: $("scheme-chips"),
@@ -144,7 +174,13 @@ const picker = new SchemePicker(
     message: $("scheme-error"),
     presets: $<HTMLDataListElement>("scheme-presets"),
   },
-  (s) => api.parseScheme(s),
+  {
+    // After the build is chosen: a call before `init` would load the default build.
+    families: () => booted.then(() => api.schemeFamilies()),
+    validate: (s) => api.parseScheme(s),
+    toForm: (s) => api.schemeForm(s),
+    fromForm: (form) => api.schemeFromForm(form),
+  },
   (chosen) => {
     writeUrl();
     layerPanel.setCompared(chosen.map((c) => c.scheme));
@@ -255,6 +291,7 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   errors.clear();
   model = { info, fileName };
   exportPanel.setModel(fileName, info.format);
+  wholeModel.setModel(source, fileName, info.format);
   renderModelDetails(
     $<HTMLDetailsElement>("model-details"),
     $("model-graph"),
@@ -500,6 +537,7 @@ window.addEventListener("resize", () => {
 
 async function boot(): Promise<void> {
   renderBuildInfo($("build-info"), await workers.init(buildChoice()));
+  markBooted();
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);

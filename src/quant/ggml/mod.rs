@@ -15,187 +15,11 @@ use std::fmt;
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
-use super::{Encoded, Grid};
+use super::encoded::{check_finite, Encoded, Grid};
+pub use crate::dtype::GgmlType;
 use crate::error::{Error, Result};
 use crate::kernels;
 use crate::tensor::Tensor;
-
-/// A ggml tensor type. The discriminants are ggml's own type ids (`enum ggml_type`,
-/// the numbers GGUF files store).
-/// Variant names are ggml's (`Q4_K`), so code reads like the format's documentation.
-#[allow(non_camel_case_types)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GgmlType {
-    F32 = 0,
-    F16 = 1,
-    Q4_0 = 2,
-    Q4_1 = 3,
-    Q5_0 = 6,
-    Q5_1 = 7,
-    Q8_0 = 8,
-    Q2_K = 10,
-    Q3_K = 11,
-    Q4_K = 12,
-    Q5_K = 13,
-    Q6_K = 14,
-    BF16 = 30,
-}
-
-impl GgmlType {
-    pub const ALL: [GgmlType; 13] = [
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-        GgmlType::BF16,
-    ];
-
-    /// The types quantscope can quantize to (the `q…` scheme names).
-    pub const QUANTIZABLE: [GgmlType; 7] = [
-        GgmlType::Q8_0,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q4_K,
-        GgmlType::Q6_K,
-    ];
-
-    /// The type with ggml's id `id`, if quantscope knows it.
-    pub fn from_id(id: u32) -> Option<GgmlType> {
-        Self::ALL.into_iter().find(|t| *t as u32 == id)
-    }
-
-    /// The type named `name` (`q4_0`, `Q4_K`, `bf16`; any case).
-    pub fn from_name(name: &str) -> Option<GgmlType> {
-        let lower = name.to_ascii_lowercase();
-        Self::ALL.into_iter().find(|t| t.name() == lower)
-    }
-
-    /// ggml's id of this type.
-    pub fn id(self) -> u32 {
-        self as u32
-    }
-
-    /// Lower-case name, as in scheme strings (`q4_k`).
-    pub fn name(self) -> &'static str {
-        match self {
-            GgmlType::F32 => "f32",
-            GgmlType::F16 => "f16",
-            GgmlType::Q4_0 => "q4_0",
-            GgmlType::Q4_1 => "q4_1",
-            GgmlType::Q5_0 => "q5_0",
-            GgmlType::Q5_1 => "q5_1",
-            GgmlType::Q8_0 => "q8_0",
-            GgmlType::Q2_K => "q2_k",
-            GgmlType::Q3_K => "q3_k",
-            GgmlType::Q4_K => "q4_k",
-            GgmlType::Q5_K => "q5_k",
-            GgmlType::Q6_K => "q6_k",
-            GgmlType::BF16 => "bf16",
-        }
-    }
-
-    /// Upper-case name, as ggml and GGUF tools print it (`Q4_K`).
-    pub fn upper_name(self) -> &'static str {
-        match self {
-            GgmlType::F32 => "F32",
-            GgmlType::F16 => "F16",
-            GgmlType::Q4_0 => "Q4_0",
-            GgmlType::Q4_1 => "Q4_1",
-            GgmlType::Q5_0 => "Q5_0",
-            GgmlType::Q5_1 => "Q5_1",
-            GgmlType::Q8_0 => "Q8_0",
-            GgmlType::Q2_K => "Q2_K",
-            GgmlType::Q3_K => "Q3_K",
-            GgmlType::Q4_K => "Q4_K",
-            GgmlType::Q5_K => "Q5_K",
-            GgmlType::Q6_K => "Q6_K",
-            GgmlType::BF16 => "BF16",
-        }
-    }
-
-    /// Values per block (1 for the plain float types).
-    pub fn block_size(self) -> usize {
-        match self {
-            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => 1,
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => {
-                32
-            }
-            _ => kquants::QK_K,
-        }
-    }
-
-    /// Bytes per block (ggml's `type_size`).
-    pub fn type_size(self) -> usize {
-        match self {
-            GgmlType::F32 => 4,
-            GgmlType::F16 | GgmlType::BF16 => 2,
-            GgmlType::Q4_0 => 18,
-            GgmlType::Q4_1 => 20,
-            GgmlType::Q5_0 => 22,
-            GgmlType::Q5_1 => 24,
-            GgmlType::Q8_0 => 34,
-            GgmlType::Q2_K => 84,
-            GgmlType::Q3_K => 110,
-            GgmlType::Q4_K => 144,
-            GgmlType::Q5_K => 176,
-            GgmlType::Q6_K => 210,
-        }
-    }
-
-    /// Bytes that `n` values take, or an error when `n` is not a whole number of blocks.
-    pub fn bytes_for(self, n: usize) -> Result<usize> {
-        let block = self.block_size();
-        if n % block != 0 {
-            return Err(Error::GgmlLength {
-                ty: self.name(),
-                n,
-                block,
-            });
-        }
-        (n / block)
-            .checked_mul(self.type_size())
-            .ok_or(Error::GgmlLength {
-                ty: self.name(),
-                n,
-                block,
-            })
-    }
-
-    /// Nominal code width in bits (before scales).
-    pub fn code_bits(self) -> u8 {
-        match self {
-            GgmlType::F32 => 32,
-            GgmlType::F16 | GgmlType::BF16 => 16,
-            GgmlType::Q8_0 => 8,
-            GgmlType::Q6_K => 6,
-            GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q5_K => 5,
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q4_K => 4,
-            GgmlType::Q3_K => 3,
-            GgmlType::Q2_K => 2,
-        }
-    }
-
-    fn can_quantize(self) -> bool {
-        Self::QUANTIZABLE.contains(&self)
-    }
-}
-
-impl fmt::Display for GgmlType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Quantizes `x` (a whole number of blocks) into `ty`'s block bytes.
 pub fn quantize(ty: GgmlType, x: &[f32]) -> Result<Vec<u8>> {
@@ -327,7 +151,8 @@ pub fn parse(s: &str) -> Option<std::result::Result<GgmlScheme, String>> {
         // f32/f16/bf16 belong to the float family's names; only claim q-types.
         return s.starts_with('q').then(|| {
             Err(format!(
-                "ggml {ty} can be read but not produced; quantize to one of q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k"
+                "ggml {ty} can be read but not produced; quantize to one of {}",
+                GgmlType::quantizable_names()
             ))
         });
     }
@@ -363,19 +188,6 @@ impl GgmlScheme {
             bytes,
         })
     }
-}
-
-fn check_finite(t: &Tensor) -> Result<()> {
-    if kernels::min_max(&t.data).2 {
-        return Ok(());
-    }
-    let mut bad = t.data.iter().enumerate().filter(|(_, v)| !v.is_finite());
-    let first = bad.next().map(|(i, _)| i).unwrap_or(0);
-    Err(Error::NonFinite {
-        name: t.name.clone(),
-        count: 1 + bad.count(),
-        first,
-    })
 }
 
 /// A tensor in one ggml block format: the exact bytes a GGUF file would hold.

@@ -18,6 +18,7 @@ import {
   type TrainResult,
 } from "../shared/train";
 import { renderWeights, widthOf } from "./charts";
+import { isCoreTrap } from "../shared/api";
 import { messageOf } from "./errorBanner";
 import { SCHEME_COLORS } from "./palette";
 
@@ -67,7 +68,10 @@ function select(id: string, options: [string, string][], value: string): HTMLSel
 }
 
 export class TrainView {
-  private readonly api: Comlink.Remote<TrainApi>;
+  private api: Comlink.Remote<TrainApi>;
+  private worker: Worker;
+  /** The data last chosen, set again in a replacement worker. */
+  private lastData: Parameters<TrainApi["setData"]>[0] | undefined;
   private readonly status: HTMLElement;
   private readonly error: HTMLElement;
   private readonly dataInfo: HTMLElement;
@@ -88,11 +92,8 @@ export class TrainView {
   private dataReady: Promise<unknown>;
 
   constructor(root: HTMLElement) {
-    const worker = new Worker(new URL("../worker/train-worker.ts", import.meta.url), {
-      type: "module",
-      name: "quantscope-train",
-    });
-    this.api = Comlink.wrap<TrainApi>(worker);
+    this.worker = TrainView.startWorker();
+    this.api = Comlink.wrap<TrainApi>(this.worker);
     const d = DEFAULT_TRAIN;
     const i = this.inputs;
     i.model = select("train-model", [["mlp", "MLP (features-128-64-classes)"], ["cnn", "CNN (2 conv 3x3, pool, linear)"]], d.model);
@@ -221,10 +222,35 @@ export class TrainView {
     }).observe(root);
   }
 
+  private static startWorker(): Worker {
+    return new Worker(new URL("../worker/train-worker.ts", import.meta.url), {
+      type: "module",
+      name: "quantscope-train",
+    });
+  }
+
+  /**
+   * After a trap the worker's module is unusable: a fresh worker takes its place (with
+   * the same data), so the next run works; the message says what trapped.
+   */
+  private async replaceWorkerAfter(e: unknown): Promise<void> {
+    if (!isCoreTrap(e)) return;
+    this.worker.terminate();
+    this.worker = TrainView.startWorker();
+    this.api = Comlink.wrap<TrainApi>(this.worker);
+    this.error.textContent = `${messageOf(e)}; the training worker was restarted`;
+    if (this.lastData) {
+      const keep = this.error.textContent;
+      await this.useData(this.lastData);
+      if (!this.error.textContent) this.error.textContent = keep;
+    }
+  }
+
   private async useData(data: Parameters<TrainApi["setData"]>[0]): Promise<void> {
     this.error.textContent = "";
     try {
       const info = await this.api.setData(data);
+      this.lastData = data;
       const name = "builtin" in data ? "digits" : data.name;
       this.dataInfo.textContent =
         `${name}: ${info.n_train} training and ${info.n_test} test samples of shape (${info.sample_shape.join(", ")}), ` +
@@ -233,6 +259,7 @@ export class TrainView {
     } catch (e) {
       this.dataInfo.dataset.ready = "false";
       this.error.textContent = `Data refused: ${messageOf(e)}`;
+      if (isCoreTrap(e)) await this.replaceWorkerAfter(e);
     }
   }
 
@@ -276,6 +303,7 @@ export class TrainView {
     this.results = [];
     this.table.replaceChildren();
     this.exportRow.replaceChildren();
+    await this.api.forgetRuns();
     this.root().dataset.state = "running";
     const floatEpochs = this.config("float").float_epochs;
     const perMethod = (m: Method) => (m === "ptq" ? 0 : this.config(m).epochs);
@@ -320,6 +348,7 @@ export class TrainView {
     } catch (e) {
       this.error.textContent = messageOf(e);
       this.root().dataset.state = "error";
+      await this.replaceWorkerAfter(e);
     } finally {
       this.running = false;
       this.runButton.disabled = false;
@@ -375,7 +404,8 @@ export class TrainView {
       const b = el("button", { type: "button", textContent: `Download ${METHOD_LABELS[r.config.method]} .${f}`, dataset: { format: f } });
       b.addEventListener("click", async () => {
         try {
-          const bytes = await this.api.exportLast(f);
+          if (r.run_id === undefined) throw new Error("this run has no model to export");
+          const bytes = await this.api.exportRun(r.run_id, f);
           const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
           const a = el("a", { href: url, download: `digits-${r.config.model}-${r.config.method}-w${r.config.wbits}.${f}` });
           a.click();

@@ -2,6 +2,16 @@
 //! `Comlink.Remote<WorkerApi>`, the worker implements it.
 
 import type { ExportReport, BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
+import type {
+  GraphInfo,
+  GraphOpenRequest,
+  GraphProgress,
+  GraphRunRequest,
+  OutputValues,
+  RunReport,
+} from "./wholeModel";
+import type { FormString } from "./core-types";
+import type { SchemeFamily, SchemeForm } from "./schemes";
 
 /**
  * Receives the rows finished since the last call, at most every PROGRESS_INTERVAL_MS
@@ -23,6 +33,18 @@ export type SummaryRow = TensorSummary | SummaryFailure;
 
 export function isFailedRow(r: SummaryRow): r is SummaryFailure {
   return "error" in r;
+}
+
+/**
+ * The name of the error a worker rejects with when the wasm module trapped (a panic, an
+ * allocation that failed, an `unreachable`): the module is unusable from then on, so the
+ * page replaces that worker (and reopens the model in the new one). The message names
+ * the tensor and scheme being computed.
+ */
+export const CORE_TRAP = "CoreTrap";
+
+export function isCoreTrap(e: unknown): boolean {
+  return e instanceof Error && e.name === CORE_TRAP;
 }
 
 /** One scheme's report for the selected tensor, or the core's message for it. */
@@ -94,6 +116,12 @@ export interface WorkerApi {
   schemePresets(): Promise<string[]>;
   /** Canonical form of a scheme; rejects with the core's message when it is invalid. */
   parseScheme(s: string): Promise<string>;
+  /** The scheme families, their options and defaults, as the core describes them. */
+  schemeFamilies(): Promise<SchemeFamily[]>;
+  /** The family and option values of a scheme string; rejects with the core's message. */
+  schemeForm(s: string): Promise<SchemeForm>;
+  /** The string a form's values make and its canonical form, or the core's message. */
+  schemeFromForm(form: SchemeForm): Promise<FormString>;
   /**
    * Reads and opens a model; `generation` names it for `summarize`. The previous model
    * stays open when this one fails, and is freed when it succeeds. An open overtaken by
@@ -132,9 +160,30 @@ export interface WorkerApi {
    * .onnx file (with its external data files); rejects with the core's message.
    */
   exportModel(format: ExportFormat, scheme: string): Promise<ExportResult>;
+  /**
+   * Whole-model runs (src/graph/), in a worker of their own (the page ends it to
+   * cancel): opens the ONNX model and runs it float.
+   */
+  graphOpen(
+    source: ModelSource,
+    fileName: string,
+    request: GraphOpenRequest,
+    onProgress: GraphProgress,
+  ): Promise<GraphInfo>;
+  /** A quantized run against the float one: `quantscope run --json`'s report. */
+  graphRun(request: GraphRunRequest, onProgress: GraphProgress): Promise<RunReport>;
+  /** The graph's outputs, float and of the last run. */
+  graphOutputs(): Promise<OutputValues[]>;
+  /** The float run's values of a node output. */
+  graphFloat(name: string): Promise<Float32Array>;
+  /** The last run as an ONNX QDQ model (excluded nodes float). */
+  graphExport(): Promise<Uint8Array>;
 }
 
 export type ExportFormat = "safetensors" | "gguf" | "onnx";
+
+/** `Model.schemeFromForm`'s answer: `scheme` when the core takes `text`, else `error`. */
+export type { FormString };
 
 export interface ExportResult {
   bytes: Uint8Array;

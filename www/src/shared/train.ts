@@ -93,6 +93,8 @@ export interface TrainResult {
   layers: TensorReport[];
   model: TrainedModel;
   notes: string[];
+  /** The worker's handle of the finished run, for `exportRun` (set by the worker). */
+  run_id?: number;
 }
 
 export interface DataInfo {
@@ -121,6 +123,8 @@ export interface TrainApi {
    */
   run(config: TrainConfig, onEpoch: EpochCallback): Promise<TrainResult | null>;
   cancel(): Promise<void>;
-  /** The last finished run's model as a file (ONNX QDQ or safetensors). */
-  exportLast(format: "onnx" | "safetensors"): Promise<Uint8Array>;
+  /** A finished run's model (by its `run_id`) as a file (ONNX QDQ or safetensors). */
+  exportRun(runId: number, format: "onnx" | "safetensors"): Promise<Uint8Array>;
+  /** Frees the finished runs (a new batch of methods begins). */
+  forgetRuns(): Promise<void>;
 }

@@ -6,6 +6,7 @@
 import * as Comlink from "comlink";
 import type { TrainSession } from "../../pkg/quantscope.js";
 import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
+import { CORE_TRAP } from "../shared/api";
 import type { DataInfo, TrainApi, TrainConfig, TrainData, TrainedModel, TrainResult } from "../shared/train";
 import { DIGITS_URL } from "../shared/train";
 
@@ -23,12 +24,39 @@ function core(): Promise<Core> {
   return ready;
 }
 
+/** Set once the module trapped: its state may be half-updated, so the page replaces this worker. */
+let trapped: string | undefined;
+
+/**
+ * Runs `f`, a call into the wasm module about `what`, as the analysis worker's `guard()`
+ * does: a trap (a panic, a failed allocation) becomes a CoreTrap error naming `what` and
+ * the panic's message; the core's own errors (bad settings, refused data) pass through.
+ */
+function guard<T>(c: Core, what: string, f: () => T): T {
+  const trap = (message: string) => Object.assign(new Error(message), { name: CORE_TRAP });
+  if (trapped) throw trap(`the training worker's WebAssembly module trapped earlier (${trapped})`);
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+    let panic: string | undefined;
+    try {
+      panic = c.lastPanic();
+    } catch {
+      // The module may not even answer that.
+    }
+    trapped = `${what}: ${panic ?? e.message}`;
+    throw trap(`the WebAssembly core trapped on ${trapped}`);
+  }
+}
+
 let data: { bytes: Uint8Array; name: string } | undefined;
 let builtin: Uint8Array | undefined;
 /** The float model for (kind, data, float settings), reused by every method's run. */
 let teacher: { key: string; model: TrainedModel; curve: TrainResult["curve"] } | undefined;
 let runSeq = 0;
-let last: TrainSession | undefined;
+/** The finished runs of the current batch, by run id: each method's model stays exportable. */
+const finished = new Map<number, TrainSession>();
 
 const channel = new MessageChannel();
 const waiting: (() => void)[] = [];
@@ -60,7 +88,7 @@ const api: TrainApi = {
       next = { bytes: new Uint8Array(await d.file.arrayBuffer()), name: d.name };
     }
     // Refused data leaves the previous data in place.
-    const info = c.trainDataInfo(next.bytes, next.name) as DataInfo;
+    const info = guard(c, `reading ${next.name}`, () => c.trainDataInfo(next.bytes, next.name) as DataInfo);
     data = next;
     teacher = undefined;
     return info;
@@ -72,8 +100,9 @@ const api: TrainApi = {
     const seq = ++runSeq;
     const key = teacherKey(config);
     const reuse = teacher?.key === key ? teacher : undefined;
-    const session = new c.TrainSession(data.bytes, data.name, config, reuse?.model ?? null);
-    const total = session.totalEpochs() + (reuse ? config.float_epochs : 0);
+    const d = data;
+    const session = guard(c, `starting ${config.method} training`, () => new c.TrainSession(d.bytes, d.name, config, reuse?.model ?? null));
+    const total = guard(c, "counting epochs", () => session.totalEpochs()) + (reuse ? config.float_epochs : 0);
     let done = 0;
     // A reused float model's epochs are replayed from its curve (the chart shows them).
     for (const p of reuse?.curve ?? []) onEpoch(p, ++done, total);
@@ -84,24 +113,24 @@ const api: TrainApi = {
           session.free();
           return null;
         }
-        const p = session.step() as TrainResult["curve"][number] | null;
+        const p = guard(c, `a ${config.method} epoch`, () => session.step() as TrainResult["curve"][number] | null);
         if (!p) break;
         onEpoch(p, ++done, total);
         if (!reuse && p.phase === "float" && p.epoch === p.epochs) {
-          const model = session.teacher() as TrainedModel | null;
+          const model = guard(c, "reading the float model", () => session.teacher() as TrainedModel | null);
           if (model) teacher = { key, model, curve: [] };
         }
       }
-      const result = session.finish() as TrainResult;
+      const result = guard(c, `finishing ${config.method}`, () => session.finish() as TrainResult);
       if (teacher && teacher.key === key && teacher.curve.length === 0 && !reuse) {
         teacher.curve = result.curve.filter((p) => p.phase === "float");
       }
       if (reuse) result.curve = [...reuse.curve, ...result.curve];
-      last?.free();
-      last = session;
+      finished.set(seq, session);
+      result.run_id = seq;
       return result;
     } catch (e) {
-      session.free();
+      if (!trapped) session.free();
       throw e;
     }
   },
@@ -110,9 +139,15 @@ const api: TrainApi = {
     runSeq++;
   },
 
-  async exportLast(format) {
-    if (!last) throw new Error("no finished run to export");
-    const bytes = last.export(format);
+  async forgetRuns() {
+    if (!trapped) for (const s of finished.values()) s.free();
+    finished.clear();
+  },
+
+  async exportRun(runId, format) {
+    const run = finished.get(runId);
+    if (!run) throw new Error("that run is no longer held: train it again to export it");
+    const bytes = guard(await core(), `exporting ${format}`, () => run.export(format));
     return Comlink.transfer(bytes, [bytes.buffer]);
   },
 };

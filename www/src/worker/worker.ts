@@ -2,17 +2,20 @@
 // runs one or more of these (a pool); each loads the module and reads the model itself.
 
 import * as Comlink from "comlink";
-import type { Model } from "../../pkg/quantscope.js";
+import type { GraphSession, Model } from "../../pkg/quantscope.js";
 import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
+import { CORE_TRAP } from "../shared/api";
 import type {
   AnalyzeResult,
   BuildChoice,
+  FormString,
   LoadedBuild,
   ModelSource,
   SummaryRow,
   WorkerApi,
 } from "../shared/api";
 import { IN_MEMORY_LIMIT, PROGRESS_INTERVAL_MS } from "../shared/meta";
+import type { SchemeFamily, SchemeForm } from "../shared/schemes";
 import type {
   BuildInfo,
   ExportReport,
@@ -21,6 +24,7 @@ import type {
   TensorReport,
   TensorSummary,
 } from "../shared/types";
+import type { GraphInfo, OutputValues, RunReport } from "../shared/wholeModel";
 
 type Core = typeof import("../../pkg/quantscope.js");
 
@@ -58,16 +62,77 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Set once the wasm module has trapped: its memory and the binding's state may be
+ * half-updated, so this worker answers nothing more and the page replaces it.
+ */
+let trapped: string | undefined;
+
+function coreTrap(message: string): Error {
+  const e = new Error(message);
+  e.name = CORE_TRAP;
+  return e;
+}
+
+/**
+ * Runs `f`, a call into the wasm module about `what` (e.g. "tensor `w` under int8"). A
+ * trap (WebAssembly.RuntimeError: a panic, which aborts, a failed allocation, an
+ * `unreachable`) becomes a CoreTrap naming `what` and the panic's message when there
+ * was one; the core's own errors pass through unchanged.
+ */
+function guard<T>(what: string, f: () => T): T {
+  if (trapped) throw coreTrap(`this worker's WebAssembly module trapped earlier (${trapped})`);
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+    let panic: string | undefined;
+    try {
+      panic = lastPanic?.();
+    } catch {
+      // The module may not even answer that.
+    }
+    trapped = `${what}: ${panic ?? e.message}`;
+    throw coreTrap(`the WebAssembly core trapped on ${trapped}`);
+  }
+}
+
+/** The core's last panic message (set once the module has loaded). */
+let lastPanic: (() => string | undefined) | undefined;
+
 let ready: Promise<{ core: Core; loaded: LoadedBuild }> | undefined;
 let model: Model | undefined;
-/** The files the open model was read from (the ONNX writer rewrites the .onnx file). */
-let modelFiles: { name: string; blob: Blob }[] = [];
 /** The page's name for the open model: summaries for another generation are refused. */
 let generation = -1;
 /** Counts open calls, so that one overtaken by a later call opens nothing. */
 let openSeq = 0;
 /** The whole-model summary allowed to continue; any other run stops at its next tensor. */
 let activeRun = 0;
+/** The whole-model run session (src/graph/), in the worker the page runs for it. */
+let graph: GraphSession | undefined;
+
+/**
+ * A progress function for the core to call synchronously: forwards to the page at most
+ * every PROGRESS_INTERVAL_MS (a cancel ends this worker, so nothing comes back).
+ */
+function throttled(onProgress: (stage: string, done: number, total: number) => void) {
+  let last = 0;
+  let stage = "";
+  return (s: string, done: number, total: number): boolean => {
+    const now = performance.now();
+    if (s !== stage || now - last >= PROGRESS_INTERVAL_MS || done === total) {
+      stage = s;
+      last = now;
+      void onProgress(s, done, total);
+    }
+    return true;
+  };
+}
+
+function currentGraph(): GraphSession {
+  if (!graph) throw new Error("no model is open for whole-model runs");
+  return graph;
+}
 
 async function load(choice: BuildChoice): Promise<{ core: Core; loaded: LoadedBuild }> {
   const relaxedSupported = WebAssembly.validate(RELAXED_DOT_PROBE);
@@ -77,6 +142,12 @@ async function load(choice: BuildChoice): Promise<{ core: Core; loaded: LoadedBu
   const useRelaxed = choice === "auto" && relaxedSupported && relaxedBundled;
   const core = useRelaxed ? await relaxedImport() : await import("../../pkg/quantscope.js");
   await core.default({ module_or_path: useRelaxed ? relaxedWasm : simd128WasmUrl });
+  lastPanic = () => core.lastPanic();
+  // The recovery test arms the core's fault injector through this (never the page).
+  (self as unknown as { quantscopeDebug: object }).quantscopeDebug = {
+    trapOn: (tensor: string, scheme: string, kind: string) => core.debugTrapOn(tensor, scheme, kind),
+    trapOff: () => core.debugTrapOff(),
+  };
   return {
     core,
     loaded: {
@@ -131,6 +202,11 @@ async function sliceReader(f: { name: string; blob: Blob }): Promise<{
   };
 }
 
+/** What a per-tensor call is about, for a trap's message. */
+function on(tensor: string, scheme: string): string {
+  return `tensor \`${tensor}\` under ${scheme}`;
+}
+
 function current(): Model {
   if (!model) throw new Error("no model is open");
   return model;
@@ -162,11 +238,25 @@ const api: WorkerApi = {
   },
 
   async schemePresets() {
-    return (await loaded()).core.schemePresets();
+    const { core } = await loaded();
+    return guard("listing the scheme presets", () => core.schemePresets());
   },
 
   async parseScheme(s) {
-    return (await loaded()).core.parseScheme(s);
+    const { core } = await loaded();
+    return guard(`parsing the scheme ${s}`, () => core.parseScheme(s));
+  },
+
+  async schemeFamilies() {
+    return (await loaded()).core.schemeFamilies() as SchemeFamily[];
+  },
+
+  async schemeForm(s) {
+    return (await loaded()).core.schemeForm(s) as SchemeForm;
+  },
+
+  async schemeFromForm(form) {
+    return (await loaded()).core.schemeFromForm(form) as FormString;
   },
 
   async open(source, fileName, gen) {
@@ -177,20 +267,20 @@ const api: WorkerApi = {
     // Parse first: a bad file throws here and the previous model stays open.
     const readers = await Promise.all(files.map(sliceReader));
     if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
-    const next = core.Model.openFiles(readers);
-    const info = next.info() as ModelInfo;
+    const next = guard(`opening ${fileName}`, () => core.Model.openFiles(readers));
+    const info = guard(`listing ${fileName}`, () => next.info() as ModelInfo);
     info.lazy = next.isLazy();
     activeRun = 0;
     model?.free();
     model = next;
-    modelFiles = files;
     generation = gen;
     return info;
   },
 
   async analyze(tensor, scheme, bins) {
     await loaded();
-    return current().analyze(tensor, scheme, bins) as TensorReport;
+    const m = current();
+    return guard(on(tensor, scheme), () => m.analyze(tensor, scheme, bins) as TensorReport);
   },
 
   async analyzeMany(tensor, schemes, bins) {
@@ -199,8 +289,9 @@ const api: WorkerApi = {
     const results: AnalyzeResult[] = [];
     for (const scheme of schemes) {
       try {
-        results.push({ scheme, report: m.analyze(tensor, scheme, bins) as TensorReport });
+        results.push({ scheme, report: guard(on(tensor, scheme), () => m.analyze(tensor, scheme, bins)) });
       } catch (e) {
+        if (trapped) throw e;
         results.push({ scheme, error: messageOf(e) });
       }
     }
@@ -235,9 +326,16 @@ const api: WorkerApi = {
         }
         let row: SummaryRow;
         try {
-          row = m.summarize(name, scheme) as TensorSummary;
+          row = guard(on(name, scheme), () => m.summarize(name, scheme) as TensorSummary);
         } catch (e) {
           row = { name, scheme, error: messageOf(e) };
+          if (trapped) {
+            // This task's row says what happened; the page re-runs the rest on a fresh worker.
+            rows.push(row);
+            batch.push(row);
+            await report();
+            throw e;
+          }
         }
         rows.push(row);
         batch.push(row);
@@ -260,33 +358,85 @@ const api: WorkerApi = {
     if (probe.kind === "npy") {
       // Read each time: a probe file is small next to the model (at most 4096 rows).
       const bytes = new Uint8Array(await probe.file.arrayBuffer());
-      return current().layerInputs(tensor, scheme, bytes, probe.fileName, row) as LayerReport;
+      const m = current();
+      return guard(on(tensor, scheme), () => m.layerInputs(tensor, scheme, bytes, probe.fileName, row));
     }
-    return current().layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row) as LayerReport;
+    const m = current();
+    return guard(on(tensor, scheme), () =>
+      m.layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row),
+    ) as LayerReport;
   },
 
   async exportModel(format, scheme) {
     await loaded();
+    // The ONNX writer rewrites the files the core opened (told ONNX by content).
     const m = current();
-    let source: Uint8Array | undefined;
-    let external: { name: string; bytes: Uint8Array }[] | undefined;
-    if (format === "onnx") {
-      // The ONNX writer rewrites the model file itself; its external data rides along.
-      const main = modelFiles.find((f) => /\.onnx$/i.test(f.name)) ?? modelFiles[0];
-      if (main) {
-        source = new Uint8Array(await main.blob.arrayBuffer());
-        external = await Promise.all(
-          modelFiles
-            .filter((f) => f !== main)
-            .map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.blob.arrayBuffer()) })),
-        );
-      }
-    }
-    const { bytes, report } = m.export(format, scheme, source, external) as {
+    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () => m.export(format, scheme)) as {
       bytes: Uint8Array;
       report: ExportReport;
     };
     return Comlink.transfer({ bytes, report }, [bytes.buffer]);
+  },
+
+  async graphOpen(source, fileName, request, onProgress) {
+    const { core } = await loaded();
+    try {
+      const files = await sourceFiles(source, fileName);
+      const main = files.find((f) => /\.onnx$/i.test(f.name)) ?? files[0];
+      if (!main) throw new Error("no file given");
+      const bytes = new Uint8Array(await main.blob.arrayBuffer());
+      const others = files.filter((f) => f !== main);
+      const external = await Promise.all(others.map(async (f) => new Uint8Array(await f.blob.arrayBuffer())));
+      const inputs = request.inputs ? new Uint8Array(await request.inputs.file.arrayBuffer()) : undefined;
+      graph?.free();
+      graph = undefined;
+      graph = core.GraphSession.open(
+        bytes,
+        others.map((f) => f.name),
+        external,
+        request.dims,
+        BigInt(request.seed),
+        inputs,
+        request.inputs?.fileName,
+        throttled(onProgress),
+      );
+      return graph.info() as GraphInfo;
+    } finally {
+      release(onProgress);
+    }
+  },
+
+  async graphRun(request, onProgress) {
+    await loaded();
+    try {
+      return currentGraph().run(
+        request.scheme,
+        request.mode,
+        request.act,
+        request.exclude,
+        request.isolated,
+        throttled(onProgress),
+      ) as RunReport;
+    } finally {
+      release(onProgress);
+    }
+  },
+
+  async graphOutputs() {
+    await loaded();
+    return currentGraph().outputs() as OutputValues[];
+  },
+
+  async graphFloat(name) {
+    await loaded();
+    const v = currentGraph().floatValue(name);
+    return Comlink.transfer(v, [v.buffer]);
+  },
+
+  async graphExport() {
+    await loaded();
+    const bytes = currentGraph().exportQdq();
+    return Comlink.transfer(bytes, [bytes.buffer]);
   },
 };
 

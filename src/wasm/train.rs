@@ -1,21 +1,11 @@
 //! The training lab's binding: converts at the edge, holds no logic of its own (the
 //! page's training worker drives [`crate::train::Session`] one epoch per call).
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+use super::{js_err, to_js};
 use crate::export::ExportFormat;
 use crate::train::{self, Dataset, Session, TrainConfig, TrainResult, TrainedModel};
-
-fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    v.serialize(&ser).map_err(|e| JsError::new(&e.to_string()))
-}
-
-fn js_err(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
-}
 
 fn config(v: JsValue) -> Result<TrainConfig, JsError> {
     let cfg: TrainConfig = serde_wasm_bindgen::from_value(v)
