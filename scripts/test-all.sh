@@ -28,6 +28,7 @@ npm run -s build:wasm-bench
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
 .venv/bin/python tests/interop/interop.py target/release/quantscope
+.venv/bin/python tests/interop/train_interop.py target/release/quantscope
 
 step "interop: whole-model runs (quantscope run) against ONNX Runtime"
 .venv/bin/python tests/interop/graph_interop.py target/release/quantscope

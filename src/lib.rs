@@ -17,6 +17,7 @@ pub mod kernels;
 pub mod metrics;
 pub mod quant;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -13,6 +13,10 @@ use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
 
+// Not src/bin/train.rs: cargo would take that file for a binary of its own.
+#[path = "quantscope/train.rs"]
+mod train;
+
 /// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
 /// this one ends the program quietly instead, as Unix tools do.
 macro_rules! println {
@@ -138,6 +142,9 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Train a small model on digits (or an .npz) and quantize it: PTQ, QAT (STE), LSQ,
+    /// distillation (KD) or QAT+KD; prints test accuracy and size, -o writes the model.
+    Train(train::TrainArgs),
     /// Run an ONNX model float and quantized on the same inputs and print the error at
     /// every node: accumulated (whole model quantized) and isolated (only that node's
     /// weight). See docs/WHOLE-MODEL.md.
@@ -336,6 +343,7 @@ fn run(cli: Cli) -> Result<(), String> {
         budget::check_tensor(&budget, model, name, scheme, op).map_err(|e| e.to_string())
     };
     match cli.command {
+        Command::Train(args) => train::run(args)?,
         Command::Inspect { files, json, csv } => {
             let info = load(&files)?.info();
             if json {

@@ -13,6 +13,7 @@ import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
+import { TrainView } from "./components/train";
 import { WholeModelPanel } from "./components/wholeModel";
 import { formatBytes, formatCount, formatShape } from "./format";
 import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
@@ -88,6 +89,9 @@ let summaryRun = 0;
 let summaryRunning = false;
 /** Counts opens, so that an open overtaken by a later one is dropped. */
 let openSeq = 0;
+
+// The training lab: its own worker, independent of the open model.
+new TrainView($("train"));
 
 const layerPanel = new LayerPanel(
   {
