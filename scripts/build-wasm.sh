@@ -8,14 +8,27 @@
 # Picks the toolchain: rustup's wasm32 target where it is installed (an ordinary
 # laptop), otherwise Debian's rustc with -Zbuild-std (see scripts/setup.sh).
 # `--simd128-only` skips the relaxed build.
+# `--bench-hooks` builds the benchmark variant instead, into www/pkg-bench/ and
+# www/pkg-bench-relaxed/: the same core plus the benchmark hooks and raw kernel entry
+# points (src/wasm/bench.rs), which the public build leaves out. The benchmarks
+# (scripts/bench/) and tests/e2e/relaxed_kernels.test.mjs load it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+simd128_only="" features=() suffix=""
+for arg in "$@"; do
+  case "$arg" in
+    --simd128-only) simd128_only=1 ;;
+    --bench-hooks) features=(--features bench-hooks) suffix="-bench" ;;
+    *) echo "build-wasm.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 build() { # out_dir target_dir extra_rustflags
   (
     export CARGO_TARGET_DIR_WASM="$2" EXTRA_WASM_RUSTFLAGS="$3"
     source scripts/wasm-env.sh
-    "${WASM_CARGO[@]}" build --release --lib --no-default-features \
+    "${WASM_CARGO[@]}" build --release --lib --no-default-features "${features[@]}" \
       --target wasm32-unknown-unknown "${WASM_BUILD_STD[@]}"
     wasm-bindgen --target web --out-dir "$1" \
       "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/quantscope.wasm"
@@ -23,7 +36,7 @@ build() { # out_dir target_dir extra_rustflags
   )
 }
 
-build www/pkg target/wasm ""
-if [ "${1:-}" != --simd128-only ]; then
-  build www/pkg-relaxed target/wasm-relaxed "-C target-feature=+relaxed-simd"
+build "www/pkg$suffix" "target/wasm$suffix" ""
+if [ -z "$simd128_only" ]; then
+  build "www/pkg$suffix-relaxed" "target/wasm$suffix-relaxed" "-C target-feature=+relaxed-simd"
 fi

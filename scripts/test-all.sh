@@ -19,6 +19,8 @@ bash scripts/test-wasm.sh
 step "build: wasm, app, CLI"
 npm run -s build
 cargo build --release
+# The benchmark variant (kernel entry points), for the relaxed-SIMD kernel test in Chromium.
+npm run -s build:wasm-bench
 
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"

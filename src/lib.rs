@@ -2,10 +2,11 @@
 //!
 //! The core reads model files ([`formats`]), quantizes tensors with a chosen
 //! [`quant::Scheme`], and reports error metrics and histograms ([`metrics`],
-//! [`analysis`]). It knows nothing of JavaScript: `src/wasm.rs` is the only module that
+//! [`analysis`]). It knows nothing of JavaScript: `src/wasm/` is the only module that
 //! touches wasm-bindgen, and it is compiled only for wasm32.
 
 pub mod analysis;
+pub mod dtype;
 pub mod error;
 pub mod export;
 pub mod formats;

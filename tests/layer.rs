@@ -3,7 +3,8 @@
 //! are refused by name.
 
 use quantscope::analysis::layer::{layer, layer_row, Probe};
-use quantscope::kernels::gemm::{range_params, ActQuant};
+use quantscope::kernels::gemm::ActQuant;
+use quantscope::quant::convention::ort;
 use quantscope::{Scheme, Tensor};
 
 fn demo() -> quantscope::Model {
@@ -40,7 +41,7 @@ fn outputs_match_the_definitions() {
     let (lo, hi) = row
         .iter()
         .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
-    let p = range_params(lo, hi, -128, 127, false);
+    let p = ort::qparams(lo, hi, -128, 127, false);
     let xdq: Vec<f64> = row
         .iter()
         .map(|&v| {

@@ -144,7 +144,7 @@ async function main() {
   const clock = clockGHz();
   console.log(`# ${os.cpus()[0].model}, ${os.cpus().length} cpus; Node ${process.version}`);
   console.log(`# clock for MACs/cycle: ${clock.ghz.toFixed(3)} GHz (${clock.source})`);
-  const builds = [await loadBuild("www/pkg"), await loadBuild("www/pkg-relaxed")].filter(Boolean);
+  const builds = [await loadBuild("www/pkg-bench"), await loadBuild("www/pkg-bench-relaxed")].filter(Boolean);
   for (const b of builds) {
     console.log(
       b.unsupported
@@ -159,7 +159,7 @@ async function main() {
     );
   }
   const ours = builds.filter((b) => !b.unsupported);
-  if (!ours.length) throw new Error("build the wasm first: npm run build:wasm");
+  if (!ours.length) throw new Error("build the benchmark wasm first: npm run build:wasm-bench");
   ensureModels();
   const ort = await loadOrt();
   const session = (f) =>

@@ -6,7 +6,7 @@
 // docs/BENCHMARKS.md ("int8 kernels (issue 4)"). Calls are interleaved round by round
 // across all variants of a shape (ours and onnxruntime-web's), median and fastest.
 //
-//   node scripts/bench/gemm_browser.mjs [--quick]     (needs npm run build:wasm)
+//   node scripts/bench/gemm_browser.mjs [--quick]     (needs npm run build:wasm-bench)
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";

@@ -110,7 +110,7 @@ const problems = (tiles) => PROBLEMS.map((shape) => ({ shape, cands: candidates(
 console.log(`# int8 tile sweep, ${os.cpus()[0].model}; load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${rounds} rounds, ranked by the fastest`);
 let results;
 if (inNode) {
-  const dir = "www/pkg";
+  const dir = "www/pkg-bench";
   const arg = {
     base: "file://" + root,
     rounds,

@@ -1,15 +1,15 @@
-// ggml Q8_0 / Q4_0 quantize throughput in wasm (SIMD128 build, www/pkg) under Node, on
+// ggml Q8_0 / Q4_0 quantize throughput in wasm (SIMD128 benchmark build, www/pkg-bench) under Node, on
 // a 4096x4096 f32 tensor, against the Python gguf package on the same tensor in the
-// same run. `npm run bench:ggml` (builds www/pkg first). Results: docs/BENCHMARKS.md.
+// same run. `npm run bench:ggml` (builds www/pkg-bench first). Results: docs/BENCHMARKS.md.
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import path from "node:path";
-import { initSync, GgmlBench, BenchTensor, buildInfo } from "../../www/pkg/quantscope.js";
+import { initSync, GgmlBench, BenchTensor, buildInfo } from "../../www/pkg-bench/quantscope.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });
+initSync({ module: readFileSync(path.join(root, "www/pkg-bench/quantscope_bg.wasm")) });
 
 // `--rows N` shrinks the tensor (N x 4096): at 64 rows (1 MiB) it stays in L2, which
 // measures the kernels' arithmetic apart from memory bandwidth.

@@ -1,6 +1,6 @@
 // Quantize throughput of the wasm build (SIMD128) under Node, on a 4096 x 4096 f32
 // tensor, against numpy's per-channel int8 in the same run.
-//   npm run bench:quantize [-- extra,schemes]      (needs www/pkg: npm run build:wasm)
+//   npm run bench:quantize [-- extra,schemes]      (needs www/pkg-bench: npm run build:wasm-bench)
 // The tensor crosses into wasm memory once (BenchTensor); each timed call quantizes only.
 // Median of RUNS runs after one warm-up; GB/s of f32 input (1e9 bytes).
 // Other scheme families join by passing their scheme strings (e.g. `-- q8_0,q4_0`) and,
@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const { initSync, BenchTensor, buildInfo } = await import(join(root, "www/pkg/quantscope.js"));
-initSync({ module: readFileSync(join(root, "www/pkg/quantscope_bg.wasm")) });
+const { initSync, BenchTensor, buildInfo } = await import(join(root, "www/pkg-bench/quantscope.js"));
+initSync({ module: readFileSync(join(root, "www/pkg-bench/quantscope_bg.wasm")) });
 
 // `--rows N` shrinks the tensor (N x 4096): at 64 rows (1 MiB) it stays in L2, which
 // measures the kernels' arithmetic apart from memory bandwidth.

@@ -76,7 +76,7 @@ impl Entry {
         })?;
         let raw = src.read_at(self.offset, len)?;
         let data = match &self.layout {
-            Layout::Plain => safetensors::decode(&raw, self.dtype),
+            Layout::Plain => super::decode::decode(&raw, self.dtype),
             Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
             Layout::Memory(_) => unreachable!("returned above"),
         };

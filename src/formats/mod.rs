@@ -1,5 +1,6 @@
 //! Model file formats: one file per container, detected by magic bytes, not by extension.
 
+pub mod decode;
 pub mod gguf;
 pub mod lazy;
 pub mod npy;

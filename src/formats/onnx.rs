@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use half::{bf16, f16};
 use prost::Message;
 
+use super::decode::decode;
 use super::generated::onnx::{
     tensor_proto::DataLocation, tensor_proto::DataType, AttributeProto, GraphProto, ModelProto,
     TensorProto,
 };
-use super::safetensors::decode;
 use super::source::{ByteSource, InMemory};
 use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
 use crate::error::{Error, Result};
@@ -483,8 +483,8 @@ fn typed_field(
                 .map(|&v| match dtype {
                     DType::F16 => f16::from_bits(bits(v) as u16).to_f32(),
                     DType::BF16 => bf16::from_bits(bits(v) as u16).to_f32(),
-                    DType::F8E4M3 => super::safetensors::f8_e4m3_to_f32(bits(v) as u8),
-                    DType::F8E5M2 => super::safetensors::f8_e5m2_to_f32(bits(v) as u8),
+                    DType::F8E4M3 => super::decode::f8_e4m3_to_f32(bits(v) as u8),
+                    DType::F8E5M2 => super::decode::f8_e5m2_to_f32(bits(v) as u8),
                     _ => v as f32,
                 })
                 .collect()

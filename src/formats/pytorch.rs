@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Cursor, Read};
 
+use super::decode::{decode, decode_be};
 use super::lazy::{Entry, Layout, Part};
 use super::pickle::{self, Heap, Id, Obj, StorageRef, TensorRef};
-use super::safetensors::{decode, decode_be};
 use super::source::{ByteSource, SourceReader};
 use super::{checked_numel, zip_kind, Format, Model, ZipKind};
 use crate::error::{Error, Result};

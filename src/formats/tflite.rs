@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use super::decode::decode;
 use super::generated::tflite::tflite as fb;
-use super::safetensors::decode;
 use super::{checked_numel, Format, Model, StoredQuantization};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};

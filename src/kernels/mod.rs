@@ -39,8 +39,13 @@ use scalar_ggml as active_ggml;
 /// page so a test can prove which path ran).
 pub const SIMD128: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
-/// True when this build also uses relaxed-SIMD instructions where they are exact.
-pub const RELAXED_SIMD: bool = gemm::RELAXED_SIMD;
+/// True when this build also uses relaxed-SIMD instructions where they are exact (the
+/// GEMM calls the relaxed-SIMD kernels where they are exact).
+pub const RELAXED_SIMD: bool = cfg!(all(
+    target_arch = "wasm32",
+    target_feature = "simd128",
+    target_feature = "relaxed-simd"
+));
 
 /// Name of the kernel set in this build.
 pub const KERNELS: &str = if RELAXED_SIMD {

@@ -18,7 +18,7 @@ use float8::{F8E4M3, F8E5M2};
 use half::{bf16, f16};
 use serde::{Deserialize, Serialize};
 
-use super::{linear::check_finite, Encoded, Grid};
+use super::encoded::{check_finite, Encoded, Grid};
 use crate::error::Result;
 use crate::tensor::Tensor;
 

@@ -31,7 +31,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{linear::check_finite, Encoded, Grid};
+use super::encoded::{check_finite, Encoded, Grid};
 use crate::error::Result;
 use crate::tensor::Tensor;
 

@@ -20,9 +20,9 @@ use std::fmt;
 use half::f16;
 use serde::{Deserialize, Serialize};
 
+use super::encoded::{check_finite, Encoded, Grid};
 use super::float::FloatFormat;
-use super::linear::{check_finite, Granularity, LinearScheme, QuantizedLinear};
-use super::{Encoded, Grid};
+use super::linear::{Granularity, LinearScheme, QuantizedLinear};
 use crate::error::Result;
 use crate::tensor::Tensor;
 

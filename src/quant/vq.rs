@@ -24,7 +24,7 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{linear::check_finite, Encoded, Grid};
+use super::encoded::{check_finite, Encoded, Grid};
 use crate::error::Result;
 use crate::tensor::Tensor;
 

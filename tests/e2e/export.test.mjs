@@ -80,9 +80,10 @@ test("GGUF and safetensors downloads equal the CLI's files byte for byte", async
     );
     assert.equal(Number(await page.$eval("#export", (el) => el.dataset.bytes)), want.length);
     assert.match(await page.textContent("#export-status"), /tensors quantized/);
-    // The report link holds the writer's report.
-    const href = await page.getAttribute("#export-report", "href");
-    const report = await page.evaluate(async (u) => (await fetch(u)).json(), href);
+    // The report link downloads the writer's report (a click, as a user would: the
+    // page's policy forbids fetching even a blob: URL).
+    const [rdl] = await Promise.all([page.waitForEvent("download"), page.click("#export-report")]);
+    const report = JSON.parse(readFileSync(await rdl.path(), "utf8"));
     assert.equal(report.scheme, scheme);
     assert.equal(report.bytes, want.length);
   }

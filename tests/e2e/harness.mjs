@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CSP } from "../../www/csp.mjs";
 
 export const ROOT = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const DIST = join(ROOT, "dist");
@@ -29,7 +30,12 @@ const MIME = {
   ".safetensors": "application/octet-stream",
 };
 
-/** Serves dist/ on 127.0.0.1 at a free port; `npm run build` must have run. */
+/**
+ * Serves dist/ on 127.0.0.1 at a free port; `npm run build` must have run. Every
+ * response carries the page's Content-Security-Policy, as `vite preview` (`npm start`)
+ * sends it, so every e2e test runs under it: a request it forbids is a console error,
+ * which `launch()` records as a problem.
+ */
 export async function serveDist() {
   if (!existsSync(join(DIST, "index.html"))) {
     throw new Error(`${DIST}/index.html is missing: run \`npm run build\` first`);
@@ -49,6 +55,7 @@ export async function serveDist() {
     res.writeHead(200, {
       "content-type": MIME[extname(file)] ?? "application/octet-stream",
       "cache-control": "no-store",
+      "content-security-policy": CSP,
     });
     res.end(readFileSync(file));
   });

@@ -1,4 +1,5 @@
-// The relaxed-SIMD build (www/pkg-relaxed) in Chromium, where relaxed SIMD is on by
+// The relaxed-SIMD build (the benchmark variant, www/pkg-bench-relaxed, which exports the
+// kernel entry points; `npm run build:wasm-bench`) in Chromium, where relaxed SIMD is on by
 // default: its int8 GEMM (u7 activations) and Q4 GEMV equal the SIMD128 build's exactly,
 // and the int32 product equals a plain JavaScript sum. These run here rather than in
 // Node because Node 20's V8 (11.3) has relaxed SIMD only behind
@@ -14,13 +15,13 @@ import { ROOT, launch } from "./harness.mjs";
 const WWW = join(ROOT, "www");
 
 test("relaxed build equals the SIMD128 build and a plain sum, in Chromium", async () => {
-  for (const d of ["pkg", "pkg-relaxed"]) {
-    assert.ok(existsSync(join(WWW, d, "quantscope_bg.wasm")), `www/${d} missing: npm run build:wasm`);
+  for (const d of ["pkg-bench", "pkg-bench-relaxed"]) {
+    assert.ok(existsSync(join(WWW, d, "quantscope_bg.wasm")), `www/${d} missing: npm run build:wasm-bench`);
   }
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (path === "/") return res.writeHead(200, { "content-type": "text/html" }).end("<html></html>");
-    if (!/^\/pkg(-relaxed)?\/quantscope(_bg\.wasm|\.js)$/.test(path)) return res.writeHead(404).end();
+    if (!/^\/pkg-bench(-relaxed)?\/quantscope(_bg\.wasm|\.js)$/.test(path)) return res.writeHead(404).end();
     const type = path.endsWith(".wasm") ? "application/wasm" : "text/javascript";
     res.writeHead(200, { "content-type": type }).end(readFileSync(join(WWW, path)));
   });
@@ -35,8 +36,8 @@ test("relaxed build equals the SIMD128 build and a plain sum, in Chromium", asyn
         await m.default(`/${d}/quantscope_bg.wasm`);
         return m;
       };
-      const s = await load("pkg");
-      const r = await load("pkg-relaxed");
+      const s = await load("pkg-bench");
+      const r = await load("pkg-bench-relaxed");
       const bad = [];
       const dims = [0, 1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 33, 64];
       let seed = 7;

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import * as quantscope from "quantscope";
 import { initSync, Model, buildInfo, parseScheme, schemePresets } from "quantscope";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -18,6 +19,14 @@ test("the package is the SIMD128 build", () => {
   const info = buildInfo();
   assert.equal(info.simd128, true);
   assert.equal(info.kernels, "simd128");
+});
+
+test("the package leaves out the benchmark hooks and raw kernel entry points", () => {
+  assert.equal(buildInfo().bench_hooks, false);
+  for (const hook of ["BenchTensor", "GgmlBench", "LinearI8", "LinearF32", "LinearQ4"]) {
+    assert.equal(quantscope[hook], undefined, `${hook} is exported by the public build`);
+  }
+  assert.equal(typeof quantscope.Model, "function");
 });
 
 test("schemes parse to canonical strings and bad ones throw with the reason", () => {

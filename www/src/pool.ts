@@ -18,6 +18,16 @@ interface Member<T> {
 /** What became of one item of `map`: undefined when it was never started. */
 export type Outcome<R> = PromiseSettledResult<R> | undefined;
 
+/** A member's worker died (its script failed, or the browser ended it): calls to it end with this. */
+export class WorkerLost extends Error {
+  override name = "WorkerLost";
+}
+
+/** A member was replaced by a fresh worker on purpose (see `replace`): its calls end with this. */
+export class WorkerReplaced extends Error {
+  override name = "WorkerReplaced";
+}
+
 export interface MapOptions {
   /** Once aborted, no further item is started; items under way run to their end. */
   signal?: AbortSignal;
@@ -26,6 +36,13 @@ export interface MapOptions {
    * and so does the work running out (or an abort) before it has joined.
    */
   join?: (member: number) => Promise<void>;
+  /**
+   * True for an item's failure that leaves its worker unusable (a trapped wasm module,
+   * a lost worker): the pool puts a fresh worker in its place, which joins (`join`) and
+   * takes the next items. The item's outcome is the failure; re-running it is the
+   * caller's choice.
+   */
+  replaceOn?: (reason: unknown) => boolean;
 }
 
 export interface MapResult<R> {
@@ -58,6 +75,13 @@ export class WorkerPool<T> {
     return m.api;
   }
 
+  /** Rejects when member `i` is lost, replaced or terminated (calls to it will not be answered). */
+  gone(i: number): Promise<never> {
+    const m = this.members[i];
+    if (!m) throw new Error(`no worker ${i} in a pool of ${this.members.length}`);
+    return m.gone;
+  }
+
   /** Items under way across the pool. */
   get busy(): number {
     return this.members.reduce((n, m) => n + m.busy, 0);
@@ -77,12 +101,31 @@ export class WorkerPool<T> {
     while (this.members.length < n) this.members.push(this.member(this.members.length));
   }
 
+  /**
+   * Puts a fresh worker in place of member `index`, if `was` (when given) is still the
+   * member there; otherwise someone replaced it already and nothing happens. The old
+   * worker is terminated and its unanswered calls reject with WorkerReplaced.
+   */
+  replace(index: number, was?: Comlink.Remote<T>): void {
+    const old = this.members[index];
+    if (!old || (was !== undefined && old.api !== was)) return;
+    old.worker.terminate();
+    old.stop(new WorkerReplaced(`worker ${index} was replaced`));
+    this.members[index] = this.member(index);
+  }
+
   private member(index: number): Member<T> {
     const worker = this.spawn(index);
     let stop: (reason: Error) => void = () => {};
     const gone = new Promise<never>((_, reject) => (stop = reject));
     // Nobody may be waiting on it when it rejects.
     gone.catch(() => {});
+    // The worker's script failed outside any call, or the browser ended it (out of
+    // memory): its calls would never be answered.
+    worker.addEventListener("error", (e) => {
+      e.preventDefault();
+      stop(new WorkerLost(`worker ${index} stopped${e.message ? `: ${e.message}` : ""}`));
+    });
     return { worker, api: Comlink.wrap<T>(worker), gone, stop, busy: 0 };
   }
 
@@ -105,21 +148,26 @@ export class WorkerPool<T> {
     const drained = new Promise<void>((resolve) => (noneLeft = resolve));
     if (items.length === 0) noneLeft();
     options.signal?.addEventListener("abort", () => noneLeft(), { once: true });
-    // The members present now; one terminated while this runs stops taking items.
-    const lane = async (index: number, m: Member<T>): Promise<void> => {
-      if (options.join) {
-        try {
-          const joined = await Promise.race([
-            options.join(index).then(() => true),
-            m.gone,
-            drained.then(() => false),
-          ]);
-          if (!joined) return;
-        } catch {
-          return;
-        }
+    // The members present now; one terminated while this runs stops taking items, one
+    // replaced (`replaceOn`) hands its lane to the fresh worker.
+    const join = async (index: number, m: Member<T>): Promise<boolean> => {
+      if (!options.join) return true;
+      try {
+        return await Promise.race([options.join(index).then(() => true), m.gone, drained.then(() => false)]);
+      } catch {
+        return false;
       }
-      while (next < items.length && !aborted() && this.members[index] === m) {
+    };
+    const lane = async (index: number, m: Member<T>): Promise<void> => {
+      if (!(await join(index, m))) return;
+      while (next < items.length && !aborted()) {
+        if (this.members[index] !== m) {
+          // Replaced meanwhile (by a caller, after a trap): the fresh worker takes over.
+          const fresh = this.members[index];
+          if (!fresh || !(await join(index, fresh))) return;
+          m = fresh;
+          continue;
+        }
         const i = next++;
         if (next === items.length) noneLeft();
         ranOn[i] = index;
@@ -131,6 +179,7 @@ export class WorkerPool<T> {
           };
         } catch (reason) {
           outcomes[i] = { status: "rejected", reason };
+          if (options.replaceOn?.(reason)) this.replace(index, m.api);
         } finally {
           m.busy--;
         }

@@ -4,7 +4,8 @@
 
 import * as Comlink from "comlink";
 import { messageOf } from "./components/errorBanner";
-import { WorkerPool } from "./pool";
+import { WorkerLost, WorkerPool, WorkerReplaced } from "./pool";
+import { isCoreTrap } from "./shared/api";
 import type {
   BuildChoice,
   LoadedBuild,
@@ -36,6 +37,17 @@ interface Opened {
   generation: number;
 }
 
+/**
+ * Rounds of re-running the tasks a lost worker left undone: each round marks the task a
+ * worker died on as failed, so a file that kills every worker still ends.
+ */
+const MAX_RECOVERY_ROUNDS = 4;
+
+/** A failure that leaves its worker unusable: the pool replaces that worker. */
+function isLoss(e: unknown): boolean {
+  return isCoreTrap(e) || e instanceof WorkerLost;
+}
+
 /** Per worker: its wasm build loading, and the generation of the model it opens or has. */
 interface MemberState {
   init: Promise<LoadedBuild>;
@@ -63,9 +75,43 @@ export class ComputeWorkers {
     );
   }
 
-  /** The worker for single calls: scheme checks, the detail of one tensor. */
-  get primary(): Api {
-    return this.pool.api(0);
+  /**
+   * The worker for single calls: scheme checks, the detail of one tensor, the layer
+   * panel, downloads. Calls go to whichever worker is member 0 now, once it has loaded
+   * the build and opened the model. When one traps the wasm module (or the worker
+   * dies), that worker is replaced, the model is opened in the new one, and the call
+   * rejects with the trap's message (which names the tensor and scheme): the page shows
+   * it and goes on with the model open.
+   */
+  readonly primary: Api = new Proxy({} as Api, {
+    get: (_target, prop) => {
+      // Not a thenable, and no Comlink internals: only the WorkerApi's methods.
+      if (typeof prop !== "string" || prop === "then") return undefined;
+      return async (...args: unknown[]) => {
+        const api = this.pool.api(0);
+        await this.ready(api);
+        try {
+          const call = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!;
+          return await Promise.race([call(...args), this.pool.gone(0)]);
+        } catch (e) {
+          if (!isLoss(e)) throw e;
+          this.pool.replace(0, api);
+          const reopened = this.opened
+            ? await this.ready(this.pool.api(0)).then(
+                () => ` and ${this.opened?.fileName} is open again`,
+                (err) => `, but reopening the model failed: ${messageOf(err)}`,
+              )
+            : "";
+          throw new Error(`${messageOf(e)}; the worker was restarted${reopened}`);
+        }
+      };
+    },
+  });
+
+  /** Waits until `api` has loaded the build and opened the current model, if any. */
+  private async ready(api: Api): Promise<void> {
+    await this.state(api).init;
+    if (this.opened) await this.ensureOpen(api, this.opened);
   }
 
   get size(): number {
@@ -77,7 +123,7 @@ export class ComputeWorkers {
    * that every worker runs the same one) when they first join a run.
    */
   async init(choice: BuildChoice): Promise<LoadedBuild> {
-    const loaded = await this.state(this.primary, choice).init;
+    const loaded = await this.state(this.pool.api(0), choice).init;
     this.build = loaded.build === "relaxed" ? "auto" : "simd128";
     return loaded;
   }
@@ -112,12 +158,13 @@ export class ComputeWorkers {
   async open(source: ModelSource, fileName: string): Promise<ModelInfo> {
     const next: Opened = { source, fileName, generation: ++this.generations };
     for (let i = 1; i < this.pool.size; i++) void this.ensureOpen(this.pool.api(i), next);
+    const first = this.pool.api(0);
     let info: ModelInfo;
     try {
-      info = (await this.ensureOpen(this.primary, next)) as ModelInfo;
+      info = (await this.ensureOpen(first, next)) as ModelInfo;
     } catch (e) {
       // The first worker kept its previous model (unless a later open overtook this one).
-      const s = this.state(this.primary);
+      const s = this.state(first);
       if (s.generation === next.generation) {
         s.generation = this.opened?.generation ?? -1;
         s.open = Promise.resolve();
@@ -156,46 +203,82 @@ export class ComputeWorkers {
     this.current?.abort.abort();
     const abort = new AbortController();
     this.current = { run, abort };
-    const chunks = shares(tasks, weight, this.pool.size * CALLS_PER_WORKER);
-    const result = await this.pool.map(
-      chunks,
-      async (api, chunk, worker) => {
-        const delivered = new Set<string>();
-        const deliver = (rows: SummaryRow[]): void => {
-          for (const r of rows) delivered.add(`${r.scheme}\n${r.name}`);
-          onRows(rows, worker);
-        };
-        try {
-          return await api.summarize(
-            run,
-            m.generation,
-            chunk,
-            Comlink.proxy((_done: number, _total: number, rows: SummaryRow[]) => deliver(rows)),
+    const key = (t: { name: string; scheme: string }) => `${t.scheme}\n${t.name}`;
+    const delivered = new Map<string, SummaryRow>();
+    const deliver = (rows: SummaryRow[], worker: number): void => {
+      for (const r of rows) delivered.set(key(r), r);
+      onRows(rows, worker);
+    };
+    let cancelled = false;
+    let pending: readonly SummaryTask[] = tasks;
+    for (let round = 0; pending.length > 0 && !cancelled; round++) {
+      const chunks = shares(pending, weight, this.pool.size * CALLS_PER_WORKER);
+      const result = await this.pool.map(
+        chunks,
+        async (api, chunk, worker) => {
+          try {
+            return await api.summarize(
+              run,
+              m.generation,
+              chunk,
+              Comlink.proxy((_done: number, _total: number, rows: SummaryRow[]) => deliver(rows, worker)),
+            );
+          } catch (e) {
+            // A worker lost (a trap, which it reports as the row of the task it was on, or
+            // its death): the pool replaces it and its undone tasks run again below.
+            if (abort.signal.aborted || isLoss(e) || e instanceof WorkerReplaced) throw e;
+            // The worker failed the call as a whole (its wasm build or the model did not
+            // load there, say): its undelivered tasks become failure rows, and the other
+            // workers go on.
+            const error = messageOf(e);
+            const failed: SummaryFailure[] = chunk
+              .filter((t) => !delivered.has(key(t)))
+              .map((t) => ({ ...t, error }));
+            deliver(failed, worker);
+            return { rows: failed, cancelled: false };
+          }
+        },
+        {
+          signal: abort.signal,
+          // A worker joins once it has the model open; one that cannot open it sits out.
+          join: (i) => this.ready(this.pool.api(i)),
+          replaceOn: isLoss,
+        },
+      );
+      cancelled =
+        result.aborted || result.outcomes.some((o) => o?.status === "fulfilled" && o.value.cancelled);
+      // What a lost worker left: again, on the fresh ones. A worker that died (rather
+      // than trapped, which names its task) died on the first task it had not answered.
+      const again: SummaryTask[] = [];
+      result.outcomes.forEach((o, i) => {
+        if (o?.status === "fulfilled") return;
+        const undone = chunks[i]!.filter((t) => !delivered.has(key(t)));
+        if (o?.status === "rejected" && o.reason instanceof WorkerLost && undone.length > 0) {
+          const [culprit] = undone.splice(0, 1);
+          const what = `tensor \`${culprit!.name}\` under ${culprit!.scheme}`;
+          deliver(
+            [{ ...culprit!, error: `${messageOf(o.reason)} while computing ${what}` }],
+            ranOnOf(result, i),
           );
-        } catch (e) {
-          // The worker failed the call as a whole (its wasm build or the model did not
-          // load there, say): its undelivered tasks become failure rows, and the other
-          // workers go on. Not after a cancel, where "undelivered" is expected.
-          if (abort.signal.aborted) throw e;
-          const error = messageOf(e);
-          const failed: SummaryFailure[] = chunk
-            .filter((t) => !delivered.has(`${t.scheme}\n${t.name}`))
-            .map((t) => ({ ...t, error }));
-          deliver(failed);
-          return { rows: failed, cancelled: false };
         }
-      },
-      {
-        signal: abort.signal,
-        // A worker joins once it has the model open; one that cannot open it sits out.
-        join: (i) => this.ensureOpen(this.pool.api(i), m).then(() => {}),
-      },
-    );
+        again.push(...undone);
+      });
+      if (again.length > 0 && round + 1 >= MAX_RECOVERY_ROUNDS) {
+        const error = `not computed: workers were lost ${MAX_RECOVERY_ROUNDS} times in this run`;
+        deliver(
+          again.map((t) => ({ ...t, error })),
+          0,
+        );
+        break;
+      }
+      pending = again;
+    }
     if (this.current?.run === run) this.current = undefined;
-    const cancelled =
-      result.aborted ||
-      result.outcomes.some((o) => o === undefined || o.status === "rejected" || o.value.cancelled);
-    const rows = result.outcomes.flatMap((o) => (o?.status === "fulfilled" ? o.value.rows : []));
+    cancelled ||= tasks.some((t) => !delivered.has(key(t)));
+    const rows = tasks.flatMap((t) => {
+      const r = delivered.get(key(t));
+      return r ? [r] : [];
+    });
     return { rows, cancelled };
   }
 
@@ -205,6 +288,10 @@ export class ComputeWorkers {
     this.current.abort.abort();
     for (let i = 0; i < this.pool.size; i++) void this.pool.api(i).cancelSummary(run);
   }
+}
+
+function ranOnOf(result: { ranOn: number[] }, item: number): number {
+  return Math.max(0, result.ranOn[item] ?? 0);
 }
 
 /**

@@ -2,16 +2,17 @@
 // playwright-core and tests/e2e/harness.mjs's launch()), where relaxed SIMD is on by
 // default and exact: Node 20's V8 11.3 returned wrong relaxed_dot sums, so timings of
 // the relaxed build are only taken here. A small static server gives the page our two
-// wasm builds (/pkg/, /pkg-relaxed/), onnxruntime-web's files (/ort/) and the ONNX
-// bench models (/models/, target/bench-models/).
+// benchmark wasm builds (/pkg/, /pkg-relaxed/: www/pkg-bench*, the builds with the
+// kernel entry points, `npm run build:wasm-bench`), onnxruntime-web's files (/ort/) and
+// the ONNX bench models (/models/, target/bench-models/).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { ROOT, launch } from "../../../tests/e2e/harness.mjs";
 
 const MOUNTS = {
-  "/pkg/": join(ROOT, "www/pkg"),
-  "/pkg-relaxed/": join(ROOT, "www/pkg-relaxed"),
+  "/pkg/": join(ROOT, "www/pkg-bench"),
+  "/pkg-relaxed/": join(ROOT, "www/pkg-bench-relaxed"),
   "/ort/": join(ROOT, "node_modules/onnxruntime-web/dist"),
   "/models/": join(ROOT, "target/bench-models"),
 };

@@ -34,6 +34,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::kernels::{self, QParams};
+// The one home of ONNX Runtime's scale and zero point (and its tiny-scale rule).
+use crate::quant::convention::ort;
 
 /// Output channels per packed panel.
 pub const NR: usize = 4;
@@ -43,12 +45,7 @@ pub const Q4_BLOCK: usize = 32;
 /// 2^15 such terms cannot overflow (2^15 * 65025 < 2^31).
 pub const MAX_K: usize = 1 << 15;
 
-/// True when this build calls the relaxed-SIMD kernels where they are exact.
-pub const RELAXED_SIMD: bool = cfg!(all(
-    target_arch = "wasm32",
-    target_feature = "simd128",
-    target_feature = "relaxed-simd"
-));
+pub use crate::kernels::RELAXED_SIMD;
 
 /// How a row of activations is quantized on the fly, one scale per row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,37 +78,7 @@ impl ActQuant {
             ActQuant::Asym8 => (-128, 127, false),
             ActQuant::U7 => (0, 127, false),
         };
-        range_params(lo, hi, qmin, qmax, symmetric)
-    }
-}
-
-/// ONNX Runtime's `compute_scale_zp` for any integer range (see quant/linear.rs, which
-/// does the same for the weight schemes).
-pub fn range_params(lo: f32, hi: f32, qmin: i32, qmax: i32, symmetric: bool) -> QParams {
-    let (mut rmin, mut rmax) = (lo.min(0.0), hi.max(0.0));
-    if symmetric {
-        let a = rmin.abs().max(rmax.abs());
-        (rmin, rmax) = (-a, a);
-    }
-    let scale = (rmax as f64 - rmin as f64) / (qmax - qmin) as f64;
-    if scale.is_nan() || scale < f32::MIN_POSITIVE as f64 {
-        return QParams {
-            scale: 1.0,
-            zero_point: 0,
-            qmin,
-            qmax,
-        };
-    }
-    let zero_point = if symmetric {
-        ((qmin + qmax) as f64 / 2.0).round_ties_even()
-    } else {
-        (qmin as f64 - rmin as f64 / scale).round_ties_even()
-    } as i32;
-    QParams {
-        scale: scale as f32,
-        zero_point,
-        qmin,
-        qmax,
+        ort::qparams(lo, hi, qmin, qmax, symmetric)
     }
 }
 
@@ -311,7 +278,7 @@ impl PackedI8Matrix {
             if !finite {
                 return Err(Error::Invalid("weights hold NaN or infinite values".into()));
             }
-            let p = range_params(lo, hi, -127, 127, true);
+            let p = ort::qparams(lo, hi, -127, 127, true);
             kernels::quantize_i8(row, p, dst);
             scales.push(p.scale);
         }
@@ -755,7 +722,7 @@ impl PackedQ4Matrix {
             if !finite {
                 return Err(Error::Invalid("weights hold NaN or infinite values".into()));
             }
-            let p = range_params(lo, hi, -7, 7, true);
+            let p = ort::qparams(lo, hi, -7, 7, true);
             kernels::quantize_i8(src, p, &mut tmp);
             for (d, &c) in dst.iter_mut().zip(&tmp) {
                 *d = (c as i32 + 8) as u8;

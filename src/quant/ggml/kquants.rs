@@ -8,9 +8,8 @@
 //! a different scale and change every byte of the block.
 
 use super::legacy::f16_at;
+pub use crate::dtype::QK_K;
 use crate::kernels::scalar_ggml::fp16_le;
-
-pub const QK_K: usize = 256;
 /// C's GROUP_MAX_EPS: a group whose largest |x| is below it is all zeros.
 const GROUP_MAX_EPS: f32 = 1e-15;
 

@@ -25,6 +25,18 @@ export function isFailedRow(r: SummaryRow): r is SummaryFailure {
   return "error" in r;
 }
 
+/**
+ * The name of the error a worker rejects with when the wasm module trapped (a panic, an
+ * allocation that failed, an `unreachable`): the module is unusable from then on, so the
+ * page replaces that worker (and reopens the model in the new one). The message names
+ * the tensor and scheme being computed.
+ */
+export const CORE_TRAP = "CoreTrap";
+
+export function isCoreTrap(e: unknown): boolean {
+  return e instanceof Error && e.name === CORE_TRAP;
+}
+
 /** One scheme's report for the selected tensor, or the core's message for it. */
 export type AnalyzeResult = { scheme: string; report: TensorReport } | AnalyzeFailure;
 export interface AnalyzeFailure {

@@ -4,6 +4,7 @@
 import * as Comlink from "comlink";
 import type { Model } from "../../pkg/quantscope.js";
 import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
+import { CORE_TRAP } from "../shared/api";
 import type {
   AnalyzeResult,
   BuildChoice,
@@ -58,6 +59,44 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Set once the wasm module has trapped: its memory and the binding's state may be
+ * half-updated, so this worker answers nothing more and the page replaces it.
+ */
+let trapped: string | undefined;
+
+function coreTrap(message: string): Error {
+  const e = new Error(message);
+  e.name = CORE_TRAP;
+  return e;
+}
+
+/**
+ * Runs `f`, a call into the wasm module about `what` (e.g. "tensor `w` under int8"). A
+ * trap (WebAssembly.RuntimeError: a panic, which aborts, a failed allocation, an
+ * `unreachable`) becomes a CoreTrap naming `what` and the panic's message when there
+ * was one; the core's own errors pass through unchanged.
+ */
+function guard<T>(what: string, f: () => T): T {
+  if (trapped) throw coreTrap(`this worker's WebAssembly module trapped earlier (${trapped})`);
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+    let panic: string | undefined;
+    try {
+      panic = lastPanic?.();
+    } catch {
+      // The module may not even answer that.
+    }
+    trapped = `${what}: ${panic ?? e.message}`;
+    throw coreTrap(`the WebAssembly core trapped on ${trapped}`);
+  }
+}
+
+/** The core's last panic message (set once the module has loaded). */
+let lastPanic: (() => string | undefined) | undefined;
+
 let ready: Promise<{ core: Core; loaded: LoadedBuild }> | undefined;
 let model: Model | undefined;
 /** The files the open model was read from (the ONNX writer rewrites the .onnx file). */
@@ -77,6 +116,12 @@ async function load(choice: BuildChoice): Promise<{ core: Core; loaded: LoadedBu
   const useRelaxed = choice === "auto" && relaxedSupported && relaxedBundled;
   const core = useRelaxed ? await relaxedImport() : await import("../../pkg/quantscope.js");
   await core.default({ module_or_path: useRelaxed ? relaxedWasm : simd128WasmUrl });
+  lastPanic = () => core.lastPanic();
+  // The recovery test arms the core's fault injector through this (never the page).
+  (self as unknown as { quantscopeDebug: object }).quantscopeDebug = {
+    trapOn: (tensor: string, scheme: string, kind: string) => core.debugTrapOn(tensor, scheme, kind),
+    trapOff: () => core.debugTrapOff(),
+  };
   return {
     core,
     loaded: {
@@ -131,6 +176,11 @@ async function sliceReader(f: { name: string; blob: Blob }): Promise<{
   };
 }
 
+/** What a per-tensor call is about, for a trap's message. */
+function on(tensor: string, scheme: string): string {
+  return `tensor \`${tensor}\` under ${scheme}`;
+}
+
 function current(): Model {
   if (!model) throw new Error("no model is open");
   return model;
@@ -162,11 +212,13 @@ const api: WorkerApi = {
   },
 
   async schemePresets() {
-    return (await loaded()).core.schemePresets();
+    const { core } = await loaded();
+    return guard("listing the scheme presets", () => core.schemePresets());
   },
 
   async parseScheme(s) {
-    return (await loaded()).core.parseScheme(s);
+    const { core } = await loaded();
+    return guard(`parsing the scheme ${s}`, () => core.parseScheme(s));
   },
 
   async open(source, fileName, gen) {
@@ -177,8 +229,8 @@ const api: WorkerApi = {
     // Parse first: a bad file throws here and the previous model stays open.
     const readers = await Promise.all(files.map(sliceReader));
     if (seq !== openSeq) throw new Error(`${fileName}: another model was opened meanwhile`);
-    const next = core.Model.openFiles(readers);
-    const info = next.info() as ModelInfo;
+    const next = guard(`opening ${fileName}`, () => core.Model.openFiles(readers));
+    const info = guard(`listing ${fileName}`, () => next.info() as ModelInfo);
     info.lazy = next.isLazy();
     activeRun = 0;
     model?.free();
@@ -190,7 +242,8 @@ const api: WorkerApi = {
 
   async analyze(tensor, scheme, bins) {
     await loaded();
-    return current().analyze(tensor, scheme, bins) as TensorReport;
+    const m = current();
+    return guard(on(tensor, scheme), () => m.analyze(tensor, scheme, bins) as TensorReport);
   },
 
   async analyzeMany(tensor, schemes, bins) {
@@ -199,8 +252,9 @@ const api: WorkerApi = {
     const results: AnalyzeResult[] = [];
     for (const scheme of schemes) {
       try {
-        results.push({ scheme, report: m.analyze(tensor, scheme, bins) as TensorReport });
+        results.push({ scheme, report: guard(on(tensor, scheme), () => m.analyze(tensor, scheme, bins)) });
       } catch (e) {
+        if (trapped) throw e;
         results.push({ scheme, error: messageOf(e) });
       }
     }
@@ -235,9 +289,16 @@ const api: WorkerApi = {
         }
         let row: SummaryRow;
         try {
-          row = m.summarize(name, scheme) as TensorSummary;
+          row = guard(on(name, scheme), () => m.summarize(name, scheme) as TensorSummary);
         } catch (e) {
           row = { name, scheme, error: messageOf(e) };
+          if (trapped) {
+            // This task's row says what happened; the page re-runs the rest on a fresh worker.
+            rows.push(row);
+            batch.push(row);
+            await report();
+            throw e;
+          }
         }
         rows.push(row);
         batch.push(row);
@@ -260,9 +321,13 @@ const api: WorkerApi = {
     if (probe.kind === "npy") {
       // Read each time: a probe file is small next to the model (at most 4096 rows).
       const bytes = new Uint8Array(await probe.file.arrayBuffer());
-      return current().layerInputs(tensor, scheme, bytes, probe.fileName, row) as LayerReport;
+      const m = current();
+      return guard(on(tensor, scheme), () => m.layerInputs(tensor, scheme, bytes, probe.fileName, row));
     }
-    return current().layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row) as LayerReport;
+    const m = current();
+    return guard(on(tensor, scheme), () =>
+      m.layerRow(tensor, scheme, probe.kind, probe.batch, probe.seed, row),
+    ) as LayerReport;
   },
 
   async exportModel(format, scheme) {
@@ -282,7 +347,9 @@ const api: WorkerApi = {
         );
       }
     }
-    const { bytes, report } = m.export(format, scheme, source, external) as {
+    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () =>
+      m.export(format, scheme, source, external),
+    ) as {
       bytes: Uint8Array;
       report: ExportReport;
     };
