@@ -6,11 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
+use quantscope::export::policy::Pick;
 use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
+
+#[path = "cli/auto.rs"]
+mod auto;
 
 /// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
 /// this one ends the program quietly instead, as Unix tools do.
@@ -56,8 +60,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Scheme, e.g. int8-sym-ch0, int8-asym, int4-sym-ch1.
-        #[arg(long, short)]
-        scheme: String,
+        #[arg(long, short, required_unless_present = "policy")]
+        scheme: Option<String>,
+        /// A per-tensor policy (JSON, as `quantscope auto --policy-out` writes it) instead
+        /// of one scheme: each tensor it names gets its scheme or stays float.
+        #[arg(long, conflicts_with = "scheme")]
+        policy: Option<PathBuf>,
         /// Only these tensors (repeatable); all tensors by default.
         #[arg(long, short)]
         tensor: Vec<String>,
@@ -121,6 +129,63 @@ enum Command {
     /// every node: accumulated (whole model quantized) and isolated (only that node's
     /// weight). See docs/WHOLE-MODEL.md.
     Run(RunArgs),
+    /// Search the best scheme per tensor under a size budget: each candidate's damage
+    /// with only that tensor quantized (measured once), an exact knapsack over them (the
+    /// Pareto front), and the chosen mix measured as a whole. See docs/AUTO.md.
+    Auto(AutoArgs),
+}
+
+#[derive(clap::Args)]
+struct AutoArgs {
+    /// The model: ONNX (output objective: the whole model runs) or any file the tool
+    /// reads (weights objective).
+    model: PathBuf,
+    /// Budgets, comma-separated: bits per searched weight (4.5bpw) or bytes of the
+    /// searched tensors (800000, 1.5MB, 2MiB).
+    #[arg(long, value_delimiter = ',', required = true)]
+    budget: Vec<String>,
+    /// Candidate schemes, comma-separated (`float` keeps a tensor; `-ch` without a number
+    /// is each weight's output-channel axis, `-groupN` without `-axA` runs along its
+    /// reduction axis). Default: int8-sym-ch,int4-sym-ch,int4-asym-group128,q8_0,q4_k,nf4,float.
+    #[arg(long, value_delimiter = ',')]
+    candidates: Vec<String>,
+    /// output (the model's final outputs on the probe inputs), accuracy (a classifier's
+    /// top-1 on labelled inputs: --inputs with --labels), or weights (a proxy). Default:
+    /// output when the model runs, else weights.
+    #[arg(long)]
+    objective: Option<String>,
+    /// Name of the labels array in --inputs (accuracy objective): class indices, one per
+    /// row of the model's output.
+    #[arg(long)]
+    labels: Option<String>,
+    /// weights or full (activations quantized too, as `quantscope run --mode full`).
+    #[arg(long, default_value = "weights")]
+    mode: String,
+    #[arg(long, default_value = "ort-uint8-asym")]
+    act: String,
+    /// An .npz (or .npy) of probe inputs, matched by input name.
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Fix a symbolic input dimension: NAME=N or INPUT.AXIS=N (repeatable).
+    #[arg(long)]
+    dim: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip measuring the chosen mixes and the uniform schemes as a whole.
+    #[arg(long)]
+    no_check: bool,
+    /// Write the first budget's mix as a policy file (`quantscope quantize --policy`).
+    #[arg(long)]
+    policy_out: Option<PathBuf>,
+    /// Write the first budget's mix as a model (.onnx QDQ, .gguf, .safetensors).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Also print the first budget's mix as llama.cpp --tensor-type lines and ONNX
+    /// Runtime's nodes_to_exclude and TensorQuantOverrides.
+    #[arg(long)]
+    recipes: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -242,28 +307,54 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Quantize {
             files,
             scheme,
+            policy,
             tensor,
             json,
             output,
             report,
         } => {
-            let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            use quantscope::export::policy::{Assign, TensorPolicy};
+            let scheme: Option<Scheme> = scheme
+                .map(|s| s.parse().map_err(|e| format!("{e}")))
+                .transpose()?;
+            let policy = match &policy {
+                Some(p) => Some(
+                    TensorPolicy::from_json(
+                        &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            let assign = match (&scheme, &policy) {
+                (Some(s), _) => Assign::All(s),
+                (None, Some(p)) => Assign::PerTensor(p),
+                (None, None) => return Err("give --scheme or --policy".into()),
+            };
             if let Some(out) = output {
                 if !tensor.is_empty() {
                     return Err(
                         "-o writes the whole model; --tensor cannot be combined with it".into(),
                     );
                 }
-                return export_model(&files, &scheme, &out, report.as_deref(), json);
+                return export_model(&files, assign, &out, report.as_deref(), json);
             }
             let model = load(&files)?;
-            let rows = tensor_names(&model, tensor)
-                .iter()
-                .map(|n| {
-                    let t = model.load(n).map_err(|e| e.to_string())?;
-                    analysis::summarize(&t, &scheme).map_err(|e| e.to_string())
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            assign
+                .check(&model.info().tensors)
+                .map_err(|e| e.to_string())?;
+            let names = match &policy {
+                Some(p) if tensor.is_empty() => p.tensors.keys().cloned().collect(),
+                _ => tensor_names(&model, tensor),
+            };
+            let mut rows = Vec::new();
+            for n in &names {
+                let Pick::Quantize(s) = assign.pick(n) else {
+                    continue;
+                };
+                let t = model.load(n).map_err(|e| e.to_string())?;
+                rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
+            }
             if json {
                 print_json(&rows)?;
             } else {
@@ -330,6 +421,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Run(args) => run_model(args)?,
+        Command::Auto(args) => auto::run(args)?,
     }
     Ok(())
 }
@@ -402,11 +494,25 @@ fn onnx_files(path: &Path) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> 
 /// `quantize -o OUT`: writes the model in OUT's format and prints what each tensor became.
 fn export_model(
     files: &[PathBuf],
-    scheme: &Scheme,
+    assign: quantscope::export::policy::Assign<'_>,
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
     json: bool,
 ) -> Result<(), String> {
+    let report = write_model(files, assign, out)?;
+    if let Some(p) = report_path {
+        let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    print_export(&report, out, json)
+}
+
+/// Writes the model in OUT's format (nothing left behind on failure).
+fn write_model(
+    files: &[PathBuf],
+    assign: quantscope::export::policy::Assign<'_>,
+    out: &std::path::Path,
+) -> Result<quantscope::export::ExportReport, String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
     let model = load(files)?;
@@ -415,7 +521,7 @@ fn export_model(
             // Streamed: one tensor at a time goes to the file.
             let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
             let mut w = std::io::BufWriter::new(file);
-            export::gguf::write(&model, scheme, &mut w)
+            export::gguf::write_with(&model, assign, &mut w)
         }
         _ => {
             let onnx = match format {
@@ -434,7 +540,7 @@ fn export_model(
                         model: m,
                         external: ext,
                     });
-            export::export(&model, format, scheme, source).and_then(|e| {
+            export::export_with(&model, format, assign, source).and_then(|e| {
                 std::fs::write(out, &e.bytes).map_err(|err| {
                     quantscope::Error::Invalid(format!("{}: {err}", out.display()))
                 })?;
@@ -442,18 +548,21 @@ fn export_model(
             })
         }
     };
-    let report = match report {
-        Ok(r) => r,
+    match report {
+        Ok(r) => Ok(r),
         Err(e) => {
             // Leave no half-written file behind.
             let _ = std::fs::remove_file(out);
-            return Err(e.to_string());
+            Err(e.to_string())
         }
-    };
-    if let Some(p) = report_path {
-        let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
     }
+}
+
+fn print_export(
+    report: &quantscope::export::ExportReport,
+    out: &std::path::Path,
+    json: bool,
+) -> Result<(), String> {
     if json {
         return print_json(&report);
     }

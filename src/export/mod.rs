@@ -13,6 +13,7 @@
 
 pub mod gguf;
 pub mod onnx;
+pub mod policy;
 pub mod safetensors;
 
 use serde::Serialize;
@@ -150,20 +151,30 @@ pub fn export<S: TensorStore + ?Sized>(
     scheme: &Scheme,
     onnx: Option<OnnxSource<'_>>,
 ) -> Result<Exported> {
+    export_with(store, format, policy::Assign::All(scheme), onnx)
+}
+
+/// As [`export`], with a scheme per tensor (a [`policy::TensorPolicy`]) or one for all.
+pub fn export_with<S: TensorStore + ?Sized>(
+    store: &S,
+    format: ExportFormat,
+    assign: policy::Assign<'_>,
+    onnx: Option<OnnxSource<'_>>,
+) -> Result<Exported> {
     match format {
         ExportFormat::Onnx => {
             let source = onnx.ok_or_else(|| Error::Export {
                 format: "ONNX",
                 reason: "the ONNX writer rewrites an ONNX model: open an .onnx file (with its external data files) to write one".into(),
             })?;
-            onnx::write(source, store, scheme)
+            onnx::write_with(source, store, assign, None)
         }
         ExportFormat::Gguf => {
             let mut bytes = Vec::new();
-            let report = gguf::write(store, scheme, &mut bytes)?;
+            let report = gguf::write_with(store, assign, &mut bytes)?;
             Ok(Exported { bytes, report })
         }
-        ExportFormat::Safetensors => safetensors::write(store, scheme),
+        ExportFormat::Safetensors => safetensors::write_with(store, assign),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod calibrate;
 pub(crate) mod engine;
 pub mod export;
 pub mod inputs;
+pub mod probe;
 pub mod proto;
 pub mod table;
 
@@ -370,7 +371,7 @@ impl Session {
             .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
-        let out = plan.run(&self.inputs, |d, t| progress(d, t))?;
+        let out = plan.run(&self.inputs, progress)?;
         Ok(out
             .into_iter()
             .filter(|n| matches!(n.value, Value::F32(_)))
@@ -845,7 +846,7 @@ impl DedupByValue for Vec<ActQuant> {
 fn output_row(name: &str, shape: &[usize], f: &[f32], q: &[f32]) -> OutputRow {
     let metrics = compare(f, q);
     let last = shape.last().copied().unwrap_or(0);
-    let rows = if last > 0 { f.len() / last } else { 0 };
+    let rows = f.len().checked_div(last).unwrap_or(0);
     let argmax = |v: &[f32]| {
         v.iter()
             .enumerate()
