@@ -288,6 +288,13 @@ impl<'a> AccuracyMeasure<'a> {
     }
 }
 
+impl AccuracyMeasure<'_> {
+    /// Model runs made.
+    pub fn runs(&self) -> usize {
+        self.inner.runs
+    }
+}
+
 impl Measurer for AccuracyMeasure<'_> {
     fn tensors(&self) -> Vec<SpaceTensor> {
         self.inner.tensors()

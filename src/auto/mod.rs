@@ -319,60 +319,90 @@ pub fn sensitivity(
 ) -> Result<Sensitivity> {
     let space = m.tensors();
     if space.is_empty() {
-        return Err(Error::Auto(
-            "the model has no quantizable tensor (float tensors of two or more axes feeding MatMul/Gemm/Conv)".into(),
-        ));
+        return Err(no_tensors());
     }
-    let quantizing: Vec<&Candidate> = candidates.iter().filter(|c| c.scheme.is_some()).collect();
-    let total = space.len() * quantizing.len();
-    let mut done = 0;
+    let per = candidates.iter().filter(|c| c.scheme.is_some()).count();
+    let total = space.len() * per;
+    let mut rows = Vec::with_capacity(space.len());
     let mut measurements = 0;
-    let mut tensors = Vec::with_capacity(space.len());
     for (i, t) in space.iter().enumerate() {
-        let numel: u64 = t.shape.iter().map(|&d| d as u64).product();
-        let mut options = vec![OptionRow {
-            candidate: "float".into(),
-            scheme: "float".into(),
-            bytes: t.float_bytes,
-            damage: 0.0,
-        }];
-        let mut unavailable = Vec::new();
-        for c in &quantizing {
-            let Some(s) = c.resolve(t.layout) else {
-                continue;
-            };
-            match m.packed_bytes(i, &s) {
-                Ok(bytes) => {
-                    let damage = m.isolated(i, &s)?;
-                    measurements += 1;
-                    options.push(OptionRow {
-                        candidate: c.label.clone(),
-                        scheme: s.to_string(),
-                        bytes,
-                        damage,
-                    });
-                }
-                Err(e @ (Error::Cancelled | Error::Graph(_))) => return Err(e),
-                Err(e) => unavailable.push(Unavailable {
-                    candidate: c.label.clone(),
-                    reason: e.to_string(),
-                }),
-            }
-            done += 1;
-            if !progress(done, total) {
-                return Err(Error::Cancelled);
-            }
+        let (row, n) = sensitivity_row(m, candidates, i, t)?;
+        rows.push(row);
+        measurements += n;
+        if !progress((i + 1) * per, total) {
+            return Err(Error::Cancelled);
         }
-        tensors.push(TensorOptions {
+    }
+    Ok(assemble(m, candidates, rows, measurements))
+}
+
+fn no_tensors() -> Error {
+    Error::Auto(
+        "the model has no quantizable tensor (float tensors of two or more axes feeding MatMul/Gemm/Conv)".into(),
+    )
+}
+
+/// One tensor's row of the table (float first, then each candidate it can take), and the
+/// measurements it took: what [`sensitivity`] does per tensor, for callers that yield
+/// between tensors (the page's worker).
+pub fn sensitivity_row(
+    m: &mut dyn Measurer,
+    candidates: &[Candidate],
+    i: usize,
+    t: &SpaceTensor,
+) -> Result<(TensorOptions, usize)> {
+    let numel: u64 = t.shape.iter().map(|&d| d as u64).product();
+    let mut options = vec![OptionRow {
+        candidate: "float".into(),
+        scheme: "float".into(),
+        bytes: t.float_bytes,
+        damage: 0.0,
+    }];
+    let mut unavailable = Vec::new();
+    let mut measurements = 0;
+    for c in candidates {
+        let Some(s) = c.resolve(t.layout) else {
+            continue;
+        };
+        match m.packed_bytes(i, &s) {
+            Ok(bytes) => {
+                let damage = m.isolated(i, &s)?;
+                measurements += 1;
+                options.push(OptionRow {
+                    candidate: c.label.clone(),
+                    scheme: s.to_string(),
+                    bytes,
+                    damage,
+                });
+            }
+            Err(e @ (Error::Cancelled | Error::Graph(_))) => return Err(e),
+            Err(e) => unavailable.push(Unavailable {
+                candidate: c.label.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok((
+        TensorOptions {
             name: t.name.clone(),
             shape: t.shape.clone(),
             numel,
             options,
             unavailable,
-        });
-    }
+        },
+        measurements,
+    ))
+}
+
+/// The table from its rows.
+pub fn assemble(
+    m: &dyn Measurer,
+    candidates: &[Candidate],
+    tensors: Vec<TensorOptions>,
+    measurements: usize,
+) -> Sensitivity {
     let objective = m.objective();
-    Ok(Sensitivity {
+    Sensitivity {
         objective,
         label: objective.label().into(),
         candidates: candidates.iter().map(|c| c.label.clone()).collect(),
@@ -380,7 +410,7 @@ pub fn sensitivity(
         reference: m.reference(),
         measurements,
         notes: m.notes(),
-    })
+    }
 }
 
 /// One tensor of a chosen mix.

@@ -20,6 +20,7 @@
 
 #[cfg(feature = "bench-hooks")]
 mod bench;
+mod auto;
 mod build_info;
 mod debug;
 mod export;
