@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::formats::ModelFile;
 use quantscope::TensorStore;
 
 const RUNS: usize = 5;

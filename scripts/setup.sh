@@ -2,13 +2,19 @@
 # Installs whatever the build and tests need and skips what is present (fast when
 # nothing is missing). Run by `npm start` and, with --test, by `npm test`.
 #
-#   wasm toolchain   rustup's wasm32 target if it is installed or can be added;
-#                    otherwise Debian's rustc-web + rust-web-src + lld (std is then built
-#                    from source with -Zbuild-std; see scripts/wasm-env.sh)
+#   wasm toolchain   rustup's wasm32 target: used if installed, else added with
+#                    `rustup target add`; only when rustup is missing or cannot add it,
+#                    Debian's rustc-web + rust-web-src + lld (std is then built from
+#                    source with -Zbuild-std; see scripts/wasm-env.sh)
 #   wasm-bindgen     the CLI at exactly the version Cargo.toml pins
 #   npm packages     `npm ci` from the committed lock file
-#   --test           also Chromium (Debian's) for the end-to-end tests, and clippy for
-#                    the wasm target
+#   --test           also the Python reference tools (scripts/setup-python.sh), a
+#                    Chromium for the end-to-end tests ($CHROMIUM if set, else Debian's
+#                    /usr/bin/chromium), and clippy for the wasm target
+#
+# Linux-only parts: the Debian fallback for the wasm target and the Chromium install use
+# apt-get (Debian/Ubuntu). Elsewhere (macOS, other Linux) install rustup's wasm32 target
+# and a Chromium yourself and point $CHROMIUM at it; the rest of this script is the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-}"
@@ -31,23 +37,18 @@ command -v npm >/dev/null || { say "npm is missing: install Node.js 20 or newer"
 # --- wasm toolchain -------------------------------------------------------------
 has_rustup_wasm() { rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; }
 if ! has_rustup_wasm; then
-  need=()
-  [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || need+=(rustc-web cargo-web)
-  [ -d "$(/usr/bin/rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library" ] || need+=(rust-web-src)
-  command -v wasm-ld-22 >/dev/null || need+=(lld-22)
-  if [ "$mode" = --test ] && [ ! -x /usr/bin/clippy-driver ]; then need+=(rust-web-clippy); fi
-  if [ ${#need[@]} -gt 0 ]; then
-    debian_has_it() {
-      command -v apt-get >/dev/null || return 1
-      if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
-      apt-cache policy rustc-web 2>/dev/null | grep -q 'Candidate: [0-9]'
-    }
-    if debian_has_it; then
-      apt_install "${need[@]}"
-    else
-      say "adding the wasm32 target with rustup"
-      rustup target add wasm32-unknown-unknown
-    fi
+  if command -v rustup >/dev/null && { say "adding the wasm32 target with rustup"; rustup target add wasm32-unknown-unknown; }; then
+    :
+  else
+    # rustup is missing or could not add the target (offline, a distribution's rustup):
+    # Debian's wasm toolchain, std built from source.
+    say "rustup cannot add wasm32-unknown-unknown: falling back to Debian's rustc-web (Linux, apt-get)"
+    need=()
+    [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || need+=(rustc-web cargo-web)
+    [ -d "$(/usr/bin/rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library" ] || need+=(rust-web-src)
+    command -v wasm-ld-22 >/dev/null || need+=(lld-22)
+    if [ "$mode" = --test ] && [ ! -x /usr/bin/clippy-driver ]; then need+=(rust-web-clippy); fi
+    if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
   fi
 fi
 
@@ -73,7 +74,12 @@ if [ "$mode" = --test ]; then
 fi
 
 # --- test-only: a real browser ----------------------------------------------------
-if [ "$mode" = --test ] && [ ! -x /usr/bin/chromium ]; then
-  apt_install chromium
+# The end-to-end tests drive $CHROMIUM (tests/e2e/harness.mjs), Debian's by default.
+if [ "$mode" = --test ]; then
+  if [ -n "${CHROMIUM:-}" ]; then
+    [ -x "$CHROMIUM" ] || { say "CHROMIUM=$CHROMIUM is not an executable"; exit 1; }
+  elif [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium
+  fi
 fi
 say "ready"

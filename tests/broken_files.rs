@@ -81,8 +81,8 @@ fn rejects(files: &[&str], needle: &str) {
 
 /// Opens `files` through ModelFile and reads every tensor; the first error, as text.
 fn lazily(files: &[&str], bytes: &[Vec<u8>]) -> String {
-    use quantscope::formats::lazy::ModelFile;
     use quantscope::formats::source::{ByteSource, InMemory};
+    use quantscope::formats::ModelFile;
     use quantscope::TensorStore;
     let sources: Vec<(String, Box<dyn ByteSource>)> = files
         .iter()

@@ -6,8 +6,8 @@
 
 mod common;
 
-use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::formats::ModelFile;
 use quantscope::formats::{open_many, Format};
 use quantscope::TensorStore;
 
@@ -72,6 +72,41 @@ fn a_split_model_opens_as_one() {
     let lazy = common::lazy(&files);
     let names: Vec<String> = lazy.info().tensors.into_iter().map(|t| t.name).collect();
     assert_eq!(names, order("gguf/split"), "split files keep their order");
+}
+
+/// gguf-split's files given in any order open as the model in split.no order: the
+/// tensor order and the metadata are the tool's, whichever file comes first.
+#[test]
+fn split_files_in_any_order_are_ordered_by_split_no() {
+    let files = split_files();
+    for order_of_files in [[2, 1, 0], [1, 2, 0], [2, 0, 1]] {
+        let shuffled: Vec<(&str, Vec<u8>)> = order_of_files
+            .iter()
+            .map(|&i| (files[i].0, files[i].1.clone()))
+            .collect();
+        let named: Vec<(&str, &[u8])> = shuffled.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        let model = open_many(&named).unwrap();
+        common::assert_matches_tool(&model, "gguf/split");
+        let lazy = common::lazy(&shuffled);
+        let names: Vec<String> = lazy.info().tensors.into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            order("gguf/split"),
+            "files given as {order_of_files:?}"
+        );
+        assert_eq!(lazy.info().metadata["split.no"], "0");
+    }
+    // A split given twice (under another name) is refused, naming both files.
+    let twice: Vec<(&str, &[u8])> = vec![
+        (files[0].0, files[0].1.as_slice()),
+        ("copy-of-first.gguf", files[0].1.as_slice()),
+        (files[2].0, files[2].1.as_slice()),
+    ];
+    let err = open_many(&twice).unwrap_err().to_string();
+    assert!(
+        err.contains("appears in both") && err.contains("copy-of-first.gguf"),
+        "{err}"
+    );
 }
 
 #[test]

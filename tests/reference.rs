@@ -55,11 +55,11 @@ fn readers_return_what_the_tools_wrote() {
 }
 
 /// Opens one file through the lazy `ModelFile` (the page's and the CLI's path).
-fn open_lazily(path: &Path) -> quantscope::Result<quantscope::formats::lazy::ModelFile> {
+fn open_lazily(path: &Path) -> quantscope::Result<quantscope::formats::ModelFile> {
     use quantscope::formats::source::{ByteSource, InMemory};
     let bytes = std::fs::read(path).unwrap();
     let src: Box<dyn ByteSource> = Box::new(InMemory(bytes));
-    quantscope::formats::lazy::ModelFile::open(vec![(path.to_string_lossy().into(), src)])
+    quantscope::formats::ModelFile::open(vec![(path.to_string_lossy().into(), src)])
 }
 
 #[test]

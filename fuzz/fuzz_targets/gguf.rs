@@ -1,7 +1,7 @@
 #![no_main]
 //! Fuzzes the GGUF reader: the eager read, and the header index that lists tensors
 //! for lazy reading followed by reading each tensor.
-use quantscope::formats::lazy::ModelFile;
+use quantscope::formats::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::TensorStore;
 

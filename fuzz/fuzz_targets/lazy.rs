@@ -2,7 +2,7 @@
 //! Fuzzes ModelFile, the path the page and the CLI open files through: format
 //! detection, the header indexes (safetensors, GGUF, torch zip, .npy, stored .npz) or the whole read, then
 //! reading every tensor it lists.
-use quantscope::formats::lazy::ModelFile;
+use quantscope::formats::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::TensorStore;
 

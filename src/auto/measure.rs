@@ -143,7 +143,7 @@ impl<'a> WeightsMeasure<'a> {
         let mut space = Vec::new();
         let mut energy = 0f64;
         for ti in &info.tensors {
-            if crate::export::keep_reason(ti).is_some() {
+            if crate::export::rules::keep_reason(ti).is_some() {
                 continue;
             }
             let t = store.load(&ti.name)?;

@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
 use quantscope::export::policy::Pick;
-use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::formats::ModelFile;
 use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
@@ -151,7 +151,7 @@ struct AutoArgs {
     candidates: Vec<String>,
     /// output (the model's final outputs on the probe inputs), accuracy (a classifier's
     /// top-1 on labelled inputs: --inputs with --labels), or weights (a proxy). Default:
-    /// output when the model runs, else weights.
+    /// accuracy with --labels, else output when the model runs, else weights.
     #[arg(long)]
     objective: Option<String>,
     /// Name of the labels array in --inputs (accuracy objective): class indices, one per
@@ -524,23 +524,8 @@ fn write_model(
             export::gguf::write_with(&model, assign, &mut w)
         }
         _ => {
-            let onnx = match format {
-                ExportFormat::Onnx => Some(onnx_source(files, &model)?),
-                _ => None,
-            };
-            let refs: Option<Vec<(&str, &[u8])>> = onnx.as_ref().map(|(_, ext)| {
-                ext.iter()
-                    .map(|(n, b)| (n.as_str(), b.as_slice()))
-                    .collect()
-            });
-            let source =
-                onnx.as_ref()
-                    .zip(refs.as_deref())
-                    .map(|((m, _), ext)| export::OnnxSource {
-                        model: m,
-                        external: ext,
-                    });
-            export::export_with(&model, format, assign, source).and_then(|e| {
+            // The ONNX writer rewrites the files the model was opened from.
+            export::export_with(&model, format, assign).and_then(|e| {
                 std::fs::write(out, &e.bytes).map_err(|err| {
                     quantscope::Error::Invalid(format!("{}: {err}", out.display()))
                 })?;
@@ -599,41 +584,6 @@ fn print_export(
         report.scheme
     );
     Ok(())
-}
-
-/// The ONNX model file among `files` and the external data files it names (given, or
-/// beside it), for the ONNX writer.
-#[allow(clippy::type_complexity)]
-fn onnx_source(
-    files: &[PathBuf],
-    model: &ModelFile,
-) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> {
-    let format = model.info().format;
-    if format != quantscope::Format::Onnx {
-        return Err(format!(
-            "the ONNX writer rewrites an ONNX model, and the input is {format:?}; write .gguf or .safetensors instead"
-        ));
-    }
-    let read = |f: &std::path::Path| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()));
-    let mut main = None;
-    for f in files {
-        let bytes = read(f)?;
-        if quantscope::formats::detect(&bytes) == Some(quantscope::Format::Onnx) {
-            main = Some((f.clone(), bytes));
-            break;
-        }
-    }
-    let (path, bytes) = main.ok_or("no ONNX model among the files given")?;
-    let mut external = Vec::new();
-    for loc in quantscope::export::onnx::external_locations(&bytes).map_err(|e| e.to_string())? {
-        let base = quantscope::formats::base_name(&loc).to_string();
-        let given = files
-            .iter()
-            .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == base));
-        let file = given.cloned().unwrap_or_else(|| path.with_file_name(&base));
-        external.push((base, read(&file)?));
-    }
-    Ok((bytes, external))
 }
 
 fn print_compare(rows: &[TensorSummary]) {

@@ -24,7 +24,8 @@
 use std::io::Write;
 
 use super::policy::{Assign, Pick};
-use super::{ExportFormat, ExportReport, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, ExportedTensor};
+use super::rules::{is_float_weight, rounded_ints};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -167,7 +168,7 @@ fn plan(info: &TensorInfo, want: std::result::Result<GgmlType, &str>) -> Result<
         ne.push(1);
         note = Some("scalar: stored as shape [1] (ggml tensors have at least one axis)".into());
     }
-    let (ty, quantized, why) = if !super::is_float_weight(info.dtype) {
+    let (ty, quantized, why) = if !is_float_weight(info.dtype) {
         let ty = match info.dtype {
             DType::I8 | DType::Bool => TensorType::I8,
             DType::U8 | DType::I16 => TensorType::I16,
@@ -317,7 +318,7 @@ enum Value {
 /// strings under `source.`, except general.* keys such as general.architecture.
 fn metadata(
     source: &std::collections::BTreeMap<String, String>,
-    gguf_source: &[crate::formats::gguf::RawKv],
+    gguf_source: &[crate::formats::RawKv],
     scheme: &str,
     want: GgmlType,
     notes: &mut Vec<String>,
@@ -532,7 +533,7 @@ pub fn write_with<S: TensorStore + ?Sized, W: Write>(
             ),
         };
         debug_assert_eq!(bytes.len() as u64, p.size);
-        let note = match (p.note.clone(), super::rounded_ints(&t)) {
+        let note = match (p.note.clone(), rounded_ints(&t)) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.or(b),
         };

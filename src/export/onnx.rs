@@ -27,15 +27,16 @@ use std::collections::{HashMap, HashSet};
 use prost::Message;
 
 use super::policy::{Assign, Pick};
-use super::OnnxSource;
-use super::{keep_reason, linear_for, ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::rules::{keep_reason, linear_for};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::generated::onnx::{
     attribute_proto::AttributeType, tensor_proto::DataLocation, tensor_proto::DataType,
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
 };
-use crate::formats::TensorStore;
+use crate::formats::source::ByteSource;
+use crate::formats::{OnnxSource, TensorStore};
 use crate::quant::{pack, Granularity, LinearScheme, QuantizedLinear, Scheme};
 use crate::tensor::TensorInfo;
 
@@ -214,7 +215,7 @@ struct Ctx<'a, S: ?Sized> {
     assign: Assign<'a>,
     /// The highest opset the quantized weights' DequantizeLinear nodes need so far.
     need: i64,
-    external: &'a [(&'a str, &'a [u8])],
+    external: &'a [(&'a str, &'a dyn ByteSource)],
     listing: HashMap<String, TensorInfo>,
     /// Every name in the model, and every name this writer added.
     names: HashSet<String>,
@@ -495,7 +496,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
     /// The bytes of a tensor kept in an external data file, found among the files given
     /// by the last component of its `location`.
     fn external_bytes(&self, t: &TensorProto) -> Result<Vec<u8>> {
-        crate::formats::onnx::external_slice(t, t.name(), self.external).map(<[u8]>::to_vec)
+        crate::formats::onnx::external_bytes(t, t.name(), self.external)
     }
 
     fn inline(&self, t: &mut TensorProto) -> Result<()> {
@@ -621,7 +622,7 @@ pub fn write_with<S: TensorStore + ?Sized>(
     }
     let scheme = assign.label();
     let mut model =
-        ModelProto::decode(source.model).map_err(|e| Error::OnnxDecode(e.to_string()))?;
+        ModelProto::decode(&*source.model).map_err(|e| Error::OnnxDecode(e.to_string()))?;
     let mut graph = model
         .graph
         .take()
@@ -640,7 +641,7 @@ pub fn write_with<S: TensorStore + ?Sized>(
         store,
         assign,
         need: 10,
-        external: source.external,
+        external: &source.external,
         listing: info
             .tensors
             .iter()
@@ -870,8 +871,8 @@ mod tests {
         let m = reader::read(bytes, &[])?;
         let e = write(
             OnnxSource {
-                model: bytes,
-                external: &[],
+                model: bytes.into(),
+                external: Vec::new(),
             },
             &m,
             &scheme.parse()?,
@@ -1033,13 +1034,13 @@ mod tests {
             assert!(e.contains(&format!("`{s}`")), "{e}");
         }
         let st = Model::new(crate::Format::Safetensors, vec![], Default::default());
-        let e = super::super::export(&st, ExportFormat::Onnx, &"int8".parse().unwrap(), None)
-            .unwrap_err();
+        let e =
+            super::super::export(&st, ExportFormat::Onnx, &"int8".parse().unwrap()).unwrap_err();
         assert!(e.to_string().contains("open an .onnx file"), "{e}");
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &[],
+                model: bytes.as_slice().into(),
+                external: Vec::new(),
             },
             &st,
             &"int8".parse().unwrap(),
@@ -1048,8 +1049,8 @@ mod tests {
         assert!(e.to_string().contains("not ONNX"), "{e}");
         let e = write(
             OnnxSource {
-                model: b"\x08\x07garbage",
-                external: &[],
+                model: b"\x08\x07garbage".as_slice().into(),
+                external: Vec::new(),
             },
             &st,
             &"int8".parse().unwrap(),
@@ -1103,10 +1104,11 @@ mod tests {
         let bytes = m.encode_to_vec();
         let files: [(&str, &[u8]); 1] = [("dir/weights.bin", &data)];
         let src = reader::read(&bytes, &files).unwrap();
+        let data_src = crate::formats::source::InMemory(data.as_slice());
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &files,
+                model: bytes.as_slice().into(),
+                external: vec![("dir/weights.bin", &data_src as &dyn ByteSource)],
             },
             &src,
             &"int8-sym".parse().unwrap(),
@@ -1122,8 +1124,8 @@ mod tests {
         // Without the file, the error says which one is missing.
         let e = write(
             OnnxSource {
-                model: &bytes,
-                external: &[],
+                model: bytes.as_slice().into(),
+                external: Vec::new(),
             },
             &src,
             &"int8-sym".parse().unwrap(),

@@ -26,7 +26,8 @@ use safetensors::tensor::{Dtype, View};
 use serde_json::json;
 
 use super::policy::{Assign, Pick};
-use super::{keep_reason, linear_for, ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
+use super::rules::{keep_reason, linear_for, rounded_ints};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -447,7 +448,7 @@ pub fn write_with<S: TensorStore + ?Sized>(store: &S, assign: Assign<'_>) -> Res
                     .note
                     .map(|n| n + "; F64 values went through f32 in the reader");
             }
-            if let Some(r) = super::rounded_ints(&t) {
+            if let Some(r) = rounded_ints(&t) {
                 e.note = e.note.map(|n| format!("{n}; {r}"));
             }
             report.push(e);

@@ -12,9 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use super::lazy::{Entry, Layout, Part};
+use super::index::{Entry, Layout, Part};
+use super::model::{Format, Model, RawKv};
 use super::source::{check_range, ByteSource, HeaderReader, InMemory};
-use super::{Format, Model};
 use crate::error::{Error, Result};
 use crate::quant::GgmlType;
 use crate::tensor::DType;
@@ -118,17 +118,6 @@ fn dtype_of(id: u32, tensor: &str) -> Result<DType> {
 
 fn err(reason: String) -> Error {
     Error::Gguf(reason)
-}
-
-/// One metadata entry as the file encodes it: the GGUF value type and the value's bytes
-/// exactly (for an array: element type, count, elements), so that a GGUF written from
-/// this file can carry every key over unchanged (tokenizer, hyperparameters) for
-/// llama.cpp to load.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawKv {
-    pub key: String,
-    pub value_type: u32,
-    pub value: Vec<u8>,
 }
 
 struct Parser<'a> {

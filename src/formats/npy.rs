@@ -8,9 +8,9 @@ use half::f16;
 use ndarray::{ArrayD, IxDyn};
 use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 
-use super::lazy::{Entry, Layout, Part};
+use super::index::{checked_numel, Entry, Layout, Part};
+use super::model::{Format, Model};
 use super::source::{check_range, ByteSource, SourceReader};
-use super::{checked_numel, Format, Model};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 

@@ -12,8 +12,9 @@ use super::generated::onnx::{
     tensor_proto::DataLocation, tensor_proto::DataType, AttributeProto, GraphProto, ModelProto,
     TensorProto,
 };
+use super::index::{base_name, checked_numel};
+use super::model::{Format, GraphSummary, Model, NodeRef};
 use super::source::{ByteSource, InMemory};
-use super::{base_name, checked_numel, Format, GraphSummary, Model, NodeRef};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -353,14 +354,18 @@ impl<'a> Reader<'a> {
 
 /// The bytes of an external-data tensor among the files given, for the ONNX writer,
 /// which inlines them.
-pub(crate) fn external_slice<'e>(
+pub(crate) fn external_bytes(
     t: &TensorProto,
     name: &str,
-    external: &'e [(&str, &'e [u8])],
-) -> Result<&'e [u8]> {
-    let lens: Vec<(&str, u64)> = external.iter().map(|(n, b)| (*n, b.len() as u64)).collect();
+    external: &[(&str, &dyn ByteSource)],
+) -> Result<Vec<u8>> {
+    let lens: Vec<(&str, u64)> = external.iter().map(|(n, s)| (*n, s.len())).collect();
     let r = external_range(t, name, &lens)?;
-    Ok(&external[r.file].1[r.offset as usize..(r.offset + r.length) as usize])
+    let len = usize::try_from(r.length).map_err(|_| Error::OnnxTensor {
+        name: name.to_string(),
+        reason: format!("{} bytes of external data do not fit in memory", r.length),
+    })?;
+    Ok(external[r.file].1.read_at(r.offset, len)?.into_owned())
 }
 
 /// Where an external-data tensor's bytes are among the files given (name, size),

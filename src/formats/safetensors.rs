@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use safetensors::tensor::{Dtype as StDtype, Metadata, TensorInfo as StTensorInfo};
 use safetensors::SafeTensorError;
 
-use super::lazy::{Entry, Layout, Part};
+use super::index::{Entry, Layout, Part};
+use super::model::{Format, Model};
 use super::source::{ByteSource, InMemory};
-use super::{Format, Model};
 use crate::error::{Error, Result};
 use crate::tensor::DType;
 

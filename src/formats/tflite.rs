@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use super::decode::decode;
 use super::generated::tflite::tflite as fb;
-use super::{checked_numel, Format, Model, StoredQuantization};
+use super::index::checked_numel;
+use super::model::{Format, Model, StoredQuantization};
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 use planus::ReadAsRoot;

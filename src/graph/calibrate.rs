@@ -79,3 +79,49 @@ impl ActQuant {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fake_quant_rounds_half_to_even_after_a_true_division() {
+        // 0.5 and 1.5 steps round to 0 and 2 (half to even), then clamp to the codes.
+        let s = 0.1f32;
+        assert_eq!(fake_quant_one(0.05, s, 0.0, -128.0, 127.0), 0.0);
+        assert_eq!(
+            fake_quant_one(0.15, s, 0.0, -128.0, 127.0),
+            (0.15f32 / s).round_ties_even() * s
+        );
+        assert_eq!(fake_quant_one(100.0, s, 0.0, -128.0, 127.0), 127.0 * s);
+        assert_eq!(
+            fake_quant_one(-100.0, s, 10.0, 0.0, 255.0),
+            (0.0 - 10.0) * s
+        );
+        // x = 1.55 - 1 ulp (bits 0x3FC6_6666) over 0.1: x / s rounds to 15 (numpy, ORT),
+        // x * (1 / s) to 16 (found by scanning with numpy float32).
+        let x = f32::from_bits(1_069_966_950);
+        assert_eq!((x * (1.0 / s)).round_ties_even(), 16.0);
+        assert_eq!(fake_quant_one(x, s, 0.0, -128.0, 127.0), 15.0 * s);
+    }
+
+    #[test]
+    fn activation_schemes_are_8_bit_per_tensor() {
+        assert!(activation_scheme("ort-uint8-asym").is_ok());
+        assert!(activation_scheme("ort-int8-sym-pct99.99").is_ok());
+        for bad in ["int8-sym-ch0", "int4-asym", "nf4"] {
+            assert!(activation_scheme(bad).is_err(), "{bad}");
+        }
+        let l = activation_scheme("ort-uint8-asym").unwrap();
+        let q = calibrate(&l, "a", &[-1.0, 0.5, 3.0]).unwrap();
+        // ORT: the range widened to hold 0, scale = (max - min) / 255, zp = round(-min / scale).
+        assert_eq!((q.qmin, q.qmax), (0, 255));
+        assert!((q.scale - 4.0 / 255.0).abs() < 1e-7);
+        assert_eq!(q.zero_point, (1.0f32 / q.scale).round_ties_even() as i32);
+        let y = q.apply(&[-1.0, 0.5, 3.0]);
+        assert!(y
+            .iter()
+            .zip([-1.0f32, 0.5, 3.0])
+            .all(|(a, b)| (a - b).abs() <= q.scale / 2.0 + 1e-6));
+    }
+}

@@ -226,8 +226,25 @@ impl Plan {
     pub fn run(
         &self,
         inputs: &[Named],
-        mut step: impl FnMut(usize, usize) -> bool,
+        step: impl FnMut(usize, usize) -> bool,
     ) -> Result<Vec<Named>> {
+        let mut out = Vec::with_capacity(self.outputs.len());
+        self.run_each(inputs, step, |n| {
+            out.push(n);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// As [`Plan::run`], handing each output to `each` as it is converted, so that the
+    /// engine's copy of it is freed before the next one is made (the per-node runs keep
+    /// every node's output: half the peak memory).
+    pub fn run_each(
+        &self,
+        inputs: &[Named],
+        mut step: impl FnMut(usize, usize) -> bool,
+        mut each: impl FnMut(Named) -> Result<()>,
+    ) -> Result<()> {
         let values = inputs.iter().map(to_tvalue).collect::<Result<TVec<_>>>()?;
         let total = self.plan.order_without_consts().len();
         let mut done = 0usize;
@@ -252,9 +269,9 @@ impl Plan {
                     Error::Graph(format!("running the model: {s}"))
                 }
             })?;
-        out.iter()
-            .zip(&self.outputs)
-            .map(|(t, n)| from_tvalue(n, t))
-            .collect()
+        for (t, n) in out.into_iter().zip(&self.outputs) {
+            each(from_tvalue(n, &t)?)?;
+        }
+        Ok(())
     }
 }

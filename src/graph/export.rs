@@ -14,6 +14,7 @@ use super::{proto, RunReport, Session};
 use crate::error::{Error, Result};
 use crate::export::OnnxSource;
 use crate::formats::generated::onnx::{tensor_proto::DataType, GraphProto, ModelProto, NodeProto};
+use crate::formats::source::{ByteSource, InMemory};
 use crate::quant::Scheme;
 
 /// Writes the QDQ model of `report` (a run of `session` with `scheme`).
@@ -46,9 +47,14 @@ pub fn write_qdq(
             Some("kept float: not the weight of a MatMul/Gemm/Conv".into())
         }
     };
+    let sources: Vec<InMemory<&[u8]>> = external.iter().map(|(_, b)| InMemory(*b)).collect();
     let source = OnnxSource {
-        model: bytes,
-        external,
+        model: std::borrow::Cow::Borrowed(bytes),
+        external: external
+            .iter()
+            .zip(&sources)
+            .map(|((n, _), s)| (*n, s as &dyn ByteSource))
+            .collect(),
     };
     let out = crate::export::onnx::write_selected(source, &store, scheme, Some(&select))?;
     if report.activations.is_empty() {

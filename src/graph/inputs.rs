@@ -255,3 +255,42 @@ pub fn build(
     }
     Ok((values, infos))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dims: Vec<Dim>) -> InputSpec {
+        InputSpec {
+            name: "x".into(),
+            dtype: DType::F32,
+            dims,
+        }
+    }
+
+    #[test]
+    fn symbolic_dims_are_fixed_by_name_or_axis_and_a_batch_defaults_to_one() {
+        let s = spec(vec![
+            Dim::Symbol("batch".into()),
+            Dim::Fixed(3),
+            Dim::Symbol("h".into()),
+            Dim::Symbol("x.3".into()),
+        ]);
+        let mut dims = BTreeMap::new();
+        let e = resolve_shape(&s, &dims).unwrap_err().to_string();
+        assert!(
+            e.contains("h (or x.2)") && e.contains("x.3") && e.contains("--dim"),
+            "{e}"
+        );
+        dims.insert("h".to_string(), 32);
+        dims.insert("x.3".to_string(), 16);
+        assert_eq!(resolve_shape(&s, &dims).unwrap(), vec![1, 3, 32, 16]);
+        dims.insert("batch".to_string(), 2);
+        assert_eq!(resolve_shape(&s, &dims).unwrap(), vec![2, 3, 32, 16]);
+        dims.insert("h".to_string(), usize::MAX / 2);
+        assert!(resolve_shape(&s, &dims)
+            .unwrap_err()
+            .to_string()
+            .contains("elements"));
+    }
+}

@@ -150,6 +150,15 @@ pub struct RunReport {
     pub notes: Vec<String>,
 }
 
+/// Where a long run is: `stage` ("float", "quantized", "isolated"), steps done of
+/// `total`. A progress callback returning false cancels the run.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Step {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
 /// Options for opening a session.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -279,7 +288,7 @@ fn is_weight_op(n: &NodeProto) -> bool {
 impl Session {
     /// Opens `bytes` (with its external data files) and runs it float.
     pub fn open(bytes: &[u8], external: &[(&str, &[u8])], options: &Options) -> Result<Session> {
-        Self::open_with(bytes, external, options, &mut |_, _| true)
+        Self::open_with(bytes, external, options, &mut |_| true)
     }
 
     /// As [`Session::open`], reporting progress (done, total steps of the float run);
@@ -288,7 +297,7 @@ impl Session {
         bytes: &[u8],
         external: &[(&str, &[u8])],
         options: &Options,
-        progress: &mut dyn FnMut(usize, usize) -> bool,
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<Session> {
         let missing = unsupported_ops(bytes)?;
         if !missing.is_empty() {
@@ -327,7 +336,13 @@ impl Session {
             notes,
             last: Vec::new(),
         };
-        let mut values = s.run_model(&s.model.clone(), progress)?;
+        let mut values = s.run_model(&s.model.clone(), &mut |done, total| {
+            progress(Step {
+                stage: "float",
+                done,
+                total,
+            })
+        })?;
         // The graph inputs feed the first nodes' isolated runs.
         for i in &s.inputs {
             if matches!(i.value, Value::F32(_)) {
@@ -363,6 +378,20 @@ impl Session {
         model: &ModelProto,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<HashMap<String, Named>> {
+        let mut out = HashMap::new();
+        self.run_model_each(model, progress, &mut |n| {
+            out.insert(n.name.clone(), n);
+        })?;
+        Ok(out)
+    }
+
+    /// Runs `model` keeping every followed value, handing each float one to `each`.
+    fn run_model_each(
+        &self,
+        model: &ModelProto,
+        progress: &mut dyn FnMut(usize, usize) -> bool,
+        each: &mut dyn FnMut(Named),
+    ) -> Result<()> {
         let keep = self.followed();
         let mut m = model.clone();
         let g = m
@@ -371,12 +400,17 @@ impl Session {
             .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
-        let out = plan.run(&self.inputs, progress)?;
-        Ok(out
-            .into_iter()
-            .filter(|n| matches!(n.value, Value::F32(_)))
-            .map(|n| (n.name.clone(), n))
-            .collect())
+        drop(m);
+        plan.run_each(
+            &self.inputs,
+            &mut *progress,
+            |n| {
+                if matches!(n.value, Value::F32(_)) {
+                    each(n);
+                }
+                Ok(())
+            },
+        )
     }
 
     /// The graph's float outputs beside the last quantized run's.
@@ -528,7 +562,7 @@ impl Session {
     /// Runs the model with `policy` in `mode`: per-node accumulated error, and isolated
     /// error at every weight node whose weight the policy quantizes.
     pub fn run(&mut self, policy: &Policy, mode: &Mode, isolated: bool) -> Result<RunReport> {
-        self.run_with(policy, mode, isolated, &mut |_, _| true)
+        self.run_with(policy, mode, isolated, &mut |_| true)
     }
 
     pub fn run_with(
@@ -536,7 +570,7 @@ impl Session {
         policy: &Policy,
         mode: &Mode,
         with_isolated: bool,
-        progress: &mut dyn FnMut(usize, usize) -> bool,
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<RunReport> {
         for w in policy.weights.keys() {
             if !self.weights.iter().any(|x| &x.name == w) {
@@ -550,9 +584,35 @@ impl Session {
             Mode::Full { act } => self.activations(policy, act)?,
         };
         let m = self.rewritten(policy, &acts)?;
-        let quant = self.run_model(&m, progress)?;
+        // Each quantized output is measured against the float one as it comes, and only
+        // the graph's outputs are kept.
+        let mut measured: HashMap<String, (Vec<usize>, Metrics)> = HashMap::new();
+        let mut quant: HashMap<String, Named> = HashMap::new();
+        let float = &self.float;
+        let outputs = &self.outputs;
+        self.run_model_each(
+            &m,
+            &mut |done, total| {
+                progress(Step {
+                    stage: "quantized",
+                    done,
+                    total,
+                })
+            },
+            &mut |q| {
+                if let (Some(fv), Some(qv)) = (float.get(&q.name).and_then(|f| f.f32()), q.f32()) {
+                    if fv.len() == qv.len() {
+                        measured.insert(q.name.clone(), (q.shape.clone(), compare(fv, qv)));
+                    }
+                }
+                if outputs.contains(&q.name) {
+                    quant.insert(q.name.clone(), q);
+                }
+            },
+        )?;
+        drop(m);
         let isolated = if with_isolated {
-            self.isolated(policy, &acts)?
+            self.isolated(policy, &acts, progress)?
         } else {
             HashMap::new()
         };
@@ -573,23 +633,17 @@ impl Session {
                 if !seen.insert(o.clone()) {
                     continue;
                 }
-                let (Some(f), Some(q)) = (self.float.get(o), quant.get(o)) else {
+                let Some((shape, metrics)) = measured.get(o) else {
                     continue;
                 };
-                let (Some(fv), Some(qv)) = (f.f32(), q.f32()) else {
-                    continue;
-                };
-                if fv.len() != qv.len() {
-                    continue;
-                }
                 let first = n.outputs.first() == Some(o);
                 rows.push(NodeRow {
                     index: n.index,
                     node: n.name.clone(),
                     op_type: n.op_type.clone(),
                     output: o.clone(),
-                    shape: f.shape.clone(),
-                    accumulated: Some(compare(fv, qv)),
+                    shape: shape.clone(),
+                    accumulated: Some(*metrics),
                     isolated: if first {
                         isolated.get(&n.index).copied()
                     } else {
@@ -670,9 +724,25 @@ impl Session {
         &mut self,
         policy: &Policy,
         acts: &[(usize, usize, ActQuant)],
+        progress: &mut dyn FnMut(Step) -> bool,
     ) -> Result<HashMap<usize, Metrics>> {
         let mut out = HashMap::new();
-        for i in 0..self.nodes.len() {
+        let todo: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| {
+                self.nodes[i]
+                    .weight
+                    .as_ref()
+                    .is_some_and(|w| policy.scheme_of(w).is_some())
+            })
+            .collect();
+        for (k, &i) in todo.iter().enumerate() {
+            if !progress(Step {
+                stage: "isolated",
+                done: k,
+                total: todo.len(),
+            }) {
+                return Err(Error::Cancelled);
+            }
             let Some(w) = self.nodes[i].weight.clone() else {
                 continue;
             };
@@ -908,7 +978,7 @@ fn index_nodes(g: &GraphProto) -> (Vec<NodeInfo>, Vec<WeightInfo>) {
                 consts
                     .get(*w)
                     .and_then(|t| float_tensor(w, t))
-                    .is_some_and(|t| crate::export::keep_reason(&t.info()).is_none())
+                    .is_some_and(|t| crate::export::rules::keep_reason(&t.info()).is_none())
             })
         } else {
             None
@@ -1068,4 +1138,66 @@ fn resolve_ifs(model: &mut ModelProto, inputs: &[Named], notes: &mut Vec<String>
         }
     }
     Ok(())
+}
+
+/// The model made runnable as it is (its own outputs only, no per-node bookkeeping): the
+/// float run a benchmark times against another runtime.
+pub struct Runner {
+    plan: engine::Plan,
+    inputs: Vec<Named>,
+    pub input_info: Vec<InputInfo>,
+}
+
+/// An input of a [`Runner`], values as f32 (ids and masks as whole numbers).
+#[derive(Clone, Debug, Serialize)]
+pub struct InputValues {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub values: Vec<f64>,
+}
+
+impl Runner {
+    pub fn new(bytes: &[u8], external: &[(&str, &[u8])], options: &Options) -> Result<Runner> {
+        let mut model = proto::decode(bytes)?;
+        let g = model
+            .graph
+            .as_mut()
+            .ok_or_else(|| Error::OnnxDecode("the model has no graph".into()))?;
+        proto::inline_external(g, external)?;
+        let specs = proto::input_specs(g)?;
+        let (inputs, input_info) =
+            inputs::build(g, &specs, &options.given, &options.dims, options.seed)?;
+        let plan = engine::load(&proto::encode(&model), &inputs, &[])?;
+        Ok(Runner {
+            plan,
+            inputs,
+            input_info,
+        })
+    }
+
+    /// One run; the graph's outputs' element count (so that the work cannot be elided).
+    pub fn run(&self) -> Result<usize> {
+        let out = self.plan.run(&self.inputs, |_, _| true)?;
+        Ok(out.iter().map(|o| o.shape.iter().product::<usize>()).sum())
+    }
+
+    pub fn inputs(&self) -> Vec<InputValues> {
+        self.inputs
+            .iter()
+            .zip(&self.input_info)
+            .map(|(n, i)| InputValues {
+                name: n.name.clone(),
+                dtype: i.dtype,
+                shape: n.shape.clone(),
+                values: match &n.value {
+                    Value::F32(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::I64(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::I32(v) => v.iter().map(|&x| x as f64).collect(),
+                    Value::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+                    Value::Other(_) => Vec::new(),
+                },
+            })
+            .collect()
+    }
 }

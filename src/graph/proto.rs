@@ -37,10 +37,27 @@ fn graph_mut(m: &mut ModelProto) -> Result<&mut GraphProto> {
 /// Moves every tensor kept in an external data file into the model (the engine never
 /// touches a file system).
 pub(crate) fn inline_external(g: &mut GraphProto, external: &[(&str, &[u8])]) -> Result<()> {
-    fn one(t: &mut TensorProto, external: &[(&str, &[u8])]) -> Result<()> {
+    use crate::formats::source::{ByteSource, InMemory};
+    let sources: Vec<InMemory<&[u8]>> = external.iter().map(|(_, b)| InMemory(*b)).collect();
+    let files: Vec<(&str, &dyn ByteSource)> = external
+        .iter()
+        .zip(&sources)
+        .map(|((n, _), s)| (*n, s as &dyn ByteSource))
+        .collect();
+    inline_from(g, &files)
+}
+
+fn inline_from(
+    g: &mut GraphProto,
+    external: &[(&str, &dyn crate::formats::source::ByteSource)],
+) -> Result<()> {
+    fn one(
+        t: &mut TensorProto,
+        external: &[(&str, &dyn crate::formats::source::ByteSource)],
+    ) -> Result<()> {
         if t.data_location() == DataLocation::External {
-            let bytes = crate::formats::onnx::external_slice(t, t.name(), external)?;
-            t.raw_data = Some(bytes.to_vec());
+            let bytes = crate::formats::onnx::external_bytes(t, t.name(), external)?;
+            t.raw_data = Some(bytes);
             t.external_data.clear();
             t.data_location = None;
         }
@@ -55,7 +72,7 @@ pub(crate) fn inline_external(g: &mut GraphProto, external: &[(&str, &[u8])]) ->
                 one(t, external)?;
             }
             for sg in a.g.iter_mut().chain(a.graphs.iter_mut()) {
-                inline_external(sg, external)?;
+                inline_from(sg, external)?;
             }
         }
     }

@@ -440,13 +440,22 @@ fn kmeans_nd(pts: &[f32], d: usize, k: usize, iters: u32, rng: &mut ChaCha8Rng) 
         }
         book.extend_from_slice(&c);
     }
-    // Lloyd.
+    lloyd_nd(pts, d, &mut book, iters);
+    book
+}
+
+/// Lloyd iterations on d-value points from the centroids in `book`: each point goes to
+/// its nearest centroid (the first of equals), each centroid to its points' mean (an
+/// empty one stays); stops when no assignment changes.
+fn lloyd_nd(pts: &[f32], d: usize, book: &mut [f32], iters: u32) {
+    let n = pts.len() / d;
+    let row = |i: usize| &pts[i * d..(i + 1) * d];
     let k = book.len() / d;
     let mut assign = vec![usize::MAX; n];
     for _ in 0..iters {
         let mut changed = false;
         for (i, a) in assign.iter_mut().enumerate() {
-            let j = nearest_vec(&book, d, row(i));
+            let j = nearest_vec(book, d, row(i));
             changed |= *a != j;
             *a = j;
         }
@@ -469,7 +478,49 @@ fn kmeans_nd(pts: &[f32], d: usize, k: usize, iters: u32, rng: &mut ChaCha8Rng) 
             }
         }
     }
-    book
+}
+
+/// The scalar k-means of the `kmeans<k>` schemes run from given initial centroids
+/// instead of k-means++ (for holding the Lloyd steps to scikit-learn's `KMeans` with
+/// the same `init`, `n_init=1`, `algorithm="lloyd"`, `tol=0`): the centroids after at
+/// most `iters` steps, in the order given, and each value's nearest one.
+pub fn lloyd_from(data: &[f32], init: &[f32], iters: u32) -> (Vec<f32>, Vec<usize>) {
+    let (vals, w) = distinct(data);
+    let mut order: Vec<usize> = (0..init.len()).collect();
+    order.sort_by(|&a, &b| init[a].total_cmp(&init[b]));
+    let mut centres: Vec<f64> = order.iter().map(|&i| init[i] as f64).collect();
+    if !vals.is_empty() {
+        lloyd_1d(&vals, &w, &mut centres, iters);
+    }
+    let mut out = vec![0f32; init.len()];
+    for (sorted, &i) in order.iter().enumerate() {
+        out[i] = centres[sorted] as f32;
+    }
+    let labels = data
+        .iter()
+        .map(|&x| {
+            (0..out.len())
+                .min_by(|&a, &b| (x - out[a]).abs().total_cmp(&(x - out[b]).abs()))
+                .unwrap_or(0)
+        })
+        .collect();
+    (out, labels)
+}
+
+/// The product quantizer's k-means on `d`-value points from given initial centroids
+/// (`init`, k x d), as [`lloyd_from`] for the scalar one.
+pub fn lloyd_vectors_from(
+    pts: &[f32],
+    d: usize,
+    init: &[f32],
+    iters: u32,
+) -> (Vec<f32>, Vec<usize>) {
+    let mut book = init.to_vec();
+    lloyd_nd(pts, d, &mut book, iters);
+    let labels = (0..pts.len() / d)
+        .map(|i| nearest_vec(&book, d, &pts[i * d..(i + 1) * d]))
+        .collect();
+    (book, labels)
 }
 
 impl VqScheme {

@@ -9,17 +9,18 @@ use wasm_bindgen::prelude::*;
 use super::{js_err, to_js};
 use crate::auto::{self, measure, Candidate, Measurer, Objective, Sensitivity, TensorOptions};
 use crate::export::policy::Assign;
+use crate::formats::source::{ByteSource, InMemory};
 use crate::graph::{self, Mode, Session};
+use crate::TensorStore;
 
 #[wasm_bindgen(js_name = AutoSearch)]
 pub struct WasmAuto {
     bytes: Vec<u8>,
-    external: Vec<(String, Vec<u8>)>,
     /// The model run float (None when the graph cannot run: weights objective only).
     session: Option<Session>,
     /// Why the graph cannot run.
     unrunnable: Option<String>,
-    store: crate::formats::Model,
+    store: crate::formats::ModelFile,
     labels: Option<Vec<i64>>,
     mode: Mode,
     // The search under way / done.
@@ -118,22 +119,24 @@ impl WasmAuto {
         };
         let bytes = bytes.into_vec();
         let refs = ext_refs(&ext);
-        let mut files: Vec<(&str, &[u8])> = vec![(file_name, bytes.as_slice())];
-        files.extend(refs.iter().copied());
-        let store = crate::formats::open_many(&files).map_err(js_err)?;
-        let is_onnx = store.format == crate::Format::Onnx;
+        let mut files: Vec<(String, Box<dyn ByteSource>)> =
+            vec![(file_name.to_string(), Box::new(InMemory(bytes.clone())))];
+        for (n, b) in &ext {
+            files.push((n.clone(), Box::new(InMemory(b.clone()))));
+        }
+        let store = crate::formats::ModelFile::open(files).map_err(js_err)?;
+        let is_onnx = store.info().format == crate::Format::Onnx;
         let mut given = match &inputs {
-            Some(b) => graph::read_inputs(
-                b,
-                opts.inputs_name.as_deref().unwrap_or("inputs.npz"),
-            )
-            .map_err(js_err)?,
+            Some(b) => graph::read_inputs(b, opts.inputs_name.as_deref().unwrap_or("inputs.npz"))
+                .map_err(js_err)?,
             None => Vec::new(),
         };
         let labels = match &opts.labels {
             Some(l) => {
                 let i = given.iter().position(|t| &t.name == l).ok_or_else(|| {
-                    JsError::new(&format!("labels `{l}`: no array of that name in the inputs"))
+                    JsError::new(&format!(
+                        "labels `{l}`: no array of that name in the inputs"
+                    ))
                 })?;
                 Some(given.remove(i).data.iter().map(|&v| v as i64).collect())
             }
@@ -155,7 +158,6 @@ impl WasmAuto {
         };
         Ok(WasmAuto {
             bytes,
-            external: ext,
             session,
             unrunnable,
             store,
@@ -193,8 +195,7 @@ impl WasmAuto {
     /// weights. Returns the number of tensors to measure (call `measureTensor(i)` for
     /// each, then `finish`).
     pub fn begin(&mut self, candidates: &str, objective: &str) -> Result<usize, JsError> {
-        self.candidates =
-            Candidate::parse_list(&[candidates.to_string()]).map_err(js_err)?;
+        self.candidates = Candidate::parse_list(&[candidates.to_string()]).map_err(js_err)?;
         self.objective = Objective::parse(objective).map_err(js_err)?;
         self.rows.clear();
         self.table = None;
@@ -236,8 +237,7 @@ impl WasmAuto {
         let candidates = self.candidates.clone();
         let rows = std::mem::take(&mut self.rows);
         let n = rows.iter().map(|r| r.options.len() - 1).sum::<usize>();
-        let table =
-            self.with_measurer(|m| Ok(auto::assemble(m, &candidates, rows, n)))?;
+        let table = self.with_measurer(|m| Ok(auto::assemble(m, &candidates, rows, n)))?;
         let now = || js_sys::Date::now();
         let report = self.with_measurer(|m| auto::search(&table, Some(m), &[], &now))?;
         self.table = Some(table);
@@ -276,14 +276,7 @@ impl WasmAuto {
         let mix = table.mix(choice);
         let policy = auto::policy::tensor_policy(table, &mix).map_err(js_err)?;
         let format = crate::export::ExportFormat::parse(format).map_err(js_err)?;
-        let refs = ext_refs(&self.external);
-        let onnx = (self.store.format == crate::Format::Onnx).then_some(
-            crate::export::OnnxSource {
-                model: &self.bytes,
-                external: &refs,
-            },
-        );
-        let e = crate::export::export_with(&self.store, format, Assign::PerTensor(&policy), onnx)
+        let e = crate::export::export_with(&self.store, format, Assign::PerTensor(&policy))
             .map_err(js_err)?;
         let out = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| {
@@ -312,12 +305,10 @@ impl WasmAuto {
             self.session
                 .as_ref()
                 .and_then(|s| {
-                    s.weights.iter().find(|x| x.name == w).map(|x| {
-                        x.nodes
-                            .iter()
-                            .map(|&i| s.nodes[i].name.clone())
-                            .collect()
-                    })
+                    s.weights
+                        .iter()
+                        .find(|x| x.name == w)
+                        .map(|x| x.nodes.iter().map(|&i| s.nodes[i].name.clone()).collect())
                 })
                 .unwrap_or_default()
         };

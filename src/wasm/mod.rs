@@ -7,6 +7,7 @@
 //! - [`model`]: an opened model (`Model`): open, list, analyze, summarize;
 //! - [`layer`]: the layer report on `Model`;
 //! - [`export`]: the writers on `Model`;
+//! - [`graph`]: whole-model runs (`GraphSession`; `GraphRunner` for the benchmark);
 //! - [`debug`]: a fault injector for the page's recovery test (a real trap on demand);
 //! - [`bench`]: benchmark hooks and raw kernel entry points (`BenchTensor`, `GgmlBench`,
 //!   `LinearI8`, `LinearF32`, `LinearQ4`), compiled only with the `bench-hooks` feature
@@ -18,12 +19,13 @@
 //! `#[wasm_bindgen]` items, and one `mod` line below.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod auto;
 #[cfg(feature = "bench-hooks")]
 mod bench;
-mod auto;
 mod build_info;
 mod debug;
 mod export;
+mod graph;
 mod layer;
 mod model;
 mod schemes;

@@ -7,8 +7,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{js_err, scheme, source, to_js};
-use crate::formats::lazy::ModelFile;
 use crate::formats::source::{ByteSource, InMemory};
+use crate::formats::ModelFile;
 use crate::{analysis, Tensor, TensorStore};
 
 /// An opened model: tensors listed from the file's header and read one at a time where

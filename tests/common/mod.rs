@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use quantscope::formats::lazy::ModelFile;
 use quantscope::formats::source::{ByteSource, InMemory};
+use quantscope::formats::ModelFile;
 use quantscope::{Model, TensorStore};
 use serde_json::Value;
 

@@ -37,7 +37,7 @@ for (const [file, format, scheme] of cases) {
     const input = path.join(root, file);
     const bytes = readFileSync(input);
     const model = new Model(bytes, path.basename(file));
-    const got = model.export(format, scheme, format === "onnx" ? bytes : undefined);
+    const got = model.export(format, scheme);
     model.free();
     const want = viaCli(input, scheme, format);
     assert.ok(got.bytes instanceof Uint8Array);
@@ -51,6 +51,12 @@ for (const [file, format, scheme] of cases) {
 test("export refuses what it cannot write, with the reason", () => {
   const model = new Model(readFileSync(path.join(root, "www/public/demo.safetensors")), "demo");
   assert.throws(() => model.export("onnx", "int8-sym"), /open an \.onnx file/);
+  // The ONNX model is told by its content, not its name: renamed, it still exports.
+  const onnx = readFileSync(path.join(root, "tests/fixtures/formats2/onnx/weights.onnx"));
+  const renamed = new Model(onnx, "weights.bin");
+  const want = viaCli(path.join(root, "tests/fixtures/formats2/onnx/weights.onnx"), "int8-sym-ch0", "onnx");
+  assert.ok(Buffer.from(renamed.export("onnx", "int8-sym-ch0").bytes).equals(want.bytes));
+  renamed.free();
   assert.throws(() => model.export("pdf", "int8-sym"), /onnx, gguf or safetensors/);
   assert.throws(() => model.export("gguf", "int8-sym-ch0"), /no GGUF tensor type/);
   assert.throws(() => model.export("safetensors", "kmeans16"), /`kmeans16`/);

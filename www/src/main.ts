@@ -13,6 +13,7 @@ import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
+import { WholeModelPanel } from "./components/wholeModel";
 import { formatBytes, formatCount, formatShape } from "./format";
 import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
 import {
@@ -113,6 +114,32 @@ const layerPanel = new LayerPanel(
   },
   // In the primary worker, between the whole-model tasks it may be running.
   (request) => api.layer(request),
+);
+const wholeModel = new WholeModelPanel(
+  {
+    root: $("whole"),
+    form: $<HTMLFormElement>("whole-form"),
+    scheme: $<HTMLInputElement>("whole-scheme"),
+    mode: $<HTMLSelectElement>("whole-mode"),
+    act: $<HTMLInputElement>("whole-act"),
+    dims: $<HTMLInputElement>("whole-dims"),
+    seed: $<HTMLInputElement>("whole-seed"),
+    inputs: $<HTMLInputElement>("whole-inputs"),
+    cancel: $<HTMLButtonElement>("whole-cancel"),
+    progress: $<HTMLProgressElement>("whole-progress"),
+    status: $("whole-status"),
+    body: $("whole-body"),
+    chart: $("chart-whole"),
+    worst: $<HTMLTableElement>("whole-worst"),
+    node: $("whole-node"),
+    outputs: $<HTMLTableElement>("whole-outputs"),
+    exclude: $("whole-exclude"),
+    download: $<HTMLButtonElement>("whole-download"),
+    file: $<HTMLAnchorElement>("whole-file"),
+    report: $<HTMLScriptElement>("whole-report"),
+  },
+  buildChoice,
+  (weight) => selectTensor(weight),
 );
 const exportPanel = new ExportPanel(
   {
@@ -251,6 +278,7 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   errors.clear();
   model = { info, fileName };
   exportPanel.setModel(fileName, info.format);
+  wholeModel.setModel(source, fileName, info.format);
   renderModelDetails(
     $<HTMLDetailsElement>("model-details"),
     $("model-graph"),

@@ -9,10 +9,9 @@
 use core::arch::wasm32::*;
 use std::ops::Range;
 
+use super::packed::{PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK};
 use super::simd128::{hsum4, store4, store_q4};
-use super::{
-    Block, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, Tiles, NR, Q4_BLOCK,
-};
+use super::tile::{Block, Tiles};
 
 /// Tile shapes of the relaxed int8 kernel, chosen by the sweep of docs/BENCHMARKS.md
 /// ("Tile sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
@@ -171,7 +170,7 @@ pub fn gemm_i8_tiled(
         tile_fn(r, p)?;
     }
     let (rows, panels) = (blk.rows.clone(), blk.panels.clone());
-    super::for_each_tile(rows, panels, t, |m, r, p, q| {
+    super::tile::for_each_tile(rows, panels, t, |m, r, p, q| {
         // Present: checked above for every shape for_each_tile can ask for.
         if let Some(f) = tile_fn(r, q) {
             f(a, w, m, p, &mut blk)

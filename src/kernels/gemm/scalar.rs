@@ -2,10 +2,10 @@
 
 use std::ops::Range;
 
-use super::{
-    correct, epilogue, Block, PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations,
-    QuantizedRows, Sink, NR, Q4_BLOCK,
+use super::packed::{
+    PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK,
 };
+use super::tile::{correct, epilogue, Block, Sink};
 
 /// Σ_k x[m, k]·w[c, k] for the 4 channels of panel `p`.
 #[inline(always)]

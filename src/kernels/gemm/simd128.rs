@@ -8,10 +8,10 @@
 use core::arch::wasm32::*;
 use std::ops::Range;
 
-use super::{
-    Block, PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, Sink,
-    Tiles, NR, Q4_BLOCK,
+use super::packed::{
+    PackedF32Matrix, PackedI8Matrix, PackedQ4Matrix, Q4Activations, QuantizedRows, NR, Q4_BLOCK,
 };
+use super::tile::{Block, Sink, Tiles};
 
 /// Tile shapes of the int8 kernel, chosen by the sweep of docs/BENCHMARKS.md ("Tile
 /// sweep", 2026-12-01, headless Chromium 156, `node scripts/bench/gemm_tiles.mjs
@@ -265,7 +265,7 @@ pub fn gemm_i8_tiled(
     }
     let a16 = widen(a);
     let (rows, panels) = (blk.rows.clone(), blk.panels.clone());
-    super::for_each_tile(rows, panels, t, |m, r, p, q| {
+    super::tile::for_each_tile(rows, panels, t, |m, r, p, q| {
         // Present: checked above for every shape for_each_tile can ask for.
         if let Some(f) = tile_fn(r, q) {
             f(&a16, a, w, m, p, &mut blk)

@@ -2,6 +2,14 @@
 //! `Comlink.Remote<WorkerApi>`, the worker implements it.
 
 import type { ExportReport, BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
+import type {
+  GraphInfo,
+  GraphOpenRequest,
+  GraphProgress,
+  GraphRunRequest,
+  OutputValues,
+  RunReport,
+} from "./wholeModel";
 
 /**
  * Receives the rows finished since the last call, at most every PROGRESS_INTERVAL_MS
@@ -144,6 +152,24 @@ export interface WorkerApi {
    * .onnx file (with its external data files); rejects with the core's message.
    */
   exportModel(format: ExportFormat, scheme: string): Promise<ExportResult>;
+  /**
+   * Whole-model runs (src/graph/), in a worker of their own (the page ends it to
+   * cancel): opens the ONNX model and runs it float.
+   */
+  graphOpen(
+    source: ModelSource,
+    fileName: string,
+    request: GraphOpenRequest,
+    onProgress: GraphProgress,
+  ): Promise<GraphInfo>;
+  /** A quantized run against the float one: `quantscope run --json`'s report. */
+  graphRun(request: GraphRunRequest, onProgress: GraphProgress): Promise<RunReport>;
+  /** The graph's outputs, float and of the last run. */
+  graphOutputs(): Promise<OutputValues[]>;
+  /** The float run's values of a node output. */
+  graphFloat(name: string): Promise<Float32Array>;
+  /** The last run as an ONNX QDQ model (excluded nodes float). */
+  graphExport(): Promise<Uint8Array>;
 }
 
 export type ExportFormat = "safetensors" | "gguf" | "onnx";

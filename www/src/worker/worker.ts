@@ -2,7 +2,7 @@
 // runs one or more of these (a pool); each loads the module and reads the model itself.
 
 import * as Comlink from "comlink";
-import type { Model } from "../../pkg/quantscope.js";
+import type { GraphSession, Model } from "../../pkg/quantscope.js";
 import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
 import { CORE_TRAP } from "../shared/api";
 import type {
@@ -22,6 +22,7 @@ import type {
   TensorReport,
   TensorSummary,
 } from "../shared/types";
+import type { GraphInfo, OutputValues, RunReport } from "../shared/wholeModel";
 
 type Core = typeof import("../../pkg/quantscope.js");
 
@@ -99,14 +100,37 @@ let lastPanic: (() => string | undefined) | undefined;
 
 let ready: Promise<{ core: Core; loaded: LoadedBuild }> | undefined;
 let model: Model | undefined;
-/** The files the open model was read from (the ONNX writer rewrites the .onnx file). */
-let modelFiles: { name: string; blob: Blob }[] = [];
 /** The page's name for the open model: summaries for another generation are refused. */
 let generation = -1;
 /** Counts open calls, so that one overtaken by a later call opens nothing. */
 let openSeq = 0;
 /** The whole-model summary allowed to continue; any other run stops at its next tensor. */
 let activeRun = 0;
+/** The whole-model run session (src/graph/), in the worker the page runs for it. */
+let graph: GraphSession | undefined;
+
+/**
+ * A progress function for the core to call synchronously: forwards to the page at most
+ * every PROGRESS_INTERVAL_MS (a cancel ends this worker, so nothing comes back).
+ */
+function throttled(onProgress: (stage: string, done: number, total: number) => void) {
+  let last = 0;
+  let stage = "";
+  return (s: string, done: number, total: number): boolean => {
+    const now = performance.now();
+    if (s !== stage || now - last >= PROGRESS_INTERVAL_MS || done === total) {
+      stage = s;
+      last = now;
+      void onProgress(s, done, total);
+    }
+    return true;
+  };
+}
+
+function currentGraph(): GraphSession {
+  if (!graph) throw new Error("no model is open for whole-model runs");
+  return graph;
+}
 
 async function load(choice: BuildChoice): Promise<{ core: Core; loaded: LoadedBuild }> {
   const relaxedSupported = WebAssembly.validate(RELAXED_DOT_PROBE);
@@ -235,7 +259,6 @@ const api: WorkerApi = {
     activeRun = 0;
     model?.free();
     model = next;
-    modelFiles = files;
     generation = gen;
     return info;
   },
@@ -332,28 +355,74 @@ const api: WorkerApi = {
 
   async exportModel(format, scheme) {
     await loaded();
+    // The ONNX writer rewrites the files the core opened (told ONNX by content).
     const m = current();
-    let source: Uint8Array | undefined;
-    let external: { name: string; bytes: Uint8Array }[] | undefined;
-    if (format === "onnx") {
-      // The ONNX writer rewrites the model file itself; its external data rides along.
-      const main = modelFiles.find((f) => /\.onnx$/i.test(f.name)) ?? modelFiles[0];
-      if (main) {
-        source = new Uint8Array(await main.blob.arrayBuffer());
-        external = await Promise.all(
-          modelFiles
-            .filter((f) => f !== main)
-            .map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.blob.arrayBuffer()) })),
-        );
-      }
-    }
-    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () =>
-      m.export(format, scheme, source, external),
-    ) as {
+    const { bytes, report } = guard(`writing ${format} with ${scheme}`, () => m.export(format, scheme)) as {
       bytes: Uint8Array;
       report: ExportReport;
     };
     return Comlink.transfer({ bytes, report }, [bytes.buffer]);
+  },
+
+  async graphOpen(source, fileName, request, onProgress) {
+    const { core } = await loaded();
+    try {
+      const files = await sourceFiles(source, fileName);
+      const main = files.find((f) => /\.onnx$/i.test(f.name)) ?? files[0];
+      if (!main) throw new Error("no file given");
+      const bytes = new Uint8Array(await main.blob.arrayBuffer());
+      const others = files.filter((f) => f !== main);
+      const external = await Promise.all(others.map(async (f) => new Uint8Array(await f.blob.arrayBuffer())));
+      const inputs = request.inputs ? new Uint8Array(await request.inputs.file.arrayBuffer()) : undefined;
+      graph?.free();
+      graph = undefined;
+      graph = core.GraphSession.open(
+        bytes,
+        others.map((f) => f.name),
+        external,
+        request.dims,
+        BigInt(request.seed),
+        inputs,
+        request.inputs?.fileName,
+        throttled(onProgress),
+      );
+      return graph.info() as GraphInfo;
+    } finally {
+      release(onProgress);
+    }
+  },
+
+  async graphRun(request, onProgress) {
+    await loaded();
+    try {
+      return currentGraph().run(
+        request.scheme,
+        request.mode,
+        request.act,
+        request.exclude,
+        request.isolated,
+        throttled(onProgress),
+      ) as RunReport;
+    } finally {
+      release(onProgress);
+    }
+  },
+
+  async graphOutputs() {
+    await loaded();
+    return currentGraph().outputs() as OutputValues[];
+  },
+
+  async graphFloat(name) {
+    await loaded();
+    const v = currentGraph().floatValue(name);
+    return Comlink.transfer(v, [v.buffer]);
+  },
+
+  async graphExport() {
+    await loaded();
+    const bytes = currentGraph().exportQdq();
+    return Comlink.transfer(bytes, [bytes.buffer]);
   },
 };
 

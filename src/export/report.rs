@@ -1,0 +1,123 @@
+//! What a writer says it did: the output [`ExportFormat`], and per tensor what the file
+//! holds ([`ExportReport`], [`ExportedTensor`]).
+
+use serde::Serialize;
+
+use crate::analysis::TensorSummary;
+use crate::error::{Error, Result};
+use crate::tensor::{DType, TensorInfo};
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Onnx,
+    Gguf,
+    Safetensors,
+}
+
+impl ExportFormat {
+    pub const ALL: [ExportFormat; 3] = [
+        ExportFormat::Onnx,
+        ExportFormat::Gguf,
+        ExportFormat::Safetensors,
+    ];
+
+    /// `onnx`, `gguf` or `safetensors` (any case).
+    pub fn parse(s: &str) -> Result<ExportFormat> {
+        let lower = s.trim().trim_start_matches('.').to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == lower)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown output format `{s}`; expected onnx, gguf or safetensors"
+                ))
+            })
+    }
+
+    /// The format a file name asks for, by its extension.
+    pub fn from_file_name(name: &str) -> Result<ExportFormat> {
+        let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        ExportFormat::parse(ext).map_err(|_| {
+            Error::Invalid(format!(
+                "cannot tell the output format of `{name}`: name it .onnx, .gguf or .safetensors"
+            ))
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Onnx => "onnx",
+            ExportFormat::Gguf => "gguf",
+            ExportFormat::Safetensors => "safetensors",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Onnx => "ONNX",
+            ExportFormat::Gguf => "GGUF",
+            ExportFormat::Safetensors => "safetensors",
+        }
+    }
+}
+
+/// What a writer did, tensor by tensor.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportReport {
+    pub format: ExportFormat,
+    /// The scheme asked for (canonical string).
+    pub scheme: String,
+    /// Every tensor of the source, in the source's order.
+    pub tensors: Vec<ExportedTensor>,
+    /// Whole-file remarks (an opset raised, metadata left out, ...).
+    pub notes: Vec<String>,
+    /// Size of the written file.
+    pub bytes: u64,
+}
+
+/// One source tensor in the written file.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// The source's element type.
+    pub dtype: DType,
+    /// What the file holds for it, e.g. `Q4_0`, `F32`, `INT8 codes, 64 scales along axis 0`.
+    pub stored: String,
+    /// True when the requested scheme was applied to it.
+    pub quantized: bool,
+    /// Why it was stored otherwise (a fallback, a tensor kept as it was), or a caveat.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Metrics of the stored values against the source's, as `quantscope quantize --json`
+    /// prints them for the scheme in `summary.scheme`; absent when stored exactly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<TensorSummary>,
+}
+
+impl ExportedTensor {
+    pub(crate) fn kept(
+        info: &TensorInfo,
+        stored: impl Into<String>,
+        note: impl Into<String>,
+    ) -> Self {
+        ExportedTensor {
+            name: info.name.clone(),
+            shape: info.shape.clone(),
+            dtype: info.dtype,
+            stored: stored.into(),
+            quantized: false,
+            note: Some(note.into()),
+            summary: None,
+        }
+    }
+}
+
+/// A written file and its report.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    pub bytes: Vec<u8>,
+    pub report: ExportReport,
+}
