@@ -401,16 +401,12 @@ impl Session {
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
         drop(m);
-        plan.run_each(
-            &self.inputs,
-            &mut *progress,
-            |n| {
-                if matches!(n.value, Value::F32(_)) {
-                    each(n);
-                }
-                Ok(())
-            },
-        )
+        plan.run_each(&self.inputs, &mut *progress, |n| {
+            if matches!(n.value, Value::F32(_)) {
+                each(n);
+            }
+            Ok(())
+        })
     }
 
     /// The graph's float outputs beside the last quantized run's.
