@@ -64,7 +64,46 @@ def npy_bytes(a) -> bytes:
     return b.getvalue()
 
 
+def deflated_zip(members: dict) -> bytes:
+    """A zip whose members are deflated (as np.savez_compressed writes), fixed timestamps."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in members.items():
+            z.writestr(zipfile.ZipInfo(k, date_time=(2020, 1, 1, 0, 0, 0)), v, zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def declare_size(blob: bytes, member: str, size: int) -> bytes:
+    """The zip `blob` with `member`'s uncompressed size set to `size` in its local header
+    and its central directory entry (a lying header: the data is unchanged)."""
+    b = bytearray(blob)
+    name = member.encode()
+    at = b.find(b"PK\x03\x04")
+    while at >= 0:
+        n, e = struct.unpack_from("<HH", b, at + 26)
+        if bytes(b[at + 30:at + 30 + n]) == name:
+            struct.pack_into("<I", b, at + 22, size)
+        at = b.find(b"PK\x03\x04", at + 4)
+    at = b.find(b"PK\x01\x02")
+    while at >= 0:
+        n = struct.unpack_from("<H", b, at + 28)[0]
+        if bytes(b[at + 46:at + 46 + n]) == name:
+            struct.pack_into("<I", b, at + 24, size)
+        at = b.find(b"PK\x01\x02", at + 4)
+    return bytes(b)
+
+
 def archive_cases():
+    # A deflated member declaring about 4 GB from a few hundred compressed bytes: more
+    # than deflate can produce (1032:1), refused before anything is inflated.
+    member = npy_bytes(np.arange(100, dtype=np.float32))
+    put("npz_ratio_lie.npz", declare_size(deflated_zip({"w.npy": member}), "w.npy", 0xFFFFFF00))
+    # One declaring twice what it inflates to (a ratio deflate can reach): it must
+    # inflate to exactly what it declares.
+    zeros = npy_bytes(np.zeros(1000, dtype=np.float32))
+    put("npz_inflates_short.npz",
+        declare_size(deflated_zip({"w.npy": zeros}), "w.npy", 2 * len(zeros)))
+
     inner = zip_of({"a.npy": npy_bytes(np.zeros(3, np.float32))})
     put("npz_nested_zip.npz", zip_of({"inner.npz": inner}))
     put("pytorch_nested_zip.pt", zip_of({"archive/data.pkl": inner}))
@@ -199,6 +238,10 @@ def pickle_cases():
             zip_of({"archive/data.pkl": g.pickle_with_storages(huge, legacy=False),
                     "archive/data/0": s.array.tobytes()}))
         neg = OrderedDict(w=g.FakeTensor(s, 0, [-1, 3], [3, 1]))
+        # A deflated storage record declaring about 4 GB from a few dozen bytes.
+        put("pytorch_record_ratio_lie.pt",
+            declare_size(deflated_zip({"archive/data.pkl": pkl, "archive/data/0": s.array.tobytes()}),
+                         "archive/data/0", 0xFFFFFF00))
         put("pytorch_negative_size.pt",
             zip_of({"archive/data.pkl": g.pickle_with_storages(neg, legacy=False),
                     "archive/data/0": s.array.tobytes()}))

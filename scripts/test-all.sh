@@ -13,6 +13,8 @@ bash scripts/clippy-wasm.sh
 step "Rust tests (native)"
 # The real models are set up by `scripts/setup.sh --test`: here a missing one fails.
 QUANTSCOPE_REQUIRE_MODELS=1 cargo test
+# www/src/shared/core-types.ts equals what ts-rs derives from the Rust types.
+cargo test --features ts-types --test ts_types
 
 step "wasm tests in Node (SIMD128 kernels)"
 bash scripts/test-wasm.sh
@@ -26,6 +28,7 @@ npm run -s build:wasm-bench
 # Files the CLI writes (quantize -o), read back by onnxruntime, gguf and safetensors.
 step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv)"
 .venv/bin/python tests/interop/interop.py target/release/quantscope
+.venv/bin/python tests/interop/train_interop.py target/release/quantscope
 
 step "interop: whole-model runs (quantscope run) against ONNX Runtime"
 .venv/bin/python tests/interop/graph_interop.py target/release/quantscope
@@ -42,4 +45,5 @@ step "the npm package in Node"
 npm run -s test:node
 
 step "end-to-end tests in headless Chromium"
-npm run -s test:e2e
+# A real model that is missing fails here too (tests/e2e/whole_model.test.mjs).
+QUANTSCOPE_REQUIRE_MODELS=1 npm run -s test:e2e

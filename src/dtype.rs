@@ -267,6 +267,11 @@ impl GgmlType {
         }
     }
 
+    /// The names of [`GgmlType::QUANTIZABLE`], comma-separated, for messages.
+    pub fn quantizable_names() -> String {
+        Self::QUANTIZABLE.map(GgmlType::name).join(", ")
+    }
+
     pub(crate) fn can_quantize(self) -> bool {
         Self::QUANTIZABLE.contains(&self)
     }

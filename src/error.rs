@@ -9,7 +9,7 @@ pub enum Error {
     #[error("empty file: {0} holds no bytes")]
     EmptyFile(String),
     #[error(
-        "unrecognised file format: {name} starts with {head}; expected safetensors, GGUF, ONNX, TFLite, PyTorch (.pt/.pth/.bin), .npy or .npz"
+        "unrecognised file format: {name} starts with {head}; expected safetensors, GGUF, ONNX, TFLite, PyTorch (.pt/.pth/.bin), TorchScript, TF.js (model.json with its .bin shards), legacy ggml, .npy or .npz"
     )]
     UnknownFormat { name: String, head: String },
     #[error("safetensors: {0}")]
@@ -26,6 +26,18 @@ pub enum Error {
         shape: Vec<u64>,
         needed: String,
         available: usize,
+    },
+    #[error("tensor `{tensor}` under {scheme}: the {operation} would need about {needed} ({parts}), more than the memory budget of {budget} ({origin}){hint}")]
+    OverBudget {
+        tensor: String,
+        scheme: String,
+        operation: String,
+        needed: String,
+        parts: String,
+        budget: String,
+        origin: String,
+        /// "; try ..." or empty.
+        hint: String,
     },
     #[error("no tensor named `{0}`")]
     NoSuchTensor(String),
@@ -125,6 +137,12 @@ pub enum Error {
     },
     #[error("GGUF: {0}")]
     Gguf(String),
+    #[error("TF.js: {0}")]
+    Tfjs(String),
+    #[error("TorchScript: {0}")]
+    Torchscript(String),
+    #[error("ggml (legacy): {0}")]
+    GgmlLegacy(String),
     #[error("{format} export: {reason}")]
     Export {
         format: &'static str,

@@ -7,6 +7,8 @@
 
 pub mod analysis;
 pub mod auto;
+pub mod budget;
+pub mod build;
 pub mod dtype;
 pub mod error;
 pub mod export;
@@ -16,10 +18,12 @@ pub mod kernels;
 pub mod metrics;
 pub mod quant;
 pub mod tensor;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use budget::Budget;
 pub use error::{Error, Result};
 pub use formats::{open, Format, Model, TensorStore};
 pub use quant::Scheme;

@@ -5,6 +5,7 @@ use serde::Serialize;
 /// How far a reconstruction `y` is from the original `x`. Sums run in f64, in index
 /// order, so native and wasm builds report identical numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct Metrics {
     /// Mean of (y - x)^2.
     pub mse: f64,
@@ -55,6 +56,7 @@ pub fn compare(x: &[f32], y: &[f32]) -> Metrics {
 
 /// Counts of values in `bins` equal-width bins spanning [lo, hi]; the last bin is closed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct Histogram {
     pub lo: f32,
     pub hi: f32,

@@ -121,6 +121,9 @@ broken! {
     safetensors_unknown_dtype: ["safetensors_unknown_dtype.safetensors"] => "Q7";
     safetensors_header_not_json: ["safetensors_header_not_json.safetensors"] => "safetensors:";
     npz_nested_zip: ["npz_nested_zip.npz"] => "member `inner.npz` is itself a zip archive";
+    npz_ratio_lie: ["npz_ratio_lie.npz"] => "more than deflate can produce (1032:1); refused before inflating";
+    npz_inflates_short: ["npz_inflates_short.npz"] => "its zip entry declares 8256";
+    pytorch_record_ratio_lie: ["pytorch_record_ratio_lie.pt"] => "record `archive/data/0`: declares 4294967040 bytes";
     pytorch_nested_zip: ["pytorch_nested_zip.pt"] => "member `archive/data.pkl` is itself a zip archive";
     zip_truncated: ["zip_truncated.pt"] => "zip archive `zip_truncated.pt`: invalid Zip archive";
     gguf_truncated: ["gguf_truncated.gguf"] => "tensor `norm_three`: shape [64] of F32 needs 256 bytes at offset";
@@ -167,4 +170,52 @@ broken! {
 // Found by `scripts/fuzz.sh 60 npy`: the header parser took minutes on nested brackets.
 broken! {
     npy_deep_nesting: ["npy_deep_nesting.npy"] => "header nests brackets 60 deep";
+}
+
+/// Inputs the fuzzers found (tests/fixtures/broken/fuzz/, kept as libFuzzer wrote them;
+/// docs/FUZZING.md says what each found): whatever they open as, or fail with, no
+/// allocation may exceed what the file justifies, eagerly or lazily.
+#[test]
+fn fuzz_found_inputs_allocate_what_the_file_justifies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broken/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        LARGEST.with(|m| m.set(0));
+        let eager = quantscope::formats::open_many(&[(name.as_str(), bytes.as_slice())]);
+        let eager_largest = LARGEST.with(Cell::get);
+        LARGEST.with(|m| m.set(0));
+        let lazy = std::panic::catch_unwind(|| lazily_any(&name, &bytes)).is_ok();
+        let lazy_largest = LARGEST.with(Cell::get);
+        assert!(lazy, "{name}: the lazy path panicked");
+        let bound = (4 * bytes.len()).max(1 << 20);
+        assert!(
+            eager_largest.max(lazy_largest) <= bound,
+            "{name} ({:?}): allocated {} bytes at once for a {}-byte input",
+            eager.map(|m| m.tensors.len()),
+            eager_largest.max(lazy_largest),
+            bytes.len()
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= 5,
+        "only {seen} fuzz-found inputs in {}",
+        dir.display()
+    );
+}
+
+/// Opens `bytes` through ModelFile and reads every tensor, whatever happens.
+fn lazily_any(name: &str, bytes: &[u8]) {
+    use quantscope::formats::source::{ByteSource, InMemory};
+    use quantscope::formats::ModelFile;
+    use quantscope::TensorStore;
+    let src: Box<dyn ByteSource> = Box::new(InMemory(bytes.to_vec()));
+    if let Ok(m) = ModelFile::open(vec![(name.to_string(), src)]) {
+        for t in m.info().tensors {
+            let _ = m.load(&t.name);
+        }
+    }
 }

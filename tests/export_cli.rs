@@ -61,7 +61,10 @@ fn writes_gguf_with_a_report_whose_rows_are_the_quantize_rows() {
 fn the_format_comes_from_the_extension_and_bad_combinations_are_refused() {
     let bad = tmp("demo.bin");
     let (ok, _, err) = quantscope(&["quantize", DEMO, "-s", "q4_0", "-o", bad.to_str().unwrap()]);
-    assert!(!ok && err.contains(".onnx, .gguf or .safetensors"), "{err}");
+    assert!(
+        !ok && err.contains(".onnx, .gguf, .safetensors or"),
+        "{err}"
+    );
     let out = tmp("x.gguf");
     let (ok, _, err) = quantscope(&[
         "quantize",

@@ -4,7 +4,6 @@
 
 use quantscope::analysis::layer::{layer, layer_row, Probe};
 use quantscope::kernels::gemm::ActQuant;
-use quantscope::quant::convention::ort;
 use quantscope::{Scheme, Tensor};
 
 fn demo() -> quantscope::Model {
@@ -15,60 +14,48 @@ fn demo() -> quantscope::Model {
     .unwrap()
 }
 
+/// The layer report's outputs equal what ONNX Runtime's quantization helpers and numpy
+/// compute for the same weights and inputs (tests/fixtures/gemm/layer_stem.npz, by
+/// scripts/gen_layer_fixtures.py): int8-asym-ch0 weights, int8 asymmetric activations
+/// per row, integer products times the two scales; and the float path is W x.
 #[test]
-fn outputs_match_the_definitions() {
+fn outputs_equal_onnx_runtime_and_numpy() {
     let model = demo();
     let t = model.tensor("stem.conv.weight").unwrap(); // [16, 3, 3, 3] -> [16, 27]
     let scheme: Scheme = "int8-asym-ch0".parse().unwrap();
-    let x: Vec<f32> = (0..3 * 27)
-        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
-        .collect();
-    let probe = Probe::Data(Tensor {
-        name: "x".into(),
-        shape: vec![3, 27],
-        dtype: quantscope::DType::F32,
-        data: x.clone(),
-    });
-    let r = layer(t, &scheme, &probe, 0, 0, ActQuant::Asym8, 32).unwrap();
-    assert_eq!((r.n, r.k, r.batch), (16, 27, 3));
-    let Scheme::Linear(lin) = &scheme else {
-        panic!("{scheme} is linear")
-    };
-    let q = lin.quantize(t).unwrap();
-    let wdq = q.dequantize();
-    // Row 0's activations, quantized as the kernel does (ONNX Runtime's rule), dequantized.
-    let row = &x[..27];
-    let (lo, hi) = row
-        .iter()
-        .fold((0f32, 0f32), |(a, b), &v| (a.min(v), b.max(v)));
-    let p = ort::qparams(lo, hi, -128, 127, false);
-    let xdq: Vec<f64> = row
-        .iter()
-        .map(|&v| {
-            let c = (v / p.scale)
-                .round_ties_even()
-                .clamp(-128.0 - p.zero_point as f32, 127.0 - p.zero_point as f32);
-            c as f64 * p.scale as f64
-        })
-        .collect();
-    for c in 0..16 {
-        let f: f64 = (0..27)
-            .map(|i| t.data[c * 27 + i] as f64 * row[i] as f64)
-            .sum();
-        assert!((r.float_out[c] as f64 - f).abs() < 1e-4, "float {c}");
-        let d: f64 = (0..27).map(|i| wdq[c * 27 + i] as f64 * xdq[i]).sum();
+    let fx = quantscope::open(
+        include_bytes!("fixtures/gemm/layer_stem.npz"),
+        "layer_stem.npz",
+    )
+    .unwrap();
+    let x = fx.tensor("x").unwrap().clone();
+    let (rows, n) = (x.shape[0], 16);
+    let want_float = &fx.tensor("float_out").unwrap().data;
+    let want_int8 = &fx.tensor("int8_out").unwrap().data;
+    let probe = Probe::Data(x);
+    for m in 0..rows {
+        let r = layer_row(t, &scheme, &probe, 0, 0, ActQuant::Asym8, 32, m).unwrap();
+        assert_eq!((r.n, r.k, r.batch, r.shown_row), (16, 27, rows, m));
+        for c in 0..n {
+            let (f, q) = (want_float[m * n + c], want_int8[m * n + c]);
+            assert!(
+                (r.float_out[c] - f).abs() < 1e-4 * (1.0 + f.abs()),
+                "row {m} float {c}: {} vs {f}",
+                r.float_out[c]
+            );
+            assert!(
+                (r.int8_out[c] - q).abs() < 1e-5 * (1.0 + q.abs()),
+                "row {m} int8 {c}: {} vs ONNX Runtime + numpy {q}",
+                r.int8_out[c]
+            );
+        }
+        assert_eq!(r.error.counts.iter().sum::<u32>(), (rows * n) as u32);
         assert!(
-            (r.int8_out[c] as f64 - d).abs() < 1e-4 * (1.0 + d.abs()),
-            "int8 {c}: {} vs {d}",
-            r.int8_out[c]
+            r.metrics.sqnr_db > 30.0 && r.metrics.sqnr_db.is_finite(),
+            "{:?}",
+            r.metrics
         );
     }
-    assert_eq!(r.error.counts.iter().sum::<u32>(), 3 * 16);
-    assert!(
-        r.metrics.sqnr_db > 30.0 && r.metrics.sqnr_db.is_finite(),
-        "{:?}",
-        r.metrics
-    );
 }
 
 #[test]

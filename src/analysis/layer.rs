@@ -85,6 +85,7 @@ impl Probe {
 
 /// What the layer panel shows.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct LayerReport {
     pub tensor: String,
     pub shape: Vec<usize>,

@@ -11,6 +11,7 @@ use crate::tensor::{DType, Tensor, TensorInfo};
 
 /// Everything the page shows for one tensor under one scheme.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorReport {
     pub tensor: TensorInfo,
     pub scheme: String,
@@ -32,19 +33,39 @@ pub struct TensorReport {
     /// Codes packed at their bit width plus parameters.
     pub packed_bytes: usize,
     pub bits_per_weight: f64,
+    /// What the scheme did differently on this tensor (per channel on a 1-D tensor runs
+    /// per tensor), or None.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One row of the whole-model table: metrics without histograms.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct TensorSummary {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub numel: usize,
     pub scheme: String,
     pub metrics: Metrics,
     pub packed_bytes: usize,
     pub bits_per_weight: f64,
+    /// As [`TensorReport::note`].
+    #[cfg_attr(feature = "ts-types", ts(optional))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What `scheme` does differently on a tensor of `shape` (see
+/// [`crate::quant::LinearScheme::for_shape`]), for the reports' `note`.
+pub fn scheme_note(scheme: &Scheme, shape: &[usize]) -> Option<String> {
+    match scheme {
+        Scheme::Linear(l) => l.for_shape(shape).1,
+        _ => None,
+    }
 }
 
 fn bits_per_weight(e: &dyn Encoded, numel: usize) -> f64 {
@@ -69,6 +90,7 @@ pub fn summary_of(t: &Tensor, scheme: &Scheme, e: &dyn Encoded) -> TensorSummary
         metrics: metrics::compare(&t.data, &y),
         packed_bytes: e.packed_bytes(),
         bits_per_weight: bits_per_weight(e, t.numel()),
+        note: scheme_note(scheme, &t.shape),
     }
 }
 
@@ -94,5 +116,6 @@ pub fn analyze(t: &Tensor, scheme: &Scheme, bins: usize) -> Result<TensorReport>
         grid: e.grid(),
         packed_bytes: e.packed_bytes(),
         bits_per_weight: bits_per_weight(e.as_ref(), t.numel()),
+        note: scheme_note(scheme, &t.shape),
     })
 }

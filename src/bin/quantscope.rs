@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
+use quantscope::budget::{self, Budget, Operation};
 use quantscope::export::policy::Pick;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelFile;
@@ -15,6 +16,9 @@ use quantscope::{Scheme, TensorStore};
 
 #[path = "cli/auto.rs"]
 mod auto;
+// Not src/bin/train.rs: cargo would take that file for a binary of its own.
+#[path = "quantscope/train.rs"]
+mod train;
 
 /// `std::println!` panics when the reader of a pipe goes away (`quantscope ... | head`);
 /// this one ends the program quietly instead, as Unix tools do.
@@ -39,6 +43,16 @@ macro_rules! println {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Most memory one tensor's work may take, e.g. 8G, 512MiB, 1500MB (K/M/G/T are
+    /// powers of 1024, KB/MB/GB powers of 1000). Work that would need more is refused
+    /// before it starts, naming the tensor, the scheme and the figure. Default: 3/4 of
+    /// the memory available (MemAvailable on Linux; 4 GiB where it cannot be read).
+    #[arg(long, global = true, value_parser = parse_max_memory)]
+    max_memory: Option<u64>,
+}
+
+fn parse_max_memory(s: &str) -> Result<u64, String> {
+    quantscope::budget::parse_size(s)
 }
 
 #[derive(Subcommand)]
@@ -51,11 +65,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print the tensor list as CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
     /// Quantize tensors with a scheme and print per-tensor error metrics; with -o, write
-    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors).
+    /// the quantized model (.onnx: QDQ weights, from an ONNX input; .gguf; .safetensors;
+    /// NAME-weights_manifest.json: TF.js weights with their .bin shards beside it).
     Quantize {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -70,10 +88,13 @@ enum Command {
         #[arg(long, short)]
         tensor: Vec<String>,
         /// Print JSON instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
-        /// Write the quantized model here; the format follows the extension
-        /// (.onnx, .gguf, .safetensors). See docs/EXPORT.md.
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+        /// Write the quantized model here; the format follows the name (.onnx, .gguf,
+        /// .safetensors, NAME-weights_manifest.json for TF.js). See docs/EXPORT.md.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// With -o: also write the JSON report of every tensor (what was stored, metrics).
@@ -122,9 +143,15 @@ enum Command {
         #[arg(long, default_value = "asym")]
         activations: String,
         /// Print JSON instead of a summary.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print every output of the shown row as CSV (index, float, int8, error).
+        #[arg(long)]
+        csv: bool,
     },
+    /// Train a small model on digits (or an .npz) and quantize it: PTQ, QAT (STE), LSQ,
+    /// distillation (KD) or QAT+KD; prints test accuracy and size, -o writes the model.
+    Train(train::TrainArgs),
     /// Run an ONNX model float and quantized on the same inputs and print the error at
     /// every node: accumulated (whole model quantized) and isolated (only that node's
     /// weight). See docs/WHOLE-MODEL.md.
@@ -232,6 +259,83 @@ struct RunArgs {
     csv: bool,
 }
 
+/// How a command prints its result.
+#[derive(Clone, Copy)]
+enum Output {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A progress bar on stderr for work over `len` items (tensors, or tensor x scheme
+/// pairs). indicatif draws nothing when stderr is not a terminal, so pipes, files and
+/// the tests see only the result; one item needs no bar.
+fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
+    if len < 2 {
+        return indicatif::ProgressBar::hidden();
+    }
+    // Cleared when dropped too: an error then prints on a clean line.
+    let bar =
+        indicatif::ProgressBar::new(len as u64).with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} [{{bar:30}}] {{pos}}/{{len}} {{elapsed}} {{wide_msg}}"
+        ))
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A progress bar for work in stages whose lengths are known only as each starts
+/// (`quantscope run`: float run, quantized run, isolated runs); labelled by its prefix.
+fn stage_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0).with_finish(indicatif::ProgressFinish::AndClear);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A model whose tensor reads advance a progress bar: the writers read each tensor
+/// once, in order, so this shows their progress without their knowing of it.
+struct Progress<'a> {
+    inner: &'a ModelFile,
+    bar: indicatif::ProgressBar,
+}
+
+impl<'a> Progress<'a> {
+    fn new(inner: &'a ModelFile, what: &str) -> Self {
+        let bar = progress(inner.info().tensors.len(), what);
+        Progress { inner, bar }
+    }
+}
+
+impl TensorStore for Progress<'_> {
+    fn info(&self) -> ModelInfo {
+        self.inner.info()
+    }
+
+    fn load(&self, name: &str) -> quantscope::Result<std::borrow::Cow<'_, quantscope::Tensor>> {
+        self.bar.set_message(name.to_string());
+        let t = self.inner.load(name);
+        self.bar.inc(1);
+        t
+    }
+
+    fn gguf_metadata(&self) -> &[quantscope::formats::RawKv] {
+        self.inner.gguf_metadata()
+    }
+
+    fn onnx_source(&self) -> quantscope::Result<Option<quantscope::formats::OnnxSource<'_>>> {
+        self.inner.onnx_source()
+    }
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -295,11 +399,21 @@ fn tensor_names(model: &ModelFile, named: Vec<String>) -> Vec<String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
+    let budget = match cli.max_memory {
+        Some(b) => Budget::new(b, "--max-memory"),
+        None => Budget::from_available_memory(),
+    };
+    let fits = |model: &ModelFile, name: &str, scheme: &Scheme, op: Operation| {
+        budget::check_tensor(&budget, model, name, scheme, op).map_err(|e| e.to_string())
+    };
     match cli.command {
-        Command::Inspect { files, json } => {
+        Command::Train(args) => train::run(args)?,
+        Command::Inspect { files, json, csv } => {
             let info = load(&files)?.info();
             if json {
                 print_json(&info)?;
+            } else if csv {
+                print_inspect_csv(&info);
             } else {
                 print_inspect(&info);
             }
@@ -310,6 +424,7 @@ fn run(cli: Cli) -> Result<(), String> {
             policy,
             tensor,
             json,
+            csv,
             output,
             report,
         } => {
@@ -337,7 +452,14 @@ fn run(cli: Cli) -> Result<(), String> {
                         "-o writes the whole model; --tensor cannot be combined with it".into(),
                     );
                 }
-                return export_model(&files, assign, &out, report.as_deref(), json);
+                let style = if json {
+                    Output::Json
+                } else if csv {
+                    Output::Csv
+                } else {
+                    Output::Table
+                };
+                return export_model(&files, assign, &out, report.as_deref(), style, &budget);
             }
             let model = load(&files)?;
             assign
@@ -347,18 +469,26 @@ fn run(cli: Cli) -> Result<(), String> {
                 Some(p) if tensor.is_empty() => p.tensors.keys().cloned().collect(),
                 _ => tensor_names(&model, tensor),
             };
+            let bar = progress(names.len(), "quantizing");
             let mut rows = Vec::new();
             for n in &names {
+                bar.set_message(n.clone());
+                bar.inc(1);
                 let Pick::Quantize(s) = assign.pick(n) else {
                     continue;
                 };
+                fits(&model, n, s, Operation::Summary)?;
                 let t = model.load(n).map_err(|e| e.to_string())?;
                 rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
             }
+            bar.finish_and_clear();
             if json {
                 print_json(&rows)?;
+            } else if csv {
+                print_csv(&rows);
             } else {
                 print_summary(&rows);
+                print_notes(&rows);
             }
         }
         Command::Compare {
@@ -376,18 +506,26 @@ fn run(cli: Cli) -> Result<(), String> {
             let model = load(std::slice::from_ref(&file))?;
             let names = tensor_names(&model, tensor);
             let mut rows = Vec::with_capacity(names.len() * schemes.len());
+            let bar = progress(names.len() * schemes.len(), "comparing");
             for n in &names {
+                bar.set_message(n.clone());
+                for s in &schemes {
+                    fits(&model, n, s, Operation::Summary)?;
+                }
                 let t = model.load(n).map_err(|e| e.to_string())?;
                 for s in &schemes {
                     rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
+                    bar.inc(1);
                 }
             }
+            bar.finish_and_clear();
             if json {
                 print_json(&rows)?;
             } else if csv {
                 print_csv(&rows);
             } else {
                 print_compare(&rows);
+                print_notes(&rows);
             }
         }
         Command::Layer {
@@ -400,6 +538,7 @@ fn run(cli: Cli) -> Result<(), String> {
             row,
             activations,
             json,
+            csv,
         } => {
             let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
             let act = ActQuant::parse(&activations).map_err(|e| e.to_string())?;
@@ -411,17 +550,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 Probe::parse(&inputs).map_err(|e| e.to_string())?
             };
             let model = load(std::slice::from_ref(&file))?;
+            let rows = match &probe {
+                Probe::Data(d) => d.numel() / d.shape.last().copied().unwrap_or(1).max(1),
+                _ => batch,
+            };
+            fits(&model, &tensor, &scheme, Operation::Layer { batch: rows })?;
             let t = model.load(&tensor).map_err(|e| e.to_string())?;
             let r = layer::layer_row(&t, &scheme, &probe, batch, seed, act, 64, row)
                 .map_err(|e| e.to_string())?;
             if json {
                 print_json(&r)?;
+            } else if csv {
+                println!("index,float,int8,error");
+                for (i, (f, q)) in r.float_out.iter().zip(&r.int8_out).enumerate() {
+                    println!("{i},{f},{q},{}", q - f);
+                }
             } else {
                 print_layer(&r);
             }
         }
         Command::Run(args) => run_model(args)?,
-        Command::Auto(args) => auto::run(args)?,
+        Command::Auto(args) => auto::run(args, &budget)?,
     }
     Ok(())
 }
@@ -450,13 +599,26 @@ fn run_model(a: RunArgs) -> Result<(), String> {
         seed: a.seed,
         given,
     };
-    let mut session = graph::Session::open(&bytes, &ext, &options).map_err(|e| e.to_string())?;
+    // One bar through the run's stages (float run, quantized run, isolated runs).
+    let bar = stage_bar();
+    let mut step = |s: graph::Step| {
+        if bar.prefix() != s.stage {
+            bar.set_prefix(s.stage);
+            bar.reset();
+        }
+        bar.set_length(s.total as u64);
+        bar.set_position(s.done as u64);
+        true
+    };
+    let mut session =
+        graph::Session::open_with(&bytes, &ext, &options, &mut step).map_err(|e| e.to_string())?;
     let policy = session
         .uniform_policy(&scheme, &a.exclude)
         .map_err(|e| e.to_string())?;
     let report = session
-        .run(&policy, &mode, !a.no_isolated)
+        .run_with(&policy, &mode, !a.no_isolated, &mut step)
         .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
     if let Some(out) = &a.output {
         let written = graph::export::write_qdq(&bytes, &ext, &session, &scheme, &report)
             .map_err(|e| e.to_string())?;
@@ -497,14 +659,15 @@ fn export_model(
     assign: quantscope::export::policy::Assign<'_>,
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
-    json: bool,
+    style: Output,
+    budget: &Budget,
 ) -> Result<(), String> {
-    let report = write_model(files, assign, out)?;
+    let report = write_model(files, assign, out, budget)?;
     if let Some(p) = report_path {
         let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    print_export(&report, out, json)
+    print_export(&report, out, style)
 }
 
 /// Writes the model in OUT's format (nothing left behind on failure).
@@ -512,11 +675,55 @@ fn write_model(
     files: &[PathBuf],
     assign: quantscope::export::policy::Assign<'_>,
     out: &std::path::Path,
+    budget: &Budget,
 ) -> Result<quantscope::export::ExportReport, String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
-    let model = load(files)?;
+    let loaded = load(files)?;
+    // Streamed: the GGUF writer sends each tensor to the file as it goes.
+    export::check_budget(
+        &loaded,
+        format,
+        assign,
+        budget,
+        format == ExportFormat::Gguf,
+    )
+    .map_err(|e| e.to_string())?;
+    let model = Progress::new(&loaded, "writing");
     let report = match format {
+        ExportFormat::Tfjs => {
+            // The manifest is the file named; its shards go beside it.
+            let name = out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = name
+                .strip_suffix("-weights_manifest.json")
+                .or_else(|| name.strip_suffix(".weights_manifest.json"))
+                .or_else(|| name.strip_suffix("weights_manifest.json"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or("model");
+            let quantscope::export::policy::Assign::All(scheme) = assign else {
+                return Err("TF.js weights take one --scheme for every tensor; a per-tensor policy cannot be written as TF.js".into());
+            };
+            export::tfjs::write(&model, scheme, stem, export::tfjs::DEFAULT_SHARD_BYTES).and_then(
+                |files| {
+                    let write = |n: &str, b: &[u8]| {
+                        let p = out.with_file_name(n);
+                        std::fs::write(&p, b).map_err(|e| {
+                            quantscope::Error::Invalid(format!("{}: {e}", p.display()))
+                        })
+                    };
+                    std::fs::write(out, &files.manifest.1).map_err(|e| {
+                        quantscope::Error::Invalid(format!("{}: {e}", out.display()))
+                    })?;
+                    for (n, b) in &files.shards {
+                        write(n, b)?;
+                    }
+                    Ok(files.report)
+                },
+            )
+        }
         ExportFormat::Gguf => {
             // Streamed: one tensor at a time goes to the file.
             let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -533,6 +740,7 @@ fn write_model(
             })
         }
     };
+    model.bar.finish_and_clear();
     match report {
         Ok(r) => Ok(r),
         Err(e) => {
@@ -546,10 +754,30 @@ fn write_model(
 fn print_export(
     report: &quantscope::export::ExportReport,
     out: &std::path::Path,
-    json: bool,
+    style: Output,
 ) -> Result<(), String> {
-    if json {
-        return print_json(&report);
+    match style {
+        Output::Json => return print_json(&report),
+        Output::Csv => {
+            println!("name,dtype,shape,stored,quantized,sqnr_db,bits_per_weight,note");
+            for t in &report.tensors {
+                let (sqnr, bpw) = match &t.summary {
+                    Some(s) => (s.metrics.sqnr_db.to_string(), s.bits_per_weight.to_string()),
+                    None => (String::new(), String::new()),
+                };
+                println!(
+                    "{},{},{},{},{},{sqnr},{bpw},{}",
+                    csv_field(&t.name),
+                    t.dtype,
+                    csv_field(&shape(&t.shape)),
+                    csv_field(&t.stored),
+                    t.quantized,
+                    csv_field(t.note.as_deref().unwrap_or(""))
+                );
+            }
+            return Ok(());
+        }
+        Output::Table => {}
     }
     let w = report
         .tensors
@@ -613,16 +841,38 @@ fn print_compare(rows: &[TensorSummary]) {
     }
 }
 
+/// One CSV field: quoted when it holds a comma, quote or line break (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The tensor list as CSV: shape as its JSON array, sizes in elements and bytes.
+fn print_inspect_csv(info: &ModelInfo) {
+    println!("name,shape,dtype,numel,size_bytes,role");
+    for t in &info.tensors {
+        let role = serde_json::to_value(t.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{},{},{},{},{},{role}",
+            csv_field(&t.name),
+            csv_field(&format!("{:?}", t.shape).replace(' ', "")),
+            t.dtype,
+            t.numel,
+            t.size_bytes
+        );
+    }
+}
+
 /// CSV with full-precision numbers (Rust's shortest round-trip form); names are quoted
 /// when they hold a comma or quote.
 fn print_csv(rows: &[TensorSummary]) {
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
+    let quote = |s: &str| csv_field(s);
     println!("name,scheme,numel,mse,sqnr_db,cosine,max_abs_error,bits_per_weight,packed_bytes");
     for r in rows {
         println!(
@@ -743,6 +993,18 @@ fn abbreviate(v: &[f32]) -> String {
         format!("[{}, ...]", head.join(", "))
     } else {
         format!("[{}]", head.join(", "))
+    }
+}
+
+/// The rows' notes (what a scheme did differently on a tensor), one line each.
+fn print_notes(rows: &[TensorSummary]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        if let Some(n) = &r.note {
+            if seen.insert((r.name.as_str(), n.as_str())) {
+                println!("note: {}: {n}", r.name);
+            }
+        }
     }
 }
 

@@ -109,7 +109,8 @@ fn target(scheme: &Scheme) -> Result<GgmlType> {
             format: FloatFormat::Bf16,
         }) => Ok(GgmlType::BF16),
         _ => Err(err(format!(
-            "scheme `{scheme}` has no GGUF tensor type; GGUF stores ggml types: use q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, fp16 or bf16"
+            "scheme `{scheme}` has no GGUF tensor type; GGUF stores ggml types: use {}, fp16 or bf16",
+            GgmlType::quantizable_names()
         ))),
     }
 }

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod safetensors;
+pub mod tfjs;
 
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
@@ -58,7 +59,85 @@ pub fn export_with<S: TensorStore + ?Sized>(
             Ok(Exported { bytes, report })
         }
         ExportFormat::Safetensors => safetensors::write_with(store, assign),
+        ExportFormat::Tfjs => Err(Error::Export {
+            format: "TF.js",
+            reason: "TF.js weights are a manifest and .bin shards, several files: write them with export::tfjs::write".into(),
+        }),
     }
+}
+
+/// Refuses to write `store` in `format` under `scheme` when the writing would exceed
+/// `budget`, before anything is read or written: the largest tensor's encoding (its
+/// values, codes, parameters, reconstruction for the report) plus the output the
+/// writer holds in memory (ONNX and safetensors build the whole file; so does GGUF
+/// unless it is streamed to a file: `streamed`).
+pub fn check_budget<S: TensorStore + ?Sized>(
+    store: &S,
+    format: ExportFormat,
+    assign: policy::Assign<'_>,
+    budget: &crate::budget::Budget,
+    streamed: bool,
+) -> Result<()> {
+    use crate::budget::{estimate, Estimate, Operation};
+    let info = store.info();
+    let mut output = 0u64;
+    let mut worst: Option<Estimate> = None;
+    for t in &info.tensors {
+        let n = t.numel as u64;
+        let extra = store.read_extra(&t.name);
+        let pick = assign.pick(&t.name);
+        let scheme = match pick {
+            policy::Pick::Quantize(s) if rules::keep_reason(t).is_none() => Some(s),
+            _ => None,
+        };
+        let Some(scheme) = scheme else {
+            // Kept as it was (or as F32): read, decoded, and encoded again for the file.
+            let stored = (t.size_bytes as u64).max(n.saturating_mul(4));
+            output = output.saturating_add(stored);
+            let e = Estimate::custom(
+                &t.name,
+                &assign.label(),
+                Operation::Export,
+                vec![
+                    ("read from the file", extra),
+                    ("values", n.saturating_mul(4)),
+                ],
+                vec![
+                    ("values", n.saturating_mul(4)),
+                    ("stored copy", stored),
+                    ("fixed", 64 << 10),
+                ],
+            );
+            if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+                worst = Some(e);
+            }
+            continue;
+        };
+        let e = estimate(t, scheme, Operation::Export, extra);
+        let stored = e
+            .work
+            .iter()
+            .filter(|(k, _)| *k == "codes" || *k == "parameters")
+            .fold(0u64, |a, (_, b)| a.saturating_add(*b));
+        // A writer may fall back to F16 (GGUF rows that do not split into blocks).
+        output = output.saturating_add(stored.max(n.saturating_mul(2)));
+        if worst.as_ref().is_none_or(|w| e.peak() > w.peak()) {
+            worst = Some(e);
+        }
+    }
+    if format == ExportFormat::Onnx {
+        // The writer decodes the source model and re-encodes it.
+        output = output.saturating_add(info.total_bytes as u64);
+    }
+    if streamed {
+        output = 0;
+    }
+    let Some(mut e) = worst else {
+        return Ok(());
+    };
+    e.work.push(("output file", output));
+    e.read.push(("output file", output));
+    budget.check(&e)
 }
 
 #[cfg(test)]
@@ -80,7 +159,7 @@ mod tests {
         assert_eq!(ExportFormat::parse(".onnx").unwrap(), ExportFormat::Onnx);
         let e = ExportFormat::from_file_name("model.bin").unwrap_err();
         assert!(
-            e.to_string().contains(".onnx, .gguf or .safetensors"),
+            e.to_string().contains(".onnx, .gguf, .safetensors or"),
             "{e}"
         );
         assert!(ExportFormat::from_file_name("noext").is_err());
@@ -191,12 +270,14 @@ mod tests {
                     ExportFormat::Onnx => (export(&onnx, f, &scheme), shapes.len()),
                     ExportFormat::Gguf => (export(&four, f, &scheme), shapes.len() - 1),
                     ExportFormat::Safetensors => (export(&st, f, &scheme), shapes.len()),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 };
                 // Which combinations must work: the format has the scheme and its axis exists.
                 let expressible = match f {
                     ExportFormat::Gguf => matches!(s, "q4_0" | "q6_k" | "fp16"),
                     ExportFormat::Onnx => s.starts_with("int") || s.starts_with("uint"),
                     ExportFormat::Safetensors => !s.starts_with('q'),
+                    ExportFormat::Tfjs => unreachable!("not in ALL"),
                 } && s != "int8-sym-ch3";
                 match r {
                     Ok(e) => {

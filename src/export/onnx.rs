@@ -201,14 +201,15 @@ fn collect_ops(g: &GraphProto, out: &mut HashSet<String>) {
     }
 }
 
+/// Which weights the writer quantizes: None for a weight to quantize, else why it stays
+/// float (by the name the reader lists it under).
+pub type Select<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 /// A rewritten weight: the initializers and nodes that stand for it.
 struct Rewrite {
     inits: Vec<TensorProto>,
     nodes: Vec<NodeProto>,
 }
-
-/// Which weights to quantize: None for a weight to quantize, else why it stays float.
-pub type Select<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 struct Ctx<'a, S: ?Sized> {
     store: &'a S,
@@ -226,7 +227,7 @@ struct Ctx<'a, S: ?Sized> {
     needs_bf16_cast: bool,
     /// Which weights to quantize (by the name the reader lists them under), and why the
     /// others stay float; None quantizes every float weight.
-    select: Option<Select<'a>>,
+    select: Option<&'a Select<'a>>,
 }
 
 impl<S: TensorStore + ?Sized> Ctx<'_, S> {
@@ -600,7 +601,7 @@ pub fn write_selected<S: TensorStore + ?Sized>(
     source: OnnxSource<'_>,
     store: &S,
     scheme: &Scheme,
-    select: Option<Select<'_>>,
+    select: Option<&Select<'_>>,
 ) -> Result<Exported> {
     write_with(source, store, Assign::All(scheme), select)
 }
@@ -611,7 +612,7 @@ pub fn write_with<S: TensorStore + ?Sized>(
     source: OnnxSource<'_>,
     store: &S,
     assign: Assign<'_>,
-    select: Option<Select<'_>>,
+    select: Option<&Select<'_>>,
 ) -> Result<Exported> {
     for s in assign.schemes() {
         linear_for(

@@ -9,14 +9,18 @@ use crate::tensor::{DType, TensorInfo};
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     Onnx,
     Gguf,
     Safetensors,
+    /// A TF.js weights manifest and its .bin shards (`export::tfjs::write`: several files).
+    Tfjs,
 }
 
 impl ExportFormat {
+    /// The single-file writers (`export::export`); TF.js writes several files.
     pub const ALL: [ExportFormat; 3] = [
         ExportFormat::Onnx,
         ExportFormat::Gguf,
@@ -26,6 +30,9 @@ impl ExportFormat {
     /// `onnx`, `gguf` or `safetensors` (any case).
     pub fn parse(s: &str) -> Result<ExportFormat> {
         let lower = s.trim().trim_start_matches('.').to_ascii_lowercase();
+        if lower == "tfjs" {
+            return Ok(ExportFormat::Tfjs);
+        }
         Self::ALL
             .into_iter()
             .find(|f| f.name() == lower)
@@ -38,10 +45,13 @@ impl ExportFormat {
 
     /// The format a file name asks for, by its extension.
     pub fn from_file_name(name: &str) -> Result<ExportFormat> {
+        if name.to_ascii_lowercase().ends_with("weights_manifest.json") {
+            return Ok(ExportFormat::Tfjs);
+        }
         let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         ExportFormat::parse(ext).map_err(|_| {
             Error::Invalid(format!(
-                "cannot tell the output format of `{name}`: name it .onnx, .gguf or .safetensors"
+                "cannot tell the output format of `{name}`: name it .onnx, .gguf, .safetensors or <name>-weights_manifest.json (TF.js)"
             ))
         })
     }
@@ -51,6 +61,7 @@ impl ExportFormat {
             ExportFormat::Onnx => "onnx",
             ExportFormat::Gguf => "gguf",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "tfjs",
         }
     }
 
@@ -59,12 +70,14 @@ impl ExportFormat {
             ExportFormat::Onnx => "ONNX",
             ExportFormat::Gguf => "GGUF",
             ExportFormat::Safetensors => "safetensors",
+            ExportFormat::Tfjs => "TF.js",
         }
     }
 }
 
 /// What a writer did, tensor by tensor.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ExportReport {
     pub format: ExportFormat,
     /// The scheme asked for (canonical string).
@@ -79,9 +92,11 @@ pub struct ExportReport {
 
 /// One source tensor in the written file.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct ExportedTensor {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     /// The source's element type.
     pub dtype: DType,
     /// What the file holds for it, e.g. `Q4_0`, `F32`, `INT8 codes, 64 scales along axis 0`.
@@ -89,10 +104,12 @@ pub struct ExportedTensor {
     /// True when the requested scheme was applied to it.
     pub quantized: bool,
     /// Why it was stored otherwise (a fallback, a tensor kept as it was), or a caveat.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Metrics of the stored values against the source's, as `quantscope quantize --json`
     /// prints them for the scheme in `summary.scheme`; absent when stored exactly.
+    #[cfg_attr(feature = "ts-types", ts(optional))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<TensorSummary>,
 }

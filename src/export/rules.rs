@@ -28,7 +28,11 @@ pub(crate) fn rounded_ints(t: &crate::Tensor) -> Option<String> {
 /// float tensors of two or more axes are weights; 1-D tensors (biases, norm scales) stay
 /// in float as llama.cpp's converter and ONNX Runtime's weight quantizers leave them.
 pub(crate) fn keep_reason(info: &TensorInfo) -> Option<String> {
-    if !is_float_weight(info.dtype) {
+    // Integer codes stored with their quantization (TFLite int8, TF.js uint8/uint16)
+    // come out of the reader as the reals they stand for: a weight like any float one
+    // (kept "as it was" they would be written as those integers, truncating the reals).
+    let real = is_float_weight(info.dtype) || info.role == crate::tensor::TensorRole::Weight;
+    if !real {
         Some(format!("{} tensor: not a float weight", info.dtype))
     } else if matches!(info.dtype, DType::F8E4M3 | DType::F8E5M2) {
         Some(format!("already {}: not quantized again", info.dtype))

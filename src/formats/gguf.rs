@@ -89,7 +89,7 @@ fn unsupported_type_name(id: u32) -> Option<&'static str> {
 }
 
 /// The element type of ggml type `id`, as quantscope reports it.
-fn dtype_of(id: u32, tensor: &str) -> Result<DType> {
+pub(crate) fn dtype_of(id: u32, tensor: &str) -> Result<DType> {
     Ok(match id {
         0 => DType::F32,
         1 => DType::F16,

@@ -38,9 +38,38 @@ pub(crate) enum Layout {
     /// tensor stored inside the model beside others kept in external data files);
     /// `offset`/`nbytes` are unused.
     Memory(Arc<Tensor>),
+    /// A zip member compressed with deflate (a `savez_compressed` array, a compressed
+    /// torch record): inflated when the tensor is read, once per read; `offset`/`nbytes`
+    /// and the inner layout then apply to the inflated member.
+    Deflated(Box<Deflated>),
+}
+
+/// Where a deflated zip member lies in its file.
+#[derive(Clone, Debug)]
+pub(crate) struct Deflated {
+    /// The member's compressed bytes: `[start, start + compressed)` of the file.
+    pub start: u64,
+    pub compressed: u64,
+    /// Its size inflated, as the zip entry declares it (checked against the ratio
+    /// deflate can reach when it was listed).
+    pub inflated: u64,
+    /// How the tensor lies in the inflated bytes (Plain or Torch).
+    pub inner: Layout,
 }
 
 impl Entry {
+    /// A tensor decoded when its file was opened, held in memory.
+    pub(crate) fn decoded(t: Tensor) -> Entry {
+        Entry {
+            name: t.name.clone(),
+            shape: t.shape.clone(),
+            dtype: t.dtype,
+            offset: 0,
+            nbytes: 0,
+            layout: Layout::Memory(Arc::new(t)),
+        }
+    }
+
     pub(crate) fn info(&self) -> TensorInfo {
         TensorInfo {
             name: self.name.clone(),
@@ -48,6 +77,7 @@ impl Entry {
             dtype: self.dtype,
             numel: self.shape.iter().product(),
             size_bytes: self.dtype.bytes_for(self.shape.iter().product()),
+            role: crate::tensor::TensorRole::of(self.dtype, self.shape.iter().product(), false),
         }
     }
 
@@ -57,23 +87,48 @@ impl Entry {
         if let Layout::Memory(t) = &self.layout {
             return Ok(t.as_ref().clone());
         }
-        check_range(
-            &format!("tensor `{}`", self.name),
-            self.offset,
-            self.nbytes,
-            src.len(),
-        )?;
+        if !matches!(self.layout, Layout::Deflated(_)) {
+            check_range(
+                &format!("tensor `{}`", self.name),
+                self.offset,
+                self.nbytes,
+                src.len(),
+            )?;
+        }
         let len = usize::try_from(self.nbytes).map_err(|_| {
             Error::Invalid(format!(
                 "tensor `{}`: {} bytes do not fit in this machine's memory",
                 self.name, self.nbytes
             ))
         })?;
-        let raw = src.read_at(self.offset, len)?;
         let data = match &self.layout {
-            Layout::Plain => decode(&raw, self.dtype),
-            Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
-            Layout::Memory(_) => unreachable!("returned above"),
+            Layout::Deflated(z) => {
+                let what = format!("tensor `{}`", self.name);
+                check_range(&what, z.start, z.compressed, src.len())?;
+                let clen = usize::try_from(z.compressed)
+                    .map_err(|_| Error::Invalid(format!("{what}: member too large")))?;
+                let packed = src.read_at(z.start, clen)?;
+                let inflated = super::zipped::inflate(&what, &packed, z.inflated, self.offset)?;
+                drop(packed);
+                let raw = inflated.get(..len).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{what}: its member holds {} bytes after the header, the tensor needs {len}",
+                        inflated.len()
+                    ))
+                })?;
+                match &z.inner {
+                    Layout::Torch(view) => view.decode(&view.gather(raw), self.dtype),
+                    _ => decode(raw, self.dtype),
+                }
+            }
+            layout => {
+                let raw = src.read_at(self.offset, len)?;
+                match layout {
+                    Layout::Plain => decode(&raw, self.dtype),
+                    Layout::Torch(view) => view.decode(&view.gather(&raw), self.dtype),
+                    Layout::Memory(_) | Layout::Deflated(_) => unreachable!("handled above"),
+                }
+            }
         };
         let numel: usize = self.shape.iter().product();
         if data.len() != numel {
@@ -124,6 +179,8 @@ pub(crate) fn is_zip(bytes: &[u8]) -> bool {
 pub(crate) enum ZipKind {
     /// torch.save's archive: the folder that holds data.pkl (with its trailing `/`).
     Pytorch(String),
+    /// torch.jit.save's archive (data.pkl, constants.pkl, code/): the same folder.
+    Torchscript(String),
     Npz,
 }
 
@@ -133,16 +190,24 @@ pub(crate) fn zip_kind(bytes: &[u8], name: &str) -> Result<ZipKind> {
         reason: e.to_string(),
     })?;
     let names: Vec<&str> = zip.file_names().collect();
-    // torch.save writes `<archive>/data.pkl` first; TorchScript archives also have one
-    // but keep their weights in `__torch__` objects, which the unpickler refuses by name.
+    // torch.save writes `<archive>/data.pkl` first; TorchScript archives also have one,
+    // and beside it a constants.pkl and the scripted code (their weights are attributes
+    // of `__torch__` objects, which only the TorchScript reader accepts).
     if let Some(pkl) = names
         .iter()
         .filter(|n| *n == &"data.pkl" || n.ends_with("/data.pkl"))
         .min_by_key(|n| n.len())
     {
-        return Ok(ZipKind::Pytorch(
-            pkl.trim_end_matches("data.pkl").to_string(),
-        ));
+        let prefix = pkl.trim_end_matches("data.pkl").to_string();
+        let constants = format!("{prefix}constants.pkl");
+        let code = format!("{prefix}code/");
+        if names
+            .iter()
+            .any(|n| *n == constants || n.starts_with(&code))
+        {
+            return Ok(ZipKind::Torchscript(prefix));
+        }
+        return Ok(ZipKind::Pytorch(prefix));
     }
     Ok(ZipKind::Npz)
 }

@@ -6,9 +6,11 @@
 //! - [`source`]: where bytes come from; [`decode`]: stored values to f32; [`view`]:
 //!   strided views of a storage;
 //! - one file per format: [`gguf`], [`npy`], [`onnx`], [`pickle`] + [`pytorch`],
-//!   [`safetensors`], [`tflite`].
+//!   [`safetensors`], [`tflite`] (+ its sparse densifier), [`torchscript`], [`tfjs`],
+//!   [`ggml_legacy`].
 
 pub mod decode;
+pub mod ggml_legacy;
 pub mod gguf;
 pub mod index;
 pub mod model;
@@ -19,8 +21,12 @@ pub mod pickle;
 pub mod pytorch;
 pub mod safetensors;
 pub mod source;
+pub mod tfjs;
 pub mod tflite;
+mod tflite_sparse;
+pub mod torchscript;
 pub mod view;
+pub(crate) mod zipped;
 
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused, non_camel_case_types)]
 #[rustfmt::skip]

@@ -8,9 +8,10 @@ use half::f16;
 use ndarray::{ArrayD, IxDyn};
 use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 
-use super::index::{checked_numel, Entry, Layout, Part};
+use super::index::{checked_numel, Deflated, Entry, Layout, Part};
 use super::model::{Format, Model};
 use super::source::{check_range, ByteSource, SourceReader};
+use super::zipped;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 
@@ -57,9 +58,16 @@ pub(crate) fn index_npy(src: &dyn ByteSource, file_name: &str) -> Result<Option<
     }))
 }
 
-/// Lists an .npz whose members are all stored (`np.savez`, not `savez_compressed`) from
-/// the zip directory and each member's .npy header. `None` (read whole) when a member is
-/// deflated or cannot be used in place; errors are those of [`read_npz`].
+/// An .npy header inflated for listing is read only this far; numpy itself refuses
+/// headers over 10 000 bytes unless told otherwise (`max_header_size`).
+const MAX_LISTED_HEADER: usize = 1 << 16;
+
+/// Lists an .npz from the zip directory and each member's .npy header: stored members
+/// (`np.savez`) are read in place, deflated ones (`np.savez_compressed`) are inflated
+/// only as far as their header now and whole, once, when the tensor is read. A member
+/// declaring more than deflate can produce from its compressed size is refused here,
+/// before anything is inflated. `None` (read whole) when a member cannot be used in
+/// place (Fortran order, big-endian, bool, encrypted); errors are those of [`read_npz`].
 pub(crate) fn index_npz(src: &dyn ByteSource, archive: &str) -> Result<Option<Part>> {
     let reader = std::io::BufReader::with_capacity(1 << 16, SourceReader::new(src));
     let mut zip = zip::ZipArchive::new(reader).map_err(|e| Error::Npz(e.to_string()))?;
@@ -71,7 +79,24 @@ pub(crate) fn index_npz(src: &dyn ByteSource, archive: &str) -> Result<Option<Pa
         }
         let member = entry.name().to_string();
         let name = array_of_member(&member, archive)?;
-        if entry.compression() != zip::CompressionMethod::Stored || entry.encrypted() {
+        if entry.encrypted() {
+            return Ok(None);
+        }
+        let method = entry.compression();
+        if method == zip::CompressionMethod::Deflated {
+            let what = format!("npz: member `{member}`");
+            let (start, csize, declared) =
+                (entry.data_start(), entry.compressed_size(), entry.size());
+            check_range(&what, start, csize, src.len())?;
+            zipped::check_member(&what, method, csize, declared)?;
+            drop(entry);
+            match index_deflated(src, start, csize, declared, name, &what)? {
+                Some(e) => entries.push(e),
+                None => return Ok(None),
+            }
+            continue;
+        }
+        if method != zip::CompressionMethod::Stored {
             return Ok(None);
         }
         let (start, size) = (entry.data_start(), entry.compressed_size());
@@ -102,6 +127,73 @@ pub(crate) fn index_npz(src: &dyn ByteSource, archive: &str) -> Result<Option<Pa
     }))
 }
 
+/// The array in a deflated member (compressed bytes `[start, start + csize)`, `declared`
+/// bytes inflated), from its header alone, inflated no further than the header.
+fn index_deflated(
+    src: &dyn ByteSource,
+    start: u64,
+    csize: u64,
+    declared: u64,
+    name: &str,
+    what: &str,
+) -> Result<Option<Entry>> {
+    let total = usize::try_from(declared).map_err(|_| Error::Npy {
+        name: name.to_string(),
+        reason: format!("{declared} bytes do not fit in this machine's memory"),
+    })?;
+    let mut reader = SourceReader::new(src);
+    std::io::Seek::seek(&mut reader, std::io::SeekFrom::Start(start))
+        .map_err(|e| Error::Npz(format!("{what}: {e}")))?;
+    let compressed = std::io::BufReader::with_capacity(1 << 14, reader.take(csize));
+    let limit = total.min(MAX_LISTED_HEADER);
+    let head = zipped::inflate_prefix(what, compressed, limit)?;
+    if head.starts_with(b"PK") {
+        return Ok(None); // a nested archive: read_npz names it
+    }
+    if !head.starts_with(NPY_MAGIC) {
+        return Err(Error::Npz(format!(
+            "{what} does not start with the .npy magic"
+        )));
+    }
+    let Some(header_len) = header_len(&head) else {
+        return Ok(None); // too short to hold a header: the whole read says why
+    };
+    if header_len > head.len() {
+        return Ok(None); // a header longer than is listed: read whole
+    }
+    let h = parse_header(&head[..header_len], total, name)?;
+    if h.order != Order::C || !h.little_endian || h.dtype == DType::Bool {
+        return Ok(None);
+    }
+    let numel: u64 = h.shape.iter().product();
+    Ok(Some(Entry {
+        name: name.to_string(),
+        shape: h.shape.iter().map(|&d| d as usize).collect(),
+        dtype: h.dtype,
+        offset: h.data_offset as u64,
+        nbytes: numel * h.dtype.size() as u64,
+        layout: Layout::Deflated(Box::new(Deflated {
+            start,
+            compressed: csize,
+            inflated: declared,
+            inner: Layout::Plain,
+        })),
+    }))
+}
+
+/// Magic, version, then the header length (2 bytes in version 1, 4 after): the bytes
+/// before the data, or None when `pre` is too short to say.
+fn header_len(pre: &[u8]) -> Option<usize> {
+    match pre.get(6) {
+        Some(1) => pre
+            .get(8..10)
+            .map(|b| 10 + u16::from_le_bytes([b[0], b[1]]) as usize),
+        _ => pre
+            .get(8..12)
+            .map(|b| 12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+    }
+}
+
 /// The array stored in bytes `[start, start + len)` of `src`, from its header alone,
 /// when its data can be decoded in place (C order, little-endian, not bool).
 fn index_array(src: &dyn ByteSource, start: u64, len: u64, name: &str) -> Result<Option<Entry>> {
@@ -111,14 +203,7 @@ fn index_array(src: &dyn ByteSource, start: u64, len: u64, name: &str) -> Result
     })?;
     // Magic, version, then the header length (2 bytes in version 1, 4 after).
     let pre = src.read_at(start, total.min(12))?;
-    let header_len = match pre.get(6) {
-        Some(1) => pre
-            .get(8..10)
-            .map(|b| 10 + u16::from_le_bytes([b[0], b[1]]) as usize),
-        _ => pre
-            .get(8..12)
-            .map(|b| 12 + u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
-    };
+    let header_len = header_len(&pre);
     let head = src.read_at(start, header_len.unwrap_or(0).clamp(pre.len(), total))?;
     let h = parse_header(&head, total, name)?;
     if h.order != Order::C || !h.little_endian || h.dtype == DType::Bool {
@@ -149,22 +234,13 @@ pub fn read_npz(bytes: &[u8], archive: &str) -> Result<Model> {
         let member = entry.name().to_string();
         let name = array_of_member(&member, archive)?;
         let name = name.to_string();
-        // A deflated member can claim any size; cap what we inflate by a ratio of what
-        // the archive actually holds (deflate cannot exceed about 1032:1).
-        let declared = entry.size();
-        let cap = (bytes.len() as u64).saturating_mul(1100);
-        if declared > cap {
-            return Err(Error::Npz(format!(
-                "member `{member}` claims {declared} bytes, more than a {}-byte archive can hold",
-                bytes.len()
-            )));
-        }
-        let mut raw = Vec::with_capacity(declared as usize);
-        entry
-            .by_ref()
-            .take(declared)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error::Npz(format!("member `{member}`: {e}")))?;
+        // A deflated member can claim any size: refused when it claims more than deflate
+        // can produce from its compressed bytes, else inflated once to what it claims.
+        let raw = zipped::read_member(
+            &format!("npz: member `{member}`"),
+            &mut entry,
+            bytes.len() as u64,
+        )?;
         if raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06") {
             return Err(Error::NestedArchive {
                 outer: archive.to_string(),

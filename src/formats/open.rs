@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use super::index::{
     check_gguf_splits, check_shards, describe_head, is_zip, read_index, zip_kind, Entry, Layout,
@@ -22,7 +21,7 @@ use super::model::{
     Format, GraphSummary, Model, ModelInfo, OnnxSource, RawKv, StoredQuantization, TensorStore,
 };
 use super::source::{ByteSource, InMemory};
-use super::{gguf, npy, onnx, pytorch, safetensors, tflite};
+use super::{ggml_legacy, gguf, npy, onnx, pytorch, safetensors, tfjs, tflite, torchscript};
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, TensorInfo};
 
@@ -34,15 +33,20 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
         Some(Format::Npy)
     } else if bytes.starts_with(gguf::MAGIC) {
         Some(Format::Gguf)
+    } else if ggml_legacy::looks_like(bytes) {
+        Some(Format::Ggml)
     } else if is_zip(bytes) {
         match zip_kind(bytes, "") {
             Ok(ZipKind::Pytorch(_)) => Some(Format::Pytorch),
+            Ok(ZipKind::Torchscript(_)) => Some(Format::Torchscript),
             _ => Some(Format::Npz),
         }
     } else if pytorch::is_legacy(bytes) {
         Some(Format::Pytorch)
     } else if tflite::looks_like(bytes) {
         Some(Format::Tflite)
+    } else if tfjs::looks_like(bytes) {
+        Some(Format::Tfjs)
     } else if safetensors::looks_like(bytes) {
         Some(Format::Safetensors)
     } else if onnx::looks_like(bytes) {
@@ -63,6 +67,7 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         // reported as such rather than as a broken .npz.
         return match zip_kind(bytes, name)? {
             ZipKind::Pytorch(_) => pytorch::read(bytes, name),
+            ZipKind::Torchscript(_) => torchscript::read(bytes, name),
             ZipKind::Npz => npy::read_npz(bytes, name),
         };
     }
@@ -74,6 +79,10 @@ pub fn open(bytes: &[u8], name: &str) -> Result<Model> {
         Some(Format::Tflite) => tflite::read(bytes),
         Some(Format::Pytorch) => pytorch::read(bytes, name),
         Some(Format::Gguf) => gguf::read(bytes, name),
+        // A lone model.json: the reader names the shards it needs.
+        Some(Format::Tfjs) => tfjs::read(&[(name, bytes)]),
+        Some(Format::Torchscript) => torchscript::read(bytes, name),
+        Some(Format::Ggml) => ggml_legacy::read(bytes, name),
         None => Err(Error::UnknownFormat {
             name: name.to_string(),
             head: describe_head(bytes),
@@ -109,18 +118,7 @@ struct Piece {
 impl Piece {
     /// A model decoded whole: its tensors held in memory.
     fn decoded(name: &str, model: Model) -> Piece {
-        let entries = model
-            .tensors
-            .into_iter()
-            .map(|t| Entry {
-                name: t.name.clone(),
-                shape: t.shape.clone(),
-                dtype: t.dtype,
-                offset: 0,
-                nbytes: 0,
-                layout: Layout::Memory(Arc::new(t)),
-            })
-            .collect();
+        let entries = model.tensors.into_iter().map(Entry::decoded).collect();
         Piece {
             name: name.to_string(),
             part: Part {
@@ -198,6 +196,11 @@ impl ModelFile {
                 return Err(Error::EmptyFile(name.clone()));
             }
         }
+        // A TF.js model.json (or weights manifest) among them: the others are its weight
+        // shards, whose bytes are no format of their own (and may look like one).
+        if let Some(main) = Self::tfjs_manifest(&files)? {
+            return Self::open_tfjs(files, main);
+        }
         // ONNX has no magic number: tell it the way `detect` does, after the formats
         // that have one (the first 16 bytes are all any of those checks read).
         let onnx_files = files
@@ -220,6 +223,50 @@ impl ModelFile {
                     .join(", ")
             ))),
         }
+    }
+
+    /// Which file is a TF.js manifest: one named as TF.js names them, or a JSON file
+    /// (by its first byte) that holds a `weightsManifest`. Shards are not read for this.
+    fn tfjs_manifest(files: &[(String, Box<dyn ByteSource>)]) -> Result<Option<usize>> {
+        for (i, (name, src)) in files.iter().enumerate() {
+            if tfjs::is_manifest_name(name) {
+                return Ok(Some(i));
+            }
+            let head = src.read_at(0, src.len().min(16) as usize)?;
+            let text = head.trim_ascii_start();
+            if (text.starts_with(b"{") || text.starts_with(b"["))
+                && !name.ends_with(".index.json")
+                && tfjs::looks_like(&whole(name, &**src)?)
+            {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A TF.js model: the manifest and its shards read whole and decoded.
+    fn open_tfjs(files: Vec<(String, Box<dyn ByteSource>)>, main: usize) -> Result<ModelFile> {
+        let bytes = files
+            .iter()
+            .map(|(n, s)| whole(n, &**s))
+            .collect::<Result<Vec<_>>>()?;
+        let named: Vec<(&str, &[u8])> = files
+            .iter()
+            .zip(&bytes)
+            .map(|((n, _), b)| (n.as_str(), &**b))
+            .collect();
+        let piece = Piece::decoded(&files[main].0, tfjs::read(&named)?);
+        let entries = piece.part.entries.into_iter().map(|e| (main, e)).collect();
+        Ok(ModelFile::new(
+            piece.part.format,
+            piece.part.metadata,
+            piece.graph,
+            piece.quantization,
+            Vec::new(),
+            files.into_iter().map(|(n, _)| (n, None)).collect(),
+            None,
+            entries,
+        ))
     }
 
     /// An ONNX model, with its external data files if any: the model file is read whole
@@ -251,17 +298,7 @@ impl ModelFile {
                         layout: Layout::Plain,
                     },
                 ),
-                None => (
-                    main,
-                    Entry {
-                        name: t.name.clone(),
-                        shape: t.shape.clone(),
-                        dtype: t.dtype,
-                        offset: 0,
-                        nbytes: 0,
-                        layout: Layout::Memory(Arc::new(t)),
-                    },
-                ),
+                None => (main, Entry::decoded(t)),
             })
             .collect();
         Ok(ModelFile::new(
@@ -401,6 +438,20 @@ impl ModelFile {
         }
     }
 
+    /// Bytes of decoded values this model keeps in memory (a model read whole, ONNX
+    /// tensors stored inside the model file), other than those of tensor `except`: what
+    /// a memory budget must leave to it.
+    pub fn resident_bytes(&self, except: &str) -> u64 {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.name != except)
+            .map(|(_, e)| match &e.layout {
+                Layout::Memory(t) => t.data.len() as u64 * 4,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// True when tensors are read from the file on demand rather than held decoded.
     pub fn is_lazy(&self) -> bool {
         self.entries
@@ -464,20 +515,48 @@ fn order_gguf_splits<T>(pieces: &mut [(Piece, T)]) -> Result<()> {
 
 impl TensorStore for ModelFile {
     fn info(&self) -> ModelInfo {
-        let tensors: Vec<TensorInfo> = self.entries.iter().map(|(_, e)| e.info()).collect();
-        ModelInfo {
-            format: self.format,
-            total_params: tensors.iter().map(|t| t.numel).sum(),
-            total_bytes: tensors.iter().map(|t| t.size_bytes).sum(),
-            tensors,
-            metadata: self.metadata.clone(),
-            graph: self.graph.clone(),
-            quantization: self.quantization.clone(),
-        }
+        ModelInfo::new(
+            self.format,
+            self.entries.iter().map(|(_, e)| e.info()).collect(),
+            self.metadata.clone(),
+            self.graph.clone(),
+            self.quantization.clone(),
+        )
     }
 
     fn gguf_metadata(&self) -> &[RawKv] {
         &self.gguf_kv
+    }
+
+    fn tensor_info(&self, name: &str) -> Option<TensorInfo> {
+        self.by_name.get(name).map(|&i| self.entries[i].1.info())
+    }
+
+    fn read_extra(&self, name: &str) -> u64 {
+        let Some(&i) = self.by_name.get(name) else {
+            return 0;
+        };
+        let (src, e) = &self.entries[i];
+        let borrows = self.sources[*src].1.as_deref().is_some_and(|s| s.borrows());
+        let copied = |n: u64| if borrows { 0 } else { n };
+        match &e.layout {
+            Layout::Plain => copied(e.nbytes),
+            // A view is gathered into a contiguous copy.
+            Layout::Torch(_) => copied(e.nbytes) + e.nbytes,
+            // Held decoded: borrowed, nothing read.
+            Layout::Memory(_) => 0,
+            // The compressed bytes, the member inflated past the header, and a gathered
+            // copy of a torch view.
+            Layout::Deflated(z) => {
+                copied(z.compressed)
+                    + z.inflated.saturating_sub(e.offset)
+                    + if matches!(z.inner, Layout::Torch(_)) {
+                        e.nbytes
+                    } else {
+                        0
+                    }
+            }
+        }
     }
 
     fn load(&self, name: &str) -> Result<Cow<'_, Tensor>> {

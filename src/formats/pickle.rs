@@ -42,6 +42,9 @@ pub enum Obj {
     Storage(StorageRef),
     /// A tensor rebuilt by `torch._utils._rebuild_tensor_v2` (or v1).
     Tensor(TensorRef),
+    /// A TorchScript class named by a `__torch__.*` global (TorchScript mode only): it can
+    /// only be instantiated as a plain object, a dict of its attributes.
+    Class(String),
 }
 
 /// The globals a checkpoint may name. Anything else is refused.
@@ -53,6 +56,12 @@ pub enum Allowed {
     RebuildParameter,
     /// `torch.FloatStorage` and friends, with the element type they hold.
     StorageClass(DType),
+    /// TorchScript's `torch.jit._pickle.restore_type_tag(value, type)`: the value.
+    RestoreTypeTag,
+    /// TorchScript's legacy `torch.jit._pickle.build_{int,double,bool,tensor}list(list)`.
+    BuildList,
+    /// `torch.device(name)`, a module attribute in TorchScript: kept as its name.
+    Device,
 }
 
 impl Allowed {
@@ -171,6 +180,7 @@ pub fn kind(o: &Obj) -> &'static str {
         Obj::Global(_) => "a global",
         Obj::Storage(_) => "a storage",
         Obj::Tensor(_) => "a tensor",
+        Obj::Class(_) => "a class",
     }
 }
 
@@ -184,6 +194,25 @@ pub type PersistentLoad<'a> = dyn FnMut(&Heap, Id) -> Result<Obj> + 'a;
 /// Unpickles one pickle from the start of `input`. Returns the objects, the root, and
 /// how many bytes the pickle took (a legacy checkpoint is several pickles in a row).
 pub fn load(input: &[u8], persistent_load: &mut PersistentLoad) -> Result<(Heap, Id, usize)> {
+    run(input, persistent_load, false)
+}
+
+/// [`load`] for a TorchScript archive's data.pkl and constants.pkl: `__torch__.*`
+/// classes (the scripted modules) are also allowed, each instance built as a plain dict
+/// of the attributes its BUILD sets (nothing of the class is looked up or run), plus the
+/// `torch.jit._pickle` helpers that tag container types.
+pub fn load_torchscript(
+    input: &[u8],
+    persistent_load: &mut PersistentLoad,
+) -> Result<(Heap, Id, usize)> {
+    run(input, persistent_load, true)
+}
+
+fn run(
+    input: &[u8],
+    persistent_load: &mut PersistentLoad,
+    torchscript: bool,
+) -> Result<(Heap, Id, usize)> {
     let mut m = Machine {
         input,
         pos: 0,
@@ -191,6 +220,8 @@ pub fn load(input: &[u8], persistent_load: &mut PersistentLoad) -> Result<(Heap,
         stack: Vec::new(),
         marks: Vec::new(),
         memo: std::collections::HashMap::new(),
+        torchscript,
+        objects: std::collections::HashSet::new(),
     };
     let root = m.run(persistent_load)?;
     Ok((m.heap, root, m.pos))
@@ -203,6 +234,11 @@ struct Machine<'a> {
     stack: Vec<Id>,
     marks: Vec<usize>,
     memo: std::collections::HashMap<u64, Id>,
+    /// TorchScript mode: `__torch__` classes allowed.
+    torchscript: bool,
+    /// Dicts that stand for instances of `__torch__` classes (their BUILD state is
+    /// their attributes).
+    objects: std::collections::HashSet<Id>,
 }
 
 impl<'a> Machine<'a> {
@@ -300,6 +336,25 @@ impl<'a> Machine<'a> {
     }
 
     fn global(&mut self, module: &str, name: &str) -> Result<()> {
+        if self.torchscript {
+            let jit = match (module, name) {
+                ("torch.jit._pickle", "restore_type_tag") => Some(Allowed::RestoreTypeTag),
+                (
+                    "torch.jit._pickle",
+                    "build_intlist" | "build_doublelist" | "build_boollist" | "build_tensorlist",
+                ) => Some(Allowed::BuildList),
+                ("torch", "device") => Some(Allowed::Device),
+                _ => None,
+            };
+            if let Some(a) = jit {
+                self.push(Obj::Global(a));
+                return Ok(());
+            }
+            if module == "__torch__" || module.starts_with("__torch__.") {
+                self.push(Obj::Class(format!("{module}.{name}")));
+                return Ok(());
+            }
+        }
         match Allowed::lookup(module, name) {
             Some(a) => {
                 self.push(Obj::Global(a));
@@ -561,8 +616,18 @@ impl<'a> Machine<'a> {
                 b'b' => {
                     // BUILD sets attributes: an OrderedDict's `_metadata`, a tensor's
                     // Python attributes. Neither holds weights; the state is dropped.
-                    let _state = self.pop()?;
+                    let state = self.pop()?;
                     let target = self.top()?;
+                    if self.objects.contains(&target) {
+                        // A TorchScript object: its state is its attributes (a dict), or
+                        // what a class's __setstate__ takes, kept under `__state__`.
+                        let items = match self.heap.get(state) {
+                            Obj::Dict(d) => d.iter().flat_map(|&(k, v)| [k, v]).collect(),
+                            _ => vec![self.heap.add(Obj::Str("__state__".into())), state],
+                        };
+                        self.set_items(target, items)?;
+                        continue;
+                    }
                     match self.heap.get(target) {
                         Obj::Dict(_) | Obj::Tensor(_) => {}
                         other => return Err(bad(format!("BUILD on {}", kind(other)))),
@@ -574,6 +639,12 @@ impl<'a> Machine<'a> {
                     }
                     self.pop()?;
                     let cls = self.pop()?;
+                    if let Obj::Class(_) = self.heap.get(cls) {
+                        let id = self.heap.add(Obj::Dict(Vec::new()));
+                        self.objects.insert(id);
+                        self.stack.push(id);
+                        continue;
+                    }
                     return Err(bad(format!(
                         "NEWOBJ creates an instance of {}; only tensors and containers are allowed",
                         describe(self.heap.get(cls))
@@ -683,6 +754,14 @@ impl<'a> Machine<'a> {
             Allowed::StorageClass(d) => Err(bad(format!(
                 "REDUCE calls the {d} storage class; storages come only from persistent ids"
             ))),
+            Allowed::RestoreTypeTag | Allowed::BuildList => match a.first() {
+                Some(&v) => Ok(self.heap.get(v).clone()),
+                None => Err(bad("a torch.jit._pickle helper without arguments".into())),
+            },
+            Allowed::Device => match a.first().and_then(|&v| self.heap.str(v)) {
+                Some(d) => Ok(Obj::Str(d.to_string())),
+                None => Err(bad("torch.device(...) of something not a string".into())),
+            },
         }
     }
 }

@@ -9,12 +9,12 @@
 //! storage's raw bytes.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 
-use super::index::{checked_numel, zip_kind, Entry, Layout, Part, ZipKind};
+use super::index::{checked_numel, zip_kind, Deflated, Entry, Layout, Part, ZipKind};
 use super::model::{Format, Model};
 use super::pickle::{self, Heap, Id, Obj, StorageRef, TensorRef};
-use super::source::{ByteSource, SourceReader};
+use super::source::{check_range, ByteSource, SourceReader};
 use super::view::View;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -38,6 +38,10 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Model> {
     }
     match zip_kind(bytes, name)? {
         ZipKind::Pytorch(prefix) => read_zip(bytes, name, &prefix),
+        // Dispatched by `open` to the TorchScript reader, which builds on this one.
+        ZipKind::Torchscript(_) => Err(Error::Pytorch(format!(
+            "`{name}` is a TorchScript archive (torch.jit.save), not a torch.save checkpoint; open it with formats::open"
+        ))),
         ZipKind::Npz => Err(Error::Pytorch(format!(
             "`{name}` is a zip archive without a data.pkl record"
         ))),
@@ -45,9 +49,9 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Model> {
 }
 
 /// Where a storage's bytes are and in which byte order.
-struct StorageBytes<'a> {
-    by_key: HashMap<String, std::borrow::Cow<'a, [u8]>>,
-    big_endian: bool,
+pub(crate) struct StorageBytes<'a> {
+    pub by_key: HashMap<String, std::borrow::Cow<'a, [u8]>>,
+    pub big_endian: bool,
 }
 
 fn read_zip(bytes: &[u8], name: &str, prefix: &str) -> Result<Model> {
@@ -62,22 +66,10 @@ fn read_zip(bytes: &[u8], name: &str, prefix: &str) -> Result<Model> {
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(zerr(format!("record `{path}`: {e}"))),
         };
-        // torch stores records uncompressed; a compressed one may claim any size, so
-        // cap it by what deflate can reach from this archive (about 1032:1).
-        let declared = entry.size();
-        if declared > (bytes.len() as u64).saturating_mul(1100) {
-            return Err(zerr(format!(
-                "record `{path}` claims {declared} bytes, more than a {}-byte archive can hold",
-                bytes.len()
-            )));
-        }
-        let mut raw = Vec::with_capacity(declared as usize);
-        entry
-            .by_ref()
-            .take(declared)
-            .read_to_end(&mut raw)
-            .map_err(|e| zerr(format!("record `{path}`: {e}")))?;
-        Ok(Some(raw))
+        // torch stores records uncompressed; a compressed one may claim any size: it is
+        // refused when it claims more than deflate can produce from its compressed size.
+        let what = format!("zip `{name}`: record `{path}`");
+        super::zipped::read_member(&what, &mut entry, bytes.len() as u64).map(Some)
     };
     let pkl = member(&format!("{prefix}data.pkl"))?.expect("zip_kind found data.pkl");
     if pkl.starts_with(b"PK\x03\x04") {
@@ -251,7 +243,7 @@ fn build(heap: &Heap, root: Id, data: &StorageBytes, file_len: usize) -> Result<
     Ok(Model::new(Format::Pytorch, tensors, metadata))
 }
 
-fn walk(
+pub(crate) fn walk(
     heap: &Heap,
     id: Id,
     path: String,
@@ -358,7 +350,7 @@ impl View {
 
 /// Reads a tensor's elements out of its storage, following its offset and strides
 /// (so non-contiguous tensors come out in row-major order).
-fn materialize(
+pub(crate) fn materialize(
     heap: &Heap,
     id: Id,
     name: String,
@@ -416,19 +408,8 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(zerr(format!("record `{path}`: {e}"))),
         };
-        let declared = entry.size();
-        if declared > (file_len as u64).saturating_mul(1100) {
-            return Err(zerr(format!(
-                "record `{path}` claims {declared} bytes, more than a {file_len}-byte archive can hold"
-            )));
-        }
-        let mut raw = Vec::with_capacity(declared as usize);
-        entry
-            .by_ref()
-            .take(declared)
-            .read_to_end(&mut raw)
-            .map_err(|e| zerr(format!("record `{path}`: {e}")))?;
-        Ok(Some(raw))
+        let what = format!("zip `{name}`: record `{path}`");
+        super::zipped::read_member(&what, &mut entry, file_len as u64).map(Some)
     };
     let pkl = small(&pkl_path)?.unwrap_or_default();
     if pkl.starts_with(b"PK\x03\x04") {
@@ -442,8 +423,9 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
     let (heap, root, _) = pickle::load(&pkl, &mut |heap: &Heap, pid: Id| {
         Ok(Obj::Storage(pickle::storage_from_pid(heap, pid)?))
     })?;
-    // Where each storage record's bytes lie in the file.
-    let mut records: HashMap<String, Option<(u64, u64)>> = HashMap::new();
+    // Where each storage record's bytes lie in the file: (start, size, compressed size
+    // when deflated).
+    let mut records: HashMap<String, Option<(u64, u64, Option<u64>)>> = HashMap::new();
     let mut entries = Vec::new();
     let mut metadata = BTreeMap::new();
     let mut seen = HashSet::new();
@@ -456,9 +438,35 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
                     Some(r) => *r,
                     None => {
                         let rec = format!("{prefix}data/{}", s.key);
-                        let r = match zip.by_name(&rec) {
+                        let raw = match zip.index_for_name(&rec) {
+                            Some(i) => zip.by_index_raw(i),
+                            None => Err(zip::result::ZipError::FileNotFound),
+                        };
+                        let r = match raw {
                             Ok(e) if e.compression() == zip::CompressionMethod::Stored => {
-                                Some((e.data_start(), e.size()))
+                                Some((e.data_start(), e.size(), None))
+                            }
+                            // A deflated record is inflated when its tensor is read, once
+                            // per read; one that claims more than deflate can produce is
+                            // refused now.
+                            Ok(e)
+                                if e.compression() == zip::CompressionMethod::Deflated
+                                    && !e.encrypted() =>
+                            {
+                                let what = format!("zip `{name}`: record `{rec}`");
+                                super::zipped::check_member(
+                                    &what,
+                                    e.compression(),
+                                    e.compressed_size(),
+                                    e.size(),
+                                )?;
+                                check_range(
+                                    &what,
+                                    e.data_start(),
+                                    e.compressed_size(),
+                                    file_len as u64,
+                                )?;
+                                Some((e.data_start(), e.size(), Some(e.compressed_size())))
                             }
                             Ok(_) => None,
                             Err(zip::result::ZipError::FileNotFound) => {
@@ -473,17 +481,38 @@ pub(crate) fn index_zip(src: &dyn ByteSource, name: &str) -> Result<Option<Part>
                         r
                     }
                 };
-                let Some((at, len)) = record else {
+                let Some((at, len, deflated)) = record else {
                     failed = Some(Error::Pytorch("a compressed storage record".into()));
                     return Ok(());
                 };
-                let (view, range) = View::checked(t, s, &path, len as usize, file_len, big_endian)?;
+                let Ok(len_usize) = usize::try_from(len) else {
+                    failed = Some(Error::Pytorch("a record too large for memory".into()));
+                    return Ok(());
+                };
+                let bound = if deflated.is_some() {
+                    len_usize
+                } else {
+                    file_len
+                };
+                let (view, range) = View::checked(t, s, &path, len_usize, bound, big_endian)?;
+                let (offset, layout) = match deflated {
+                    None => (at + range.start, Layout::Torch(view)),
+                    Some(compressed) => (
+                        range.start,
+                        Layout::Deflated(Box::new(Deflated {
+                            start: at,
+                            compressed,
+                            inflated: len,
+                            inner: Layout::Torch(view),
+                        })),
+                    ),
+                };
                 entries.push(Entry {
                     shape: t.size.iter().map(|&d| d as usize).collect(),
                     dtype: s.dtype,
-                    offset: at + range.start,
+                    offset,
                     nbytes: range.end - range.start,
-                    layout: Layout::Torch(view),
+                    layout,
                     name: path,
                 });
             }

@@ -19,6 +19,12 @@ pub trait ByteSource {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// True when [`ByteSource::read_at`] borrows the bytes rather than copying them
+    /// (memory, a memory map), for [`crate::budget`]'s estimate of a read.
+    fn borrows(&self) -> bool {
+        false
+    }
 }
 
 /// Bytes already in memory (or memory-mapped): reads borrow, nothing is copied.
@@ -42,6 +48,10 @@ impl<T: AsRef<[u8]>> ByteSource for InMemory<T> {
                 ))
             })?;
         Ok(Cow::Borrowed(&bytes[range]))
+    }
+
+    fn borrows(&self) -> bool {
+        true
     }
 }
 

@@ -10,6 +10,7 @@ use super::decode::decode;
 use super::generated::tflite::tflite as fb;
 use super::index::checked_numel;
 use super::model::{Format, Model, StoredQuantization};
+use super::tflite_sparse::Sparsity;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};
 use planus::ReadAsRoot;
@@ -18,6 +19,11 @@ use planus::ReadAsRoot;
 pub fn looks_like(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(b"TFL3")
 }
+
+/// How much larger than its file a sparse tensor's dense form may be. mediapipe's
+/// sparse models densify to about 3x their file; 64x leaves room for sparser ones
+/// while a lying shape still cannot make the reader allocate without bound.
+const SPARSE_RATIO: usize = 64;
 
 fn decode_err(e: planus::Error) -> Error {
     Error::TfliteDecode(e.to_string())
@@ -93,6 +99,24 @@ pub fn read(bytes: &[u8]) -> Result<Model> {
                     .map(|d| u64::try_from(d).map_err(|_| terr(format!("negative dimension {d}"))))
                     .collect::<Result<_>>()?,
                 None => vec![],
+            };
+            let densified;
+            let data: &[u8] = match t.sparsity().map_err(decode_err)? {
+                None => data,
+                Some(sp) => {
+                    let sp = Sparsity::read(&sp, shape.len()).map_err(terr)?;
+                    // A sparse tensor's dense form is larger than its buffer by design:
+                    // allow up to SPARSE_RATIO times the whole file, no more.
+                    checked_numel(
+                        &name,
+                        &shape,
+                        dtype.size(),
+                        bytes.len().saturating_mul(SPARSE_RATIO),
+                    )?;
+                    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+                    densified = sp.densify(&dims, dtype.size(), data).map_err(terr)?;
+                    &densified
+                }
             };
             let numel = checked_numel(&name, &shape, dtype.size(), data.len())?;
             if numel * dtype.size() != data.len() {
@@ -198,6 +222,7 @@ fn stored_quantization(
         scales,
         zero_points,
         quantized_dimension: axis,
+        affine: Vec::new(),
     }))
 }
 

@@ -11,6 +11,8 @@ use crate::tensor::{DType, Tensor};
 
 /// How one activation tensor is quantized.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts-types", ts(rename = "GraphActQuant"))]
 pub struct ActQuant {
     /// The ONNX value quantized (an input of a weight op).
     pub value: String,

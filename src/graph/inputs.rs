@@ -21,8 +21,10 @@ pub const MAX_INPUT_ELEMENTS: usize = 1 << 28;
 
 /// Where an input's values came from, for the report.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct InputInfo {
     pub name: String,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub shape: Vec<usize>,
     /// "given" (the user's file) or the rule that generated them.

@@ -73,6 +73,7 @@ impl Policy {
 
 /// A top-level node of the graph, in topological order.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct NodeInfo {
     pub index: usize,
     pub name: String,
@@ -85,9 +86,11 @@ pub struct NodeInfo {
 
 /// A quantizable weight: a float constant of two or more axes feeding a weight op.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct WeightInfo {
     pub name: String,
     pub shape: Vec<usize>,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     /// The nodes that take it as their weight (index into [`Session::nodes`]).
     pub nodes: Vec<usize>,
@@ -95,6 +98,7 @@ pub struct WeightInfo {
 
 /// The error at one node output.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct NodeRow {
     /// Position in topological order.
     pub index: usize,
@@ -116,6 +120,7 @@ pub struct NodeRow {
 
 /// A final output, float and quantized.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct OutputRow {
     pub name: String,
     pub shape: Vec<usize>,
@@ -134,7 +139,10 @@ pub const PREVIEW: usize = 64;
 
 /// A quantized run against the float run.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct RunReport {
+    /// "weights" or "full".
+    #[cfg_attr(feature = "ts-types", ts(type = "\"weights\" | \"full\""))]
     pub mode: String,
     pub scheme: Option<String>,
     pub act: Option<String>,
@@ -188,8 +196,22 @@ pub struct Session {
     last: Vec<Named>,
 }
 
+/// What an opened session tells the page: the declared inputs, the values used, the
+/// nodes in topological order, the quantizable weights, the outputs and the notes.
+#[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
+pub struct GraphInfo {
+    pub specs: Vec<InputSpec>,
+    pub inputs: Vec<InputInfo>,
+    pub nodes: Vec<NodeInfo>,
+    pub weights: Vec<WeightInfo>,
+    pub outputs: Vec<String>,
+    pub notes: Vec<String>,
+}
+
 /// A final output of the float run and of the last quantized run, whole.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct OutputValues {
     pub name: String,
     pub shape: Vec<usize>,
@@ -401,12 +423,24 @@ impl Session {
         proto::set_outputs(g, &keep);
         let plan = engine::load(&proto::encode(&m), &self.inputs, &keep)?;
         drop(m);
-        plan.run_each(&self.inputs, &mut *progress, |n| {
+        plan.run_each(&self.inputs, progress, |n| {
             if matches!(n.value, Value::F32(_)) {
                 each(n);
             }
             Ok(())
         })
+    }
+
+    /// The session's inputs, nodes, weights, outputs and notes (a copy, for the page).
+    pub fn info(&self) -> GraphInfo {
+        GraphInfo {
+            specs: self.specs.clone(),
+            inputs: self.input_info.clone(),
+            nodes: self.nodes.clone(),
+            weights: self.weights.clone(),
+            outputs: self.outputs.clone(),
+            notes: self.notes.clone(),
+        }
     }
 
     /// The graph's float outputs beside the last quantized run's.

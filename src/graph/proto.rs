@@ -91,6 +91,7 @@ pub(crate) fn node_name(n: &NodeProto, index: usize) -> String {
 
 /// A dimension of a declared input: a number, or a name the user fixes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(untagged)]
 pub enum Dim {
     Fixed(usize),
@@ -99,8 +100,10 @@ pub enum Dim {
 
 /// A graph input as the model declares it.
 #[derive(Clone, Debug, serde::Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct InputSpec {
     pub name: String,
+    #[cfg_attr(feature = "ts-types", ts(type = "string"))]
     pub dtype: DType,
     pub dims: Vec<Dim>,
 }

@@ -10,6 +10,7 @@ use crate::tensor::Tensor;
 /// The representable values of one channel (or block) of an encoded tensor, drawn over
 /// the weight histogram.
 #[derive(Clone, Debug, Default, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 pub struct Grid {
     /// For schemes with several parameter sets, which one this grid belongs to.
     pub channel: Option<usize>,

@@ -39,6 +39,13 @@ pub struct FloatScheme {
 }
 
 impl FloatFormat {
+    pub const ALL: [FloatFormat; 4] = [
+        FloatFormat::Fp16,
+        FloatFormat::Bf16,
+        FloatFormat::Fp8E4m3,
+        FloatFormat::Fp8E5m2,
+    ];
+
     pub fn bits(self) -> u8 {
         match self {
             FloatFormat::Fp16 | FloatFormat::Bf16 => 16,
@@ -46,7 +53,8 @@ impl FloatFormat {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The scheme name (`fp16`, `fp8-e4m3`).
+    pub fn name(self) -> &'static str {
         match self {
             FloatFormat::Fp16 => "fp16",
             FloatFormat::Bf16 => "bf16",

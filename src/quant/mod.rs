@@ -1,7 +1,8 @@
 //! Quantization schemes: how a scheme is described ([`Scheme`], parseable from a short
 //! string such as `int8-sym-ch0`) and one file (or folder) per scheme family.
 //!
-//! - [`scheme`]: the [`Scheme`] enum and its grammar's entry point;
+//! - [`scheme`]: the [`Scheme`] enum and its grammar's entry point; [`form`]: the
+//!   grammar as a form (families, options, defaults) for the page's picker;
 //! - [`encoded`]: what every family's result shares ([`Encoded`], [`Grid`]);
 //! - [`linear`]: uniform integer codes (grammar, layout, quantizer), with the tools'
 //!   conventions in [`convention`], one file per tool;
@@ -12,6 +13,7 @@
 pub mod convention;
 pub mod encoded;
 pub mod float;
+pub mod form;
 pub mod ggml;
 pub mod linear;
 pub mod log;

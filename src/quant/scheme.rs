@@ -147,6 +147,24 @@ mod tests {
     }
 
     #[test]
+    fn json_form_round_trips_exactly() {
+        // Found by fuzz/fuzz_targets/scheme.rs: without serde_json's float_roundtrip the
+        // percentile came back one ulp off, another scheme.
+        for s in [
+            "uint8-asym-pct0.99933333333333333333333333333333",
+            "int8-pct99.999",
+        ] {
+            let scheme: Scheme = s.parse().unwrap();
+            let json = serde_json::to_string(&scheme).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Scheme>(&json).unwrap(),
+                scheme,
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_strings_name_the_problem() {
         for (s, needle) in [
             ("fp9", "unknown scheme"),

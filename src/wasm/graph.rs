@@ -2,7 +2,6 @@
 //! per-node reports, and the QDQ export (`GraphSession`); with `bench-hooks`, the plain
 //! float run the benchmark times against onnxruntime-web (`GraphRunner`).
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use super::{js_err as err, to_js};
@@ -20,16 +19,6 @@ fn reporter(progress: &js_sys::Function) -> impl FnMut(Step) -> bool + '_ {
         );
         !matches!(r, Ok(v) if v == JsValue::FALSE)
     }
-}
-
-#[derive(Serialize)]
-struct SessionInfo<'a> {
-    specs: &'a [graph::InputSpec],
-    inputs: &'a [graph::InputInfo],
-    nodes: &'a [graph::NodeInfo],
-    weights: &'a [graph::WeightInfo],
-    outputs: &'a [String],
-    notes: &'a [String],
 }
 
 /// A model opened for whole-model runs (`quantscope run` in the page).
@@ -91,15 +80,7 @@ impl WasmGraphSession {
 
     /// Inputs, nodes (topological order), quantizable weights, outputs, notes.
     pub fn info(&self) -> Result<JsValue, JsError> {
-        let s = &self.session;
-        to_js(&SessionInfo {
-            specs: &s.specs,
-            inputs: &s.input_info,
-            nodes: &s.nodes,
-            weights: &s.weights,
-            outputs: &s.outputs,
-            notes: &s.notes,
-        })
+        to_js(&self.session.info())
     }
 
     /// A quantized run: every weight op's weight under `scheme` except the nodes in

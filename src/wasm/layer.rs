@@ -4,6 +4,7 @@ use wasm_bindgen::prelude::*;
 
 use super::model::WasmModel;
 use super::{js_err, scheme, to_js};
+use crate::budget::Operation;
 use crate::{analysis, kernels, Scheme, Tensor};
 
 #[wasm_bindgen(js_class = Model)]
@@ -18,22 +19,7 @@ impl WasmModel {
         batch: u32,
         seed: u32,
     ) -> Result<JsValue, JsError> {
-        let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
-        super::debug::check(tensor, scheme_str);
-        let scheme = scheme(scheme_str)?;
-        self.with_tensor(tensor, |t| {
-            let r = analysis::layer::layer(
-                t,
-                &scheme,
-                &probe,
-                batch as usize,
-                seed as u64,
-                kernels::gemm::ActQuant::Asym8,
-                64,
-            )
-            .map_err(js_err)?;
-            to_js(&r)
-        })
+        self.layer_row(tensor, scheme_str, probe, batch, seed, 0)
     }
 
     /// [`layer`](Self::layer) showing the outputs of probe row `row` (the page's layer
@@ -51,6 +37,13 @@ impl WasmModel {
         let probe = analysis::layer::Probe::parse(probe).map_err(js_err)?;
         super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
+        self.fits(
+            tensor,
+            &scheme,
+            Operation::Layer {
+                batch: batch as usize,
+            },
+        )?;
         self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, batch, seed, row))
     }
 
@@ -74,6 +67,8 @@ impl WasmModel {
             .into_iter()
             .next()
             .ok_or_else(|| JsError::new(&format!("{inputs_name} holds no array")))?;
+        let rows = x.numel() / x.shape.last().copied().unwrap_or(1).max(1);
+        self.fits(tensor, &scheme, Operation::Layer { batch: rows })?;
         let probe = analysis::layer::Probe::Data(x);
         self.with_tensor(tensor, |t| run_layer(t, &scheme, &probe, 0, 0, row))
     }

@@ -8,6 +8,7 @@
 //! - [`layer`]: the layer report on `Model`;
 //! - [`export`]: the writers on `Model`;
 //! - [`graph`]: whole-model runs (`GraphSession`; `GraphRunner` for the benchmark);
+//! - [`train`]: the training lab (`TrainSession`, `trainDataInfo`), an epoch per call;
 //! - [`debug`]: a fault injector for the page's recovery test (a real trap on demand);
 //! - [`bench`]: benchmark hooks and raw kernel entry points (`BenchTensor`, `GgmlBench`,
 //!   `LinearI8`, `LinearF32`, `LinearQ4`), compiled only with the `bench-hooks` feature
@@ -30,6 +31,7 @@ mod layer;
 mod model;
 mod schemes;
 mod source;
+mod train;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{js_err, scheme, source, to_js};
+use crate::budget::{self, Budget, Operation};
 use crate::formats::source::{ByteSource, InMemory};
 use crate::formats::ModelFile;
 use crate::{analysis, Tensor, TensorStore};
@@ -27,6 +28,19 @@ impl WasmModel {
             model,
             last: RefCell::new(None),
         }
+    }
+
+    /// Refuses `operation` on tensor `name` under `scheme` before it is read when it
+    /// would exceed the page's budget ([`Budget::wasm32`], less what the open model
+    /// already holds decoded).
+    pub(super) fn fits(
+        &self,
+        name: &str,
+        scheme: &crate::Scheme,
+        operation: Operation,
+    ) -> Result<(), JsError> {
+        let budget = Budget::wasm32(self.model.resident_bytes(name));
+        budget::check_tensor(&budget, &self.model, name, scheme, operation).map_err(js_err)
     }
 
     /// Runs `f` on tensor `name`, read once for a run of calls about the same tensor.
@@ -98,6 +112,13 @@ impl WasmModel {
     pub fn analyze(&self, tensor: &str, scheme_str: &str, bins: u32) -> Result<JsValue, JsError> {
         super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
+        self.fits(
+            tensor,
+            &scheme,
+            Operation::Analysis {
+                bins: bins as usize,
+            },
+        )?;
         self.with_tensor(tensor, |t| {
             to_js(&analysis::analyze(t, &scheme, bins as usize).map_err(js_err)?)
         })
@@ -107,6 +128,7 @@ impl WasmModel {
     pub fn summarize(&self, tensor: &str, scheme_str: &str) -> Result<JsValue, JsError> {
         super::debug::check(tensor, scheme_str);
         let scheme = scheme(scheme_str)?;
+        self.fits(tensor, &scheme, Operation::Summary)?;
         self.with_tensor(tensor, |t| {
             to_js(&analysis::summarize(t, &scheme).map_err(js_err)?)
         })

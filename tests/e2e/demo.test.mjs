@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { after, before, test } from "node:test";
 import {
   DEMO,
@@ -35,20 +36,33 @@ const SCHEMES = ["int8-sym-ch0", "int4-asym", "int3-sym-ch1", "int2-asym-ch0"];
 /** The tensor they are compared on: a matrix, so that per-channel and per-tensor differ. */
 const TENSOR = "layers.0.attn.qkv.weight";
 
-/** The most schemes the page compares at once (www/src/shared/schemes.ts). */
-const MAX_SCHEMES = Number(
-  /MAX_SCHEMES = (\d+)/.exec(readFileSync(join(ROOT, "www/src/shared/schemes.ts"), "utf8"))[1],
-);
-
 /** Strings the core must reject, whatever families it gains. */
 const BAD_SCHEMES = ["bogus9", "int9-sym", "int8-sym-chx"];
 
-/** The page's defaults, read from the file that defines them. */
-const DEFAULT_SCHEMES = JSON.parse(
-  /DEFAULT_SCHEMES[^=]*=\s*(\[[^\]]*\])/.exec(
-    readFileSync(join(ROOT, "www/src/shared/schemes.ts"), "utf8"),
-  )[1],
-);
+/** The most schemes the page compares at once, as the picker says it. */
+async function maxSchemes(page) {
+  return Number(await page.getAttribute("#scheme-chips", "data-max"));
+}
+
+/** The page's default schemes, as the picker says them. */
+async function defaultSchemes(page) {
+  return (await page.getAttribute("#scheme-chips", "data-defaults")).split(",");
+}
+
+/**
+ * The string the form now shows, once the core has answered for the last change
+ * (#scheme-text[data-checked] is cleared on every change and set on the answer).
+ */
+async function formString(page) {
+  await page.waitForSelector("#scheme-text[data-checked]");
+  return page.inputValue("#scheme-text");
+}
+
+/** Types `text` into the field and waits until the form shows what the core made of it. */
+async function typeScheme(page, text) {
+  await page.fill("#scheme-text", text);
+  await page.waitForSelector(`#scheme-family[data-form=${JSON.stringify(text)}]`);
+}
 
 /** The core's message when it rejects a scheme string (not a tensor), or undefined if it accepts it. */
 function coreRejects(scheme) {
@@ -61,7 +75,7 @@ const DOC_EXAMPLES = (() => {
   const docs = readFileSync(join(ROOT, "docs/SCHEMES.md"), "utf8");
   const families = {
     linear: "linear",
-    presets: "preset",
+    convention: "preset",
     ggml: "ggml",
     nf4: "nf4",
     float: "float",
@@ -120,7 +134,7 @@ test("demo opens with SIMD128 wasm, the default schemes the core knows, and char
   );
 
   // Defaults this build's core rejects are left out without a message.
-  const expected = DEFAULT_SCHEMES.filter((s) => coreRejects(s) === undefined);
+  const expected = (await defaultSchemes(page)).filter((s) => coreRejects(s) === undefined);
   assert.ok(expected.length >= 2, `at least two defaults are known to the core (${expected})`);
   assert.deepEqual(await chips(page), expected);
   assert.deepEqual(urlState(page).schemes, expected);
@@ -211,7 +225,7 @@ test("schemes are added by text and by the form, removed by their chip", async (
   await page.selectOption('#scheme-options select[data-option="granularity"]', "ch");
   await page.fill('#scheme-options input[data-option="axis"]', "1");
   await page.dispatchEvent('#scheme-options input[data-option="axis"]', "change");
-  assert.equal(await page.inputValue("#scheme-text"), "int3-asym-ch1");
+  assert.equal(await formString(page), "int3-asym-ch1");
   await page.click("#scheme-add");
   const three = ["int8-sym-ch0", "int4-asym", "int3-asym-ch1"];
   await waitForAnalysis(page, TENSOR, three);
@@ -270,9 +284,8 @@ test("every family in the form: the core's message where this build lacks it, no
   assert.ok(families.length >= 8, `the form offers every family of docs/SCHEMES.md (${families})`);
   for (const f of families) {
     await page.selectOption("#scheme-family", f);
-    const built = await page.inputValue("#scheme-text");
+    const built = await formString(page);
     assert.notEqual(built, "", `${f} builds a string`);
-    await page.waitForSelector(`#scheme-text[data-checked=${JSON.stringify(built)}]`);
     const rejected = coreRejects(built);
     assert.equal(await page.textContent("#scheme-error"), rejected ?? "", `${f}: ${built}`);
     // Where this build has the family (the core takes one of its documented examples),
@@ -292,12 +305,104 @@ test("every example of docs/SCHEMES.md selects its family in the form and rebuil
   await openApp(page, `${server.url}?schemes=int8-sym`);
   for (const { family, ex } of examples) {
     assert.ok(family, `${ex}: a family of the table`);
-    await page.fill("#scheme-text", ex);
+    await typeScheme(page, ex);
     assert.equal(await page.inputValue("#scheme-family"), family, `${ex} is a ${family} string`);
     // Re-applying the form's first option rebuilds the string from the parameters.
     await page.dispatchEvent("#scheme-options [data-option] >> nth=0", "change");
-    assert.equal(await page.inputValue("#scheme-text"), ex, `${ex} survives parse and build`);
+    assert.equal(await formString(page), ex, `${ex} survives parse and build`);
   }
+  assertNoProblems(assert, page);
+});
+
+/** The wasm core in Node (www/pkg), the same build the page runs. */
+async function nodeCore() {
+  const core = await import(pathToFileURL(join(ROOT, "www/pkg/quantscope.js")).href);
+  core.initSync({ module: readFileSync(join(ROOT, "www/pkg/quantscope_bg.wasm")) });
+  return core;
+}
+
+test("the charts plot the core's histograms: bins, edges and bar heights", async () => {
+  const { page } = browser;
+  const schemes = ["int8-sym-ch0", "int4-asym", "int3-sym-ch1"];
+  await openApp(page, `${server.url}?schemes=${schemes.join(",")}&tensor=${TENSOR}`);
+  await waitForAnalysis(page, TENSOR, schemes);
+  const shown = await page.evaluate(() => {
+    const w = document.getElementById("chart-weights");
+    const e = document.getElementById("chart-error");
+    return {
+      weights: JSON.parse(w.dataset.plotted),
+      heights: [...w.querySelectorAll("svg g.weights-bars rect")].map((r) =>
+        Number(r.getAttribute("height")),
+      ),
+      errors: JSON.parse(e.dataset.plotted),
+    };
+  });
+  const core = await nodeCore();
+  const model = new core.Model(readFileSync(DEMO), "demo.safetensors");
+  const bins = shown.weights.length;
+  assert.ok(bins >= 16, `the weight chart has its bins (${bins})`);
+  const asBins = (h) => {
+    const w = (h.hi - h.lo) / h.counts.length;
+    return h.counts.map((c, i) => [h.lo + i * w, h.lo + (i + 1) * w, c]);
+  };
+  const close = (a, b, what) => {
+    assert.equal(a.length, b.length, `${what}: bin count`);
+    a.forEach(([x1, x2, c], i) => {
+      const [y1, y2, d] = b[i];
+      assert.equal(c, d, `${what}: bin ${i} count`);
+      // Edges in f64 on both sides from f32 lo/hi: equal up to rounding.
+      assert.ok(
+        Math.abs(x1 - y1) <= 1e-6 * Math.max(1, Math.abs(y1)),
+        `${what}: bin ${i} left edge ${x1} vs ${y1}`,
+      );
+      assert.ok(
+        Math.abs(x2 - y2) <= 1e-6 * Math.max(1, Math.abs(y2)),
+        `${what}: bin ${i} right edge ${x2} vs ${y2}`,
+      );
+    });
+  };
+  for (const scheme of schemes) {
+    const r = model.analyze(TENSOR, scheme, bins);
+    if (scheme === schemes[0]) {
+      close(shown.weights, asBins(r.weights), "weights");
+      // The bars drawn: one per bin, each as tall as its count (relative to the tallest).
+      assert.equal(shown.heights.length, bins, "one bar per bin");
+      const maxH = Math.max(...shown.heights);
+      const maxC = Math.max(...r.weights.counts);
+      shown.heights.forEach((h, i) =>
+        assert.ok(
+          Math.abs(h / maxH - r.weights.counts[i] / maxC) < 0.01,
+          `bar ${i}: height ${h} for count ${r.weights.counts[i]}`,
+        ),
+      );
+    }
+    close(shown.errors[scheme], asBins(r.error), `${scheme} error`);
+  }
+  model.free();
+  assertNoProblems(assert, page);
+});
+
+test("every canonical string the core prints round-trips through the page's form", async () => {
+  const { page } = browser;
+  // The core's own list: every family's defaults and each option's every choice.
+  const core = await nodeCore();
+  const examples = core.schemeExamples();
+  assert.ok(examples.length > 60, `the core lists its strings (${examples.length})`);
+  assert.ok(
+    examples.includes("ort-int8-sym-ch0-reduced-kl"),
+    "with `-reduced` before the range, as the core prints it",
+  );
+  await openApp(page, `${server.url}?schemes=int8-sym`);
+  const failures = [];
+  for (const ex of examples) {
+    await typeScheme(page, ex);
+    // Each option control as the form drew it, read back by re-applying the first one.
+    await page.dispatchEvent("#scheme-options [data-option] >> nth=0", "change");
+    const back = await formString(page);
+    if (back !== ex) failures.push(`${ex} -> ${back}`);
+    assert.equal(await page.textContent("#scheme-error"), "", `${ex}: no message`);
+  }
+  assert.deepEqual(failures, [], "strings the form changed");
   assertNoProblems(assert, page);
 });
 
@@ -341,8 +446,10 @@ test("every scheme family: the page's metrics are `quantscope compare --json`'s,
     );
   let refusals = 0;
   // As many at a time as the page compares; the tensor list switches the tensor.
-  for (let i = 0; i < canonical.length; i += MAX_SCHEMES) {
-    const chunk = canonical.slice(i, i + MAX_SCHEMES);
+  await openApp(page, `${server.url}?schemes=int8-sym`);
+  const max = await maxSchemes(page);
+  for (let i = 0; i < canonical.length; i += max) {
+    const chunk = canonical.slice(i, i + max);
     await openApp(page, `${server.url}?schemes=${chunk.join(",")}&tensor=${FAMILY_TENSORS[0]}`);
     for (const tensor of FAMILY_TENSORS) {
       await page.click(`#tensor-list tr[data-name="${tensor}"]`);
@@ -404,16 +511,24 @@ test("the URL keeps the schemes and the tensor; an old ?scheme= link still opens
   assertNoProblems(assert, page);
 });
 
+/**
+ * Where the screenshots go: test-results/screenshots/ (ignored) on every run; the
+ * README's committed docs/*.png only when asked, `QUANTSCOPE_UPDATE_DOCS=1 npm run
+ * test:e2e`, so that a test run leaves the tree as it was.
+ */
+const SHOTS =
+  process.env.QUANTSCOPE_UPDATE_DOCS === "1" ? join(ROOT, "docs") : join(ROOT, "test-results", "screenshots");
+
 test("screenshot for the README", async () => {
   const { page } = browser;
   await page.setViewportSize({ width: 1280, height: 900 });
   await openApp(page, server.url);
   await page.waitForSelector('#summary[data-state="done"]');
-  mkdirSync(join(ROOT, "docs"), { recursive: true });
-  await page.screenshot({ path: join(ROOT, "docs", "screenshot.png") });
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, "screenshot.png") });
   // The layer panel sits below the fold: its own picture, on a weight with few outputs.
   await page.click('#tensor-list tr[data-name="layers.0.attn.out.weight"]');
   await page.waitForSelector('#layer[data-state="done"][data-tensor="layers.0.attn.out.weight"]');
-  await page.locator("#layer").screenshot({ path: join(ROOT, "docs", "layer.png") });
+  await page.locator("#layer").screenshot({ path: join(SHOTS, "layer.png") });
   assertNoProblems(assert, page);
 });

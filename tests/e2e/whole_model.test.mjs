@@ -31,6 +31,19 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
+/**
+ * A real model's file, or undefined when it is not set up. Under `npm test`
+ * (scripts/test-all.sh sets QUANTSCOPE_REQUIRE_MODELS=1) a missing model fails the test;
+ * elsewhere it is skipped, loudly.
+ */
+function realModel(path, what) {
+  if (path && existsSync(path)) return path;
+  const message = `${what} is not set up; run bash scripts/setup-python.sh`;
+  if (process.env.QUANTSCOPE_REQUIRE_MODELS) throw new Error(message);
+  console.log(`\n!!!!!!!! SKIPPED: ${message}\n`);
+  return undefined;
+}
+
 function packageFile(pkg, rel) {
   const r = spawnSync(
     PY,
@@ -42,10 +55,8 @@ function packageFile(pkg, rel) {
       encoding: "utf8",
     },
   );
-  const p = join(r.stdout.trim(), rel);
-  if (r.status === 0 && r.stdout.trim() && existsSync(p)) return p;
-  console.log(`\n!!!!!!!! SKIPPED: ${rel} of ${pkg} is not installed; run bash scripts/setup-python.sh\n`);
-  return undefined;
+  const dir = r.status === 0 ? r.stdout.trim() : "";
+  return realModel(dir ? join(dir, rel) : undefined, `${rel} of ${pkg}`);
 }
 
 /**
@@ -157,6 +168,7 @@ test("the page's per-node report is quantscope run --json's, and keep-float re-r
   const cli = cliRun(CONVNET, ["--scheme", "int8-sym-ch0", "--seed", "0"]);
   const gap = assertSameReport(report, cli);
   console.log(`convnet: largest page-CLI SQNR gap ${gap.toExponential(2)} dB`);
+  await assertShown(page, report);
   // Drawn: the accumulated line and the isolated dots.
   assert.ok((await page.$$("#chart-whole svg path")).length >= 1);
   assert.equal((await page.$$("#chart-whole svg circle")).length, 3);
@@ -217,29 +229,101 @@ test("the full mode and a model the engine cannot run", async () => {
   assertNoProblems(assert, page);
 });
 
-test("silero-vad, PaddleOCR and MiniLM run in Chromium", async () => {
+/** The displayed tables show the report's numbers: the worst list and the outputs. */
+async function assertShown(page, report) {
+  const worst = await page.$$eval("#whole-worst tbody tr", (rows) =>
+    rows.map((r) => ({ node: r.dataset.node, cells: [...r.cells].map((c) => c.textContent) })),
+  );
+  const db = (m) => (!m ? "–" : m.sqnr_db === null ? "∞" : m.sqnr_db.toFixed(2));
+  const ranked = report.ranking.slice(0, 12).map((i) => report.nodes[i]);
+  assert.deepEqual(
+    worst.slice(0, ranked.length).map((r) => [r.node, r.cells[2], r.cells[3]]),
+    ranked.map((n) => [n.node, db(n.isolated), db(n.accumulated)]),
+  );
+  const outputs = await page.$$eval("#whole-outputs tbody tr", (rows) =>
+    rows.map((r) => [...r.cells].map((c) => c.textContent)),
+  );
+  const preview = (v) =>
+    v
+      .slice(0, 6)
+      .map((x) => x.toPrecision(4))
+      .join(" ");
+  assert.deepEqual(
+    outputs.map((c) => [c[0], c[2], c[5], c[6]]),
+    report.outputs.map((o) => [
+      o.name,
+      db(o.metrics),
+      preview(o.float_preview),
+      preview(o.quantized_preview),
+    ]),
+  );
+}
+
+const PADDLE = "rapidocr_onnxruntime";
+const DET = "models/ch_PP-OCRv4_det_infer.onnx";
+
+test("progress and cancel: a long run shows its stage, Cancel ends its worker, the next run starts afresh", async () => {
   const { page } = browser;
+  const det = packageFile(PADDLE, DET);
+  if (!det) return;
+  await openOnnx(page, det);
+  const before = new Set(page.workers());
+  await page.fill("#whole-scheme", "int8-sym-ch0");
+  await page.selectOption("#whole-mode", "weights");
+  await page.fill("#whole-dims", "p2o.DynamicDimension.1=640, p2o.DynamicDimension.2=640");
+  await page.fill("#whole-seed", "0");
+  await page.click("#whole-run");
+  // The float run reports its progress node by node while the worker computes.
+  await page.waitForFunction(() =>
+    /^float run: \d+ of \d+$/.test(document.getElementById("whole-status").textContent),
+  );
+  assert.equal(await page.$eval("#whole", (el) => el.dataset.state), "running");
+  assert.equal(await page.$eval("#whole-progress", (el) => el.hidden), false);
+  const worker = page.workers().find((w) => !before.has(w));
+  assert.ok(worker, "the run has a worker of its own");
+  const closed = new Promise((ok) => worker.once("close", ok));
+  await page.click("#whole-cancel");
+  assert.equal(await page.$eval("#whole", (el) => el.dataset.state), "cancelled");
+  assert.equal(await page.textContent("#whole-status"), "Cancelled.");
+  assert.equal(await page.$eval("#whole-cancel", (el) => el.disabled), true);
+  // The worker is ended mid-run, not left computing.
+  await closed;
+  assert.ok(!page.workers().includes(worker));
+  // A new run (smaller input) starts a new worker and completes, the numbers unchanged by
+  // what was cancelled.
+  const dims = "p2o.DynamicDimension.1=96, p2o.DynamicDimension.2=96";
+  const report = await run(page, { dims, scheme: "int8-sym-ch0" }, 300_000);
+  assert.ok(!report.failed, report.failed);
+  assert.deepEqual(
+    report,
+    await wasmRun(det, {
+      scheme: "int8-sym-ch0",
+      dims: { "p2o.DynamicDimension.1": 96, "p2o.DynamicDimension.2": 96 },
+    }),
+  );
+  assertNoProblems(assert, page);
+});
+
+test("silero-vad (every ONNX file of the package), PaddleOCR and MiniLM run in Chromium, as in Node and the CLI", async () => {
+  const { page } = browser;
+  const silero = [
+    "silero_vad.onnx",
+    "silero_vad_16k_op15.onnx",
+    "silero_vad_half.onnx",
+    "silero_vad_op18_ifless.onnx",
+    "silero_vad_16k_sequence.onnx",
+  ].map((f) => [packageFile("silero_vad", `data/${f}`), "input.1=512", "int8-sym-ch0"]);
   const models = [
-    [packageFile("silero_vad", "data/silero_vad.onnx"), "input.1=512", "int8-sym-ch0"],
+    ...silero,
+    [packageFile(PADDLE, "models/ch_ppocr_mobile_v2.0_cls_infer.onnx"), "x.2=48, x.3=192", "int8-sym-ch0"],
     [
-      packageFile("rapidocr_onnxruntime", "models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
-      "x.2=48, x.3=192",
-      "int8-sym-ch0",
-    ],
-    [
-      packageFile("rapidocr_onnxruntime", "models/ch_PP-OCRv4_rec_infer.onnx"),
+      packageFile(PADDLE, "models/ch_PP-OCRv4_rec_infer.onnx"),
       "x.2=48, p2o.DynamicDimension.1=320",
       "int8-sym-ch0",
     ],
+    [packageFile(PADDLE, DET), "p2o.DynamicDimension.1=640, p2o.DynamicDimension.2=640", "int8-sym-ch0"],
     [
-      packageFile("rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx"),
-      "p2o.DynamicDimension.1=640, p2o.DynamicDimension.2=640",
-      "int8-sym-ch0",
-    ],
-    [
-      existsSync(join(ROOT, ".cache/models/all-MiniLM-L6-v2.onnx"))
-        ? join(ROOT, ".cache/models/all-MiniLM-L6-v2.onnx")
-        : undefined,
+      realModel(join(ROOT, ".cache/models/all-MiniLM-L6-v2.onnx"), "all-MiniLM-L6-v2.onnx"),
       "sequence=16",
       "int8-sym-ch1",
     ],
@@ -256,8 +340,13 @@ test("silero-vad, PaddleOCR and MiniLM run in Chromium", async () => {
     );
     assert.ok(weights >= 3, `${file}: ${weights} weight nodes`);
     assert.ok(report.outputs.length >= 1);
-    const cli = cliRun(file, ["--scheme", scheme, ...dims.split(", ").flatMap((d) => ["--dim", d])]);
-    assertSameReport(report, cli);
+    await assertShown(page, report);
+    const dimArgs = dims.split(", ");
+    const byName = Object.fromEntries(dimArgs.map((d) => [d.split("=")[0], Number(d.split("=")[1])]));
+    assert.deepEqual(report, await wasmRun(file, { scheme, dims: byName }), `${file}: page and Node differ`);
+    const cli = cliRun(file, ["--scheme", scheme, ...dimArgs.flatMap((d) => ["--dim", d])]);
+    const gap = assertSameReport(report, cli);
+    console.log(`  largest page-CLI SQNR gap ${gap.toExponential(2)} dB`);
   }
   assertNoProblems(assert, page);
 });

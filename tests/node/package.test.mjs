@@ -52,7 +52,10 @@ test("analyze in wasm equals the native CLI, tensor by tensor", () => {
       assert.equal(r.metrics.cosine, row.metrics.cosine);
       assert.equal(r.metrics.max_abs_error, row.metrics.max_abs_error);
       assert.equal(r.packed_bytes, row.packed_bytes);
-      assert.equal(r.weights.counts.reduce((a, b) => a + b, 0), row.numel);
+      assert.equal(
+        r.weights.counts.reduce((a, b) => a + b, 0),
+        row.numel,
+      );
       assert.equal(r.error.counts.length, 64);
     }
   }

@@ -14,6 +14,7 @@ import type { Chosen } from "./components/palette";
 import { SchemePicker } from "./components/schemePicker";
 import { SummaryTable } from "./components/summaryTable";
 import { TensorList } from "./components/tensorList";
+import { TrainView } from "./components/train";
 import { WholeModelPanel } from "./components/wholeModel";
 import { formatBytes, formatCount, formatShape } from "./format";
 import type { AnalyzeResult, BuildChoice, ModelSource, SummaryRow } from "./shared/api";
@@ -89,6 +90,9 @@ let summaryRun = 0;
 let summaryRunning = false;
 /** Counts opens, so that an open overtaken by a later one is dropped. */
 let openSeq = 0;
+
+// The training lab: its own worker, independent of the open model.
+new TrainView($("train"));
 
 const layerPanel = new LayerPanel(
   {
@@ -186,6 +190,9 @@ const exportPanel = new ExportPanel(
   (format, scheme) => api.exportModel(format, scheme),
 );
 const tensorList = new TensorList($<HTMLTableElement>("tensor-list"), (name) => selectTensor(name));
+/** Resolves once the workers have loaded the chosen build (see `boot`). */
+let markBooted: () => void = () => {};
+const booted = new Promise<void>((resolve) => (markBooted = resolve));
 const picker = new SchemePicker(
   {
     chips: $("scheme-chips"),
@@ -197,7 +204,13 @@ const picker = new SchemePicker(
     message: $("scheme-error"),
     presets: $<HTMLDataListElement>("scheme-presets"),
   },
-  (s) => api.parseScheme(s),
+  {
+    // After the build is chosen: a call before `init` would load the default build.
+    families: () => booted.then(() => api.schemeFamilies()),
+    validate: (s) => api.parseScheme(s),
+    toForm: (s) => api.schemeForm(s),
+    fromForm: (form) => api.schemeFromForm(form),
+  },
   (chosen) => {
     writeUrl();
     layerPanel.setCompared(chosen.map((c) => c.scheme));
@@ -385,22 +398,36 @@ async function analyze(): Promise<void> {
   }
 }
 
-/** The ggml block types the core can quantize to, by the name GGUF gives them. */
-const REQUANTIZABLE = new Set(["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K"]);
+/**
+ * The ggml block types the core can quantize to, by the name GGUF gives them: the
+ * choices of the core's `ggml` scheme family (one list, `GgmlType::QUANTIZABLE`).
+ */
+const requantizable: Promise<Set<string>> = booted
+  .then(() => api.schemeFamilies())
+  .then((families) => {
+    const type = families.find((f) => f.id === "ggml")?.options.find((o) => o.key === "type");
+    return new Set(type?.type === "enum" ? type.choices.map((c) => c.value.toUpperCase()) : []);
+  });
 
 /**
  * A tensor stored in a ggml block format (a GGUF file) is analysed as its
  * dequantization: say so, and offer its own type as a scheme, which shows what
  * re-quantizing costs beside the alternatives.
  */
-function renderStoredNote(dtype: string | undefined): void {
+async function renderStoredNote(dtype: string | undefined): Promise<void> {
   const note = $("stored-note");
   const block = dtype !== undefined && /^Q\d/.test(dtype);
-  note.hidden = !block;
   note.dataset.stored = block ? dtype : "";
-  if (!block) return note.replaceChildren();
+  if (!block) {
+    note.hidden = true;
+    return note.replaceChildren();
+  }
+  const quantizable = (await requantizable).has(dtype);
+  // Another tensor was selected meanwhile: its call draws the note.
+  if (note.dataset.stored !== dtype) return;
+  note.hidden = false;
   const text = `Stored in the file as ${dtype}: the values shown are its dequantization, as llama.cpp computes with them.`;
-  if (!REQUANTIZABLE.has(dtype)) {
+  if (!quantizable) {
     note.replaceChildren(`${text} quantscope reads ${dtype} but cannot quantize to it.`);
     return;
   }
@@ -427,7 +454,7 @@ function renderResults(results: AnalyzeResult[]): void {
     ? `${formatShape(tensor.shape)} ${tensor.dtype} · ${formatCount(tensor.numel)} values`
     : "";
 
-  renderStoredNote(tensor?.dtype);
+  void renderStoredNote(tensor?.dtype);
   renderTensorFacts($("tensor-facts"), model?.info, selected);
 
   $("scheme-describe").replaceChildren(
@@ -444,6 +471,12 @@ function renderResults(results: AnalyzeResult[]): void {
             ? ` (scale ${rep.scales[0]?.toPrecision(4)}${rep.zero_points.length ? `, zero point ${rep.zero_points[0]}` : ""})`
             : "";
         li.append(swatch(color), name, ` ${rep.describe}${single}`);
+        if (rep.note) {
+          const note = document.createElement("span");
+          note.className = "scheme-note";
+          note.textContent = ` (${rep.note})`;
+          li.append(note);
+        }
       } else {
         li.classList.add("failed");
         li.append(swatch(color), name, ` ${r.error}`);
@@ -555,6 +588,7 @@ window.addEventListener("resize", () => {
 
 async function boot(): Promise<void> {
   renderBuildInfo($("build-info"), await workers.init(buildChoice()));
+  markBooted();
   picker.setPresets(await api.schemePresets());
   const { schemes, problems } = await initialSchemes();
   picker.set(schemes);

@@ -21,7 +21,8 @@ struct Printed<'a> {
     onnxruntime: Option<auto::policy::OrtRecipe>,
 }
 
-pub fn run(a: AutoArgs) -> Result<(), String> {
+/// `memory`: the global --max-memory budget, for the -o export.
+pub fn run(a: AutoArgs, memory: &quantscope::budget::Budget) -> Result<(), String> {
     let s = |e: quantscope::Error| e.to_string();
     let budgets = a
         .budget
@@ -184,6 +185,7 @@ pub fn run(a: AutoArgs) -> Result<(), String> {
             std::slice::from_ref(&a.model),
             Assign::PerTensor(&policy),
             out,
+            memory,
         )?;
         eprintln!(
             "wrote {} ({} bytes, {} of {} tensors quantized)",

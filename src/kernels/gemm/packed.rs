@@ -20,6 +20,7 @@ pub const MAX_K: usize = 1 << 15;
 
 /// How a row of activations is quantized on the fly, one scale per row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts-types", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ActQuant {
     /// Symmetric int8: codes -127..127, scale absmax / 127, zero point 0.

@@ -151,7 +151,8 @@ pub fn parse(s: &str) -> Option<std::result::Result<GgmlScheme, String>> {
         // f32/f16/bf16 belong to the float family's names; only claim q-types.
         return s.starts_with('q').then(|| {
             Err(format!(
-                "ggml {ty} can be read but not produced; quantize to one of q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k"
+                "ggml {ty} can be read but not produced; quantize to one of {}",
+                GgmlType::quantizable_names()
             ))
         });
     }

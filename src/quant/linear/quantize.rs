@@ -110,11 +110,16 @@ impl LinearScheme {
         }
     }
 
+    /// Quantizes `t`; per channel on a 1-D tensor runs per tensor (see [`LinearScheme::for_shape`]).
     pub fn quantize(&self, t: &Tensor) -> Result<QuantizedLinear> {
         convention::validate(self).map_err(|reason| Error::BadScheme {
             spec: self.to_string(),
             reason,
         })?;
+        let (used, _) = self.for_shape(&t.shape);
+        if used != *self {
+            return used.quantize(t);
+        }
         let layout = Layout::new(t, self.granularity)?;
         let n = t.numel();
         let x = &t.data;

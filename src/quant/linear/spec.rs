@@ -79,6 +79,32 @@ impl LinearScheme {
         }
     }
 
+    /// The scheme this one applies to a tensor of `shape`, and a note when it differs.
+    /// Per channel on a 1-D tensor would give every element its own scale (parameters
+    /// 5 to 60 times the codes, and an error of nearly zero that says nothing about the
+    /// scheme); no tool does that to a bias or a norm's scale: PyTorch keeps biases in
+    /// float, ONNX Runtime and TFLite quantize a bias with input scale x weight scale
+    /// rather than its own range, and ONNX Runtime's quantizer falls back to per tensor
+    /// (with a warning) when a per-channel axis does not fit the weight. So such a
+    /// tensor is quantized per tensor, and the note says so; the writers keep 1-D
+    /// tensors in float (docs/EXPORT.md), so no path stores per-element scales.
+    pub fn for_shape(&self, shape: &[usize]) -> (LinearScheme, Option<String>) {
+        match self.granularity {
+            Granularity::PerChannel { axis } if shape.len() == 1 && axis == 0 => {
+                let mut per_tensor = *self;
+                per_tensor.granularity = Granularity::PerTensor;
+                (
+                    per_tensor,
+                    Some(format!(
+                        "1-D tensor: per channel would give each of its {} elements its own scale; quantized per tensor instead ({per_tensor})",
+                        shape[0]
+                    )),
+                )
+            }
+            _ => (*self, None),
+        }
+    }
+
     /// The full code range of the storage type: [-2^(b-1), 2^(b-1) - 1] or [0, 2^b - 1].
     pub fn full_range(&self) -> (i32, i32) {
         let b = self.bits as u32;

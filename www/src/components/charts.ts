@@ -82,8 +82,9 @@ export function renderWeights(
   const levels = shown?.grid.levels ?? [];
   // Dense grids (int8 has 255 levels) would hide the bars at full strength.
   const opacity = levels.length > 64 ? 0.2 : levels.length > 16 ? 0.55 : 0.9;
+  const weightBins = bins(first.weights);
   const marks: Plot.Markish[] = [
-    Plot.rectY(bins(first.weights), {
+    Plot.rectY(weightBins, {
       x1: "x1",
       x2: "x2",
       y: "count",
@@ -112,6 +113,9 @@ export function renderWeights(
     marks,
   });
   el.replaceChildren(chart);
+  // What the bars stand for, [x1, x2, count] per bar in drawing order (the e2e tests
+  // hold it to the core's histogram, and the bars' heights to the counts).
+  el.dataset.plotted = JSON.stringify(weightBins.map((b) => [b.x1, b.x2, b.count]));
   el.dataset.levels = String(levels.length);
   el.dataset.gridScheme = shown?.scheme ?? "";
   if (!shown) note.textContent = "";
@@ -173,6 +177,10 @@ export function renderErrors(
   });
   el.replaceChildren(chart);
   tagLayers(chart, "error-layer", schemes);
+  // Each scheme's staircase as bins, [x1, x2, count] (held to the core's by the e2e tests).
+  el.dataset.plotted = JSON.stringify(
+    Object.fromEntries(reports.map((r) => [r.scheme, bins(r.error).map((b) => [b.x1, b.x2, b.count])])),
+  );
 }
 
 /** Above this many scales a line per bucket of channels (its min to max) replaces the points. */

@@ -1,20 +1,27 @@
 // The scheme picker: chips for the compared schemes (#scheme-chips), a form with the
 // options of each family (#scheme-family, #scheme-options) that writes its string into
-// the text field (#scheme-text), and Add. Every string goes through the core's parser
-// before it is used; a rejection shows the core's message (#scheme-error) and changes
-// nothing.
+// the text field (#scheme-text), and Add. The families, their options and every string
+// come from the core (through the worker): the form asks the core for a string's family
+// and values and for the string its values make. A rejection shows the core's message
+// (#scheme-error) and changes nothing.
+//
+// For tests and scripts, the elements say what the core last answered:
+// #scheme-family[data-ready] once the families are loaded, #scheme-family[data-form]
+// the text the form now shows (parsed or not), #scheme-text[data-checked] the
+// string the form built and the core checked; #scheme-chips[data-max] and
+// [data-defaults] the page's limit and default schemes.
 
 import {
-  FAMILIES,
+  DEFAULT_SCHEMES,
   MAX_SCHEMES,
   type Params,
   type SchemeFamily,
+  type SchemeForm,
   type SchemeOption,
   defaults,
-  family,
-  parseSchemeString,
   visibleOptions,
 } from "../shared/schemes";
+import type { FormString } from "../shared/api";
 import { type Chosen, SCHEME_COLORS } from "./palette";
 
 export interface PickerElements {
@@ -28,23 +35,44 @@ export interface PickerElements {
   presets: HTMLDataListElement;
 }
 
+/** What the picker asks the core (each rejects with the core's message). */
+export interface PickerCore {
+  families(): Promise<SchemeFamily[]>;
+  /** Canonical form of a string. */
+  validate(s: string): Promise<string>;
+  /** The family and option values of a string. */
+  toForm(s: string): Promise<SchemeForm>;
+  /**
+   * The string option values make (`text`) and, when the core takes it, its canonical
+   * form (`scheme`), else the core's message (`error`).
+   */
+  fromForm(form: SchemeForm): Promise<FormString>;
+}
+
 export class SchemePicker {
   private chosen: Chosen[] = [];
-  private fam: SchemeFamily = FAMILIES[0]!;
-  private params: Params = defaults(FAMILIES[0]!.options);
+  private families: SchemeFamily[] = [];
+  private fam: SchemeFamily | undefined;
+  private params: Params = {};
   /** Bumped per validation so that a late answer for older text is dropped. */
   private checkSeq = 0;
+  /** Bumped per parse of typed text, likewise. */
+  private parseSeq = 0;
+  /** Resolves once the families are loaded and the form shows the first one. */
+  readonly ready: Promise<void>;
 
   constructor(
     private readonly el: PickerElements,
-    /** Canonical form of a string, or a rejection carrying the core's message. */
-    private readonly validate: (s: string) => Promise<string>,
+    private readonly core: PickerCore,
     private readonly onChange: (chosen: readonly Chosen[]) => void,
   ) {
-    el.family.replaceChildren(...FAMILIES.map((f) => new Option(f.label, f.id)));
+    el.chips.dataset.max = String(MAX_SCHEMES);
+    el.chips.dataset.defaults = DEFAULT_SCHEMES.join(",");
     el.family.addEventListener("change", () => {
-      this.fam = family(el.family.value);
-      this.params = defaults(this.fam.options);
+      const f = this.family(el.family.value);
+      if (!f) return;
+      this.fam = f;
+      this.params = defaults(f.options);
       this.renderOptions();
       this.fromForm();
     });
@@ -53,9 +81,8 @@ export class SchemePicker {
     });
     el.text.addEventListener("input", () => {
       this.showError("");
-      // Typing a string this page knows sets the form to it; anything else is left to the core.
-      const parsed = parseSchemeString(el.text.value);
-      if (parsed) this.showInForm(parsed.family, parsed.params);
+      // A string the core parses sets the form to it; anything else leaves the form.
+      void this.showText(el.text.value);
       this.updateAdd();
     });
     el.add.addEventListener("click", () => void this.submit());
@@ -67,8 +94,22 @@ export class SchemePicker {
       if (target?.closest(".chip-remove")) this.remove(scheme);
       else this.edit(scheme);
     });
-    this.renderOptions();
-    this.el.text.value = this.fam.build(this.params);
+    this.ready = core.families().then((families) => {
+      this.families = families;
+      el.family.replaceChildren(...families.map((f) => new Option(f.label, f.id)));
+      const first = families[0];
+      if (first && !this.fam) {
+        this.fam = first;
+        this.params = defaults(first.options);
+        this.renderOptions();
+        if (this.el.text.value === "") this.fromForm();
+      }
+      el.family.dataset.ready = "";
+    });
+  }
+
+  private family(id: string): SchemeFamily | undefined {
+    return this.families.find((f) => f.id === id);
   }
 
   get schemes(): string[] {
@@ -134,9 +175,25 @@ export class SchemePicker {
   private edit(scheme: string): void {
     this.el.text.value = scheme;
     this.showError("");
-    const parsed = parseSchemeString(scheme);
-    if (parsed) this.showInForm(parsed.family, parsed.params);
+    void this.showText(scheme);
     this.updateAdd();
+  }
+
+  /** Shows `text` in the form when the core parses it; says which text it answered for. */
+  private async showText(text: string): Promise<void> {
+    const seq = ++this.parseSeq;
+    delete this.el.family.dataset.form;
+    await this.ready;
+    let form: SchemeForm | undefined;
+    try {
+      form = await this.core.toForm(text);
+    } catch {
+      form = undefined;
+    }
+    if (seq !== this.parseSeq) return;
+    const f = form && this.family(form.family);
+    if (form && f) this.showInForm(f, { ...defaults(f.options), ...form.params });
+    this.el.family.dataset.form = text;
   }
 
   private async submit(): Promise<void> {
@@ -145,7 +202,7 @@ export class SchemePicker {
     const seq = ++this.checkSeq;
     let canonical: string;
     try {
-      canonical = await this.validate(raw);
+      canonical = await this.core.validate(raw);
     } catch (e) {
       if (seq === this.checkSeq) this.showError(e instanceof Error ? e.message : String(e));
       return;
@@ -166,22 +223,30 @@ export class SchemePicker {
     this.onChange(this.chosen);
   }
 
-  /** The form changed: write its string and ask the core about it at once. */
+  /** The form changed: ask the core for its string and write it. */
   private fromForm(): void {
-    const s = this.fam.build(this.params);
-    this.el.text.value = s;
+    const fam = this.fam;
+    if (!fam) return;
     this.showError("");
-    this.updateAdd();
     const seq = ++this.checkSeq;
+    delete this.el.text.dataset.checked;
+    // The typed text the form showed is no longer what it shows.
+    this.parseSeq++;
+    const form = { family: fam.id, params: this.params };
     // data-checked names the string the core last answered for (tests wait on it).
-    this.validate(s).then(
-      () => {
-        if (seq === this.checkSeq) this.el.text.dataset.checked = s;
+    this.core.fromForm(form).then(
+      (r) => {
+        if (seq !== this.checkSeq) return;
+        const s = r.scheme ?? r.text;
+        this.el.text.value = s;
+        this.updateAdd();
+        if (r.error !== undefined) this.showError(r.error);
+        this.el.text.dataset.checked = s;
       },
       (e: unknown) => {
         if (seq !== this.checkSeq) return;
         this.showError(e instanceof Error ? e.message : String(e));
-        this.el.text.dataset.checked = s;
+        this.el.text.dataset.checked = "";
       },
     );
   }
@@ -198,8 +263,10 @@ export class SchemePicker {
   }
 
   private renderOptions(): void {
-    this.el.grammar.textContent = this.fam.grammar;
-    this.el.options.replaceChildren(...visibleOptions(this.fam, this.params).map((o) => this.control(o)));
+    const fam = this.fam;
+    if (!fam) return;
+    this.el.grammar.textContent = fam.grammar;
+    this.el.options.replaceChildren(...visibleOptions(fam, this.params).map((o) => this.control(o)));
   }
 
   private control(o: SchemeOption): HTMLElement {

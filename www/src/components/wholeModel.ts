@@ -7,7 +7,7 @@
 import * as Plot from "@observablehq/plot";
 import * as Comlink from "comlink";
 import { formatShape } from "../format";
-import type { BuildChoice, ModelSource, WorkerApi } from "../shared/api";
+import { type BuildChoice, type ModelSource, type WorkerApi, isCoreTrap } from "../shared/api";
 import type { Metrics } from "../shared/types";
 import type { GraphInfo, GraphRunRequest, NodeRow, OutputRow, RunReport } from "../shared/wholeModel";
 import { messageOf } from "./errorBanner";
@@ -198,8 +198,11 @@ export class WholeModelPanel {
         (report.excluded.length ? ` · ${report.excluded.length} kept float` : "");
     } catch (e) {
       if (seq !== this.seq) return;
-      // The session may be gone with a failed open: start afresh next time.
+      // The session may be gone with a failed open: start afresh next time. After a trap
+      // the worker's module is unusable (it refuses every call): end it, and the next run
+      // starts a new one.
       this.opened = undefined;
+      if (isCoreTrap(e)) this.stop();
       this.fail(messageOf(e));
     } finally {
       if (seq === this.seq) {

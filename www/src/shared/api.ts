@@ -11,6 +11,8 @@ import type {
   OutputValues,
   RunReport,
 } from "./wholeModel";
+import type { FormString } from "./core-types";
+import type { SchemeFamily, SchemeForm } from "./schemes";
 
 /**
  * Receives the rows finished since the last call, at most every PROGRESS_INTERVAL_MS
@@ -115,6 +117,12 @@ export interface WorkerApi {
   schemePresets(): Promise<string[]>;
   /** Canonical form of a scheme; rejects with the core's message when it is invalid. */
   parseScheme(s: string): Promise<string>;
+  /** The scheme families, their options and defaults, as the core describes them. */
+  schemeFamilies(): Promise<SchemeFamily[]>;
+  /** The family and option values of a scheme string; rejects with the core's message. */
+  schemeForm(s: string): Promise<SchemeForm>;
+  /** The string a form's values make and its canonical form, or the core's message. */
+  schemeFromForm(form: SchemeForm): Promise<FormString>;
   /**
    * Reads and opens a model; `generation` names it for `summarize`. The previous model
    * stays open when this one fails, and is freed when it succeeds. An open overtaken by
@@ -195,6 +203,9 @@ export interface WorkerApi {
 }
 
 export type ExportFormat = "safetensors" | "gguf" | "onnx";
+
+/** `Model.schemeFromForm`'s answer: `scheme` when the core takes `text`, else `error`. */
+export type { FormString };
 
 export interface ExportResult {
   bytes: Uint8Array;

@@ -8,12 +8,14 @@ import { CORE_TRAP } from "../shared/api";
 import type {
   AnalyzeResult,
   BuildChoice,
+  FormString,
   LoadedBuild,
   ModelSource,
   SummaryRow,
   WorkerApi,
 } from "../shared/api";
 import { IN_MEMORY_LIMIT, PROGRESS_INTERVAL_MS } from "../shared/meta";
+import type { SchemeFamily, SchemeForm } from "../shared/schemes";
 import type {
   BuildInfo,
   ExportReport,
@@ -253,6 +255,18 @@ const api: WorkerApi = {
     return guard(`parsing the scheme ${s}`, () => core.parseScheme(s));
   },
 
+  async schemeFamilies() {
+    return (await loaded()).core.schemeFamilies() as SchemeFamily[];
+  },
+
+  async schemeForm(s) {
+    return (await loaded()).core.schemeForm(s) as SchemeForm;
+  },
+
+  async schemeFromForm(form) {
+    return (await loaded()).core.schemeFromForm(form) as FormString;
+  },
+
   async open(source, fileName, gen) {
     const seq = ++openSeq;
     const { core } = await loaded();
@@ -384,17 +398,20 @@ const api: WorkerApi = {
       const inputs = request.inputs ? new Uint8Array(await request.inputs.file.arrayBuffer()) : undefined;
       graph?.free();
       graph = undefined;
-      graph = core.GraphSession.open(
-        bytes,
-        others.map((f) => f.name),
-        external,
-        request.dims,
-        BigInt(request.seed),
-        inputs,
-        request.inputs?.fileName,
-        throttled(onProgress),
+      graph = guard(`running ${fileName} float`, () =>
+        core.GraphSession.open(
+          bytes,
+          others.map((f) => f.name),
+          external,
+          request.dims,
+          BigInt(request.seed),
+          inputs,
+          request.inputs?.fileName,
+          throttled(onProgress),
+        ),
       );
-      return graph.info() as GraphInfo;
+      const opened = graph;
+      return guard(`listing ${fileName}'s graph`, () => opened.info() as GraphInfo);
     } finally {
       release(onProgress);
     }
@@ -403,14 +420,19 @@ const api: WorkerApi = {
   async graphRun(request, onProgress) {
     await loaded();
     try {
-      return currentGraph().run(
-        request.scheme,
-        request.mode,
-        request.act,
-        request.exclude,
-        request.isolated,
-        throttled(onProgress),
-      ) as RunReport;
+      const g = currentGraph();
+      return guard(
+        `running the model with ${request.scheme}`,
+        () =>
+          g.run(
+            request.scheme,
+            request.mode,
+            request.act,
+            request.exclude,
+            request.isolated,
+            throttled(onProgress),
+          ) as RunReport,
+      );
     } finally {
       release(onProgress);
     }
@@ -418,18 +440,21 @@ const api: WorkerApi = {
 
   async graphOutputs() {
     await loaded();
-    return currentGraph().outputs() as OutputValues[];
+    const g = currentGraph();
+    return guard("reading the model's outputs", () => g.outputs() as OutputValues[]);
   },
 
   async graphFloat(name) {
     await loaded();
-    const v = currentGraph().floatValue(name);
+    const g = currentGraph();
+    const v = guard(`reading ${name}`, () => g.floatValue(name));
     return Comlink.transfer(v, [v.buffer]);
   },
 
   async graphExport() {
     await loaded();
-    const bytes = currentGraph().exportQdq();
+    const g = currentGraph();
+    const bytes = guard("writing the QDQ model", () => g.exportQdq());
     return Comlink.transfer(bytes, [bytes.buffer]);
   },
 
