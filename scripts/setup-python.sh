@@ -26,3 +26,11 @@ if ! { [ -f "$minilm" ] && cmp -s scripts/gen_graph_minilm.py "$minilm_stamp"; }
   .venv/bin/python scripts/gen_graph_minilm.py "$minilm"
   cp scripts/gen_graph_minilm.py "$minilm_stamp"
 fi
+# The digits MLP of docs/AUTO.md (scikit-learn's digits, an MLPClassifier written as
+# ONNX) and its labelled test split. Cached: rebuilt only when the script changes.
+digits=.cache/models/digits_mlp.onnx
+digits_stamp=.cache/models/.gen_auto_digits.py
+if ! { [ -f "$digits" ] && cmp -s scripts/gen_auto_digits.py "$digits_stamp"; }; then
+  .venv/bin/python scripts/gen_auto_digits.py .cache/models
+  cp scripts/gen_auto_digits.py "$digits_stamp"
+fi

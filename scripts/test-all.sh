@@ -33,6 +33,9 @@ step "interop: exported ONNX / GGUF / safetensors in the real tools (Python venv
 step "interop: whole-model runs (quantscope run) against ONNX Runtime"
 .venv/bin/python tests/interop/graph_interop.py target/release/quantscope
 
+step "interop: the automatic mix's exports (quantscope auto) in gguf and ONNX Runtime"
+.venv/bin/python tests/interop/auto_interop.py target/release/quantscope
+
 # After the build: the worker's types come from the generated www/pkg/*.d.ts.
 step "TypeScript types and format"
 npm run -s typecheck

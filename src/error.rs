@@ -88,6 +88,8 @@ pub enum Error {
     BadProbe(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("automatic search: {0}")]
+    Auto(String),
     #[error("{format}: {reason}")]
     NotYetSupported { format: String, reason: String },
     #[error(

@@ -6,6 +6,7 @@
 //! touches wasm-bindgen, and it is compiled only for wasm32.
 
 pub mod analysis;
+pub mod auto;
 pub mod budget;
 pub mod build;
 pub mod dtype;

@@ -7,12 +7,15 @@ use clap::{Parser, Subcommand};
 use quantscope::analysis::layer::{self, Probe};
 use quantscope::analysis::{self, TensorSummary};
 use quantscope::budget::{self, Budget, Operation};
+use quantscope::export::policy::Pick;
 use quantscope::formats::source::{ByteSource, InMemory};
 use quantscope::formats::ModelFile;
 use quantscope::formats::ModelInfo;
 use quantscope::kernels::gemm::ActQuant;
 use quantscope::{Scheme, TensorStore};
 
+#[path = "cli/auto.rs"]
+mod auto;
 // Not src/bin/train.rs: cargo would take that file for a binary of its own.
 #[path = "quantscope/train.rs"]
 mod train;
@@ -75,8 +78,12 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Scheme, e.g. int8-sym-ch0, int8-asym, int4-sym-ch1.
-        #[arg(long, short)]
-        scheme: String,
+        #[arg(long, short, required_unless_present = "policy")]
+        scheme: Option<String>,
+        /// A per-tensor policy (JSON, as `quantscope auto --policy-out` writes it) instead
+        /// of one scheme: each tensor it names gets its scheme or stays float.
+        #[arg(long, conflicts_with = "scheme")]
+        policy: Option<PathBuf>,
         /// Only these tensors (repeatable); all tensors by default.
         #[arg(long, short)]
         tensor: Vec<String>,
@@ -149,6 +156,63 @@ enum Command {
     /// every node: accumulated (whole model quantized) and isolated (only that node's
     /// weight). See docs/WHOLE-MODEL.md.
     Run(RunArgs),
+    /// Search the best scheme per tensor under a size budget: each candidate's damage
+    /// with only that tensor quantized (measured once), an exact knapsack over them (the
+    /// Pareto front), and the chosen mix measured as a whole. See docs/AUTO.md.
+    Auto(AutoArgs),
+}
+
+#[derive(clap::Args)]
+struct AutoArgs {
+    /// The model: ONNX (output objective: the whole model runs) or any file the tool
+    /// reads (weights objective).
+    model: PathBuf,
+    /// Budgets, comma-separated: bits per searched weight (4.5bpw) or bytes of the
+    /// searched tensors (800000, 1.5MB, 2MiB).
+    #[arg(long, value_delimiter = ',', required = true)]
+    budget: Vec<String>,
+    /// Candidate schemes, comma-separated (`float` keeps a tensor; `-ch` without a number
+    /// is each weight's output-channel axis, `-groupN` without `-axA` runs along its
+    /// reduction axis). Default: int8-sym-ch,int4-sym-ch,int4-asym-group128,q8_0,q4_k,nf4,float.
+    #[arg(long, value_delimiter = ',')]
+    candidates: Vec<String>,
+    /// output (the model's final outputs on the probe inputs), accuracy (a classifier's
+    /// top-1 on labelled inputs: --inputs with --labels), or weights (a proxy). Default:
+    /// accuracy with --labels, else output when the model runs, else weights.
+    #[arg(long)]
+    objective: Option<String>,
+    /// Name of the labels array in --inputs (accuracy objective): class indices, one per
+    /// row of the model's output.
+    #[arg(long)]
+    labels: Option<String>,
+    /// weights or full (activations quantized too, as `quantscope run --mode full`).
+    #[arg(long, default_value = "weights")]
+    mode: String,
+    #[arg(long, default_value = "ort-uint8-asym")]
+    act: String,
+    /// An .npz (or .npy) of probe inputs, matched by input name.
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Fix a symbolic input dimension: NAME=N or INPUT.AXIS=N (repeatable).
+    #[arg(long)]
+    dim: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip measuring the chosen mixes and the uniform schemes as a whole.
+    #[arg(long)]
+    no_check: bool,
+    /// Write the first budget's mix as a policy file (`quantscope quantize --policy`).
+    #[arg(long)]
+    policy_out: Option<PathBuf>,
+    /// Write the first budget's mix as a model (.onnx QDQ, .gguf, .safetensors).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Also print the first budget's mix as llama.cpp --tensor-type lines and ONNX
+    /// Runtime's nodes_to_exclude and TensorQuantOverrides.
+    #[arg(long)]
+    recipes: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -357,13 +421,31 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Quantize {
             files,
             scheme,
+            policy,
             tensor,
             json,
             csv,
             output,
             report,
         } => {
-            let scheme: Scheme = scheme.parse().map_err(|e| format!("{e}"))?;
+            use quantscope::export::policy::{Assign, TensorPolicy};
+            let scheme: Option<Scheme> = scheme
+                .map(|s| s.parse().map_err(|e| format!("{e}")))
+                .transpose()?;
+            let policy = match &policy {
+                Some(p) => Some(
+                    TensorPolicy::from_json(
+                        &std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                None => None,
+            };
+            let assign = match (&scheme, &policy) {
+                (Some(s), _) => Assign::All(s),
+                (None, Some(p)) => Assign::PerTensor(p),
+                (None, None) => return Err("give --scheme or --policy".into()),
+            };
             if let Some(out) = output {
                 if !tensor.is_empty() {
                     return Err(
@@ -377,22 +459,28 @@ fn run(cli: Cli) -> Result<(), String> {
                 } else {
                     Output::Table
                 };
-                return export_model(&files, &scheme, &out, report.as_deref(), style, &budget);
+                return export_model(&files, assign, &out, report.as_deref(), style, &budget);
             }
             let model = load(&files)?;
-            let names = tensor_names(&model, tensor);
+            assign
+                .check(&model.info().tensors)
+                .map_err(|e| e.to_string())?;
+            let names = match &policy {
+                Some(p) if tensor.is_empty() => p.tensors.keys().cloned().collect(),
+                _ => tensor_names(&model, tensor),
+            };
             let bar = progress(names.len(), "quantizing");
-            let rows = names
-                .iter()
-                .map(|n| {
-                    bar.set_message(n.clone());
-                    fits(&model, n, &scheme, Operation::Summary)?;
-                    let t = model.load(n).map_err(|e| e.to_string())?;
-                    let r = analysis::summarize(&t, &scheme).map_err(|e| e.to_string());
-                    bar.inc(1);
-                    r
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut rows = Vec::new();
+            for n in &names {
+                bar.set_message(n.clone());
+                bar.inc(1);
+                let Pick::Quantize(s) = assign.pick(n) else {
+                    continue;
+                };
+                fits(&model, n, s, Operation::Summary)?;
+                let t = model.load(n).map_err(|e| e.to_string())?;
+                rows.push(analysis::summarize(&t, s).map_err(|e| e.to_string())?);
+            }
             bar.finish_and_clear();
             if json {
                 print_json(&rows)?;
@@ -482,6 +570,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Run(args) => run_model(args)?,
+        Command::Auto(args) => auto::run(args, &budget)?,
     }
     Ok(())
 }
@@ -567,12 +656,27 @@ fn onnx_files(path: &Path) -> Result<(Vec<u8>, Vec<(String, Vec<u8>)>), String> 
 /// `quantize -o OUT`: writes the model in OUT's format and prints what each tensor became.
 fn export_model(
     files: &[PathBuf],
-    scheme: &Scheme,
+    assign: quantscope::export::policy::Assign<'_>,
     out: &std::path::Path,
     report_path: Option<&std::path::Path>,
     style: Output,
     budget: &Budget,
 ) -> Result<(), String> {
+    let report = write_model(files, assign, out, budget)?;
+    if let Some(p) = report_path {
+        let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    print_export(&report, out, style)
+}
+
+/// Writes the model in OUT's format (nothing left behind on failure).
+fn write_model(
+    files: &[PathBuf],
+    assign: quantscope::export::policy::Assign<'_>,
+    out: &std::path::Path,
+    budget: &Budget,
+) -> Result<quantscope::export::ExportReport, String> {
     use quantscope::export::{self, ExportFormat};
     let format = ExportFormat::from_file_name(&out.to_string_lossy()).map_err(|e| e.to_string())?;
     let loaded = load(files)?;
@@ -580,7 +684,7 @@ fn export_model(
     export::check_budget(
         &loaded,
         format,
-        scheme,
+        assign,
         budget,
         format == ExportFormat::Gguf,
     )
@@ -599,6 +703,9 @@ fn export_model(
                 .or_else(|| name.strip_suffix("weights_manifest.json"))
                 .filter(|s| !s.is_empty())
                 .unwrap_or("model");
+            let quantscope::export::policy::Assign::All(scheme) = assign else {
+                return Err("TF.js weights take one --scheme for every tensor; a per-tensor policy cannot be written as TF.js".into());
+            };
             export::tfjs::write(&model, scheme, stem, export::tfjs::DEFAULT_SHARD_BYTES).and_then(
                 |files| {
                     let write = |n: &str, b: &[u8]| {
@@ -621,11 +728,11 @@ fn export_model(
             // Streamed: one tensor at a time goes to the file.
             let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
             let mut w = std::io::BufWriter::new(file);
-            export::gguf::write(&model, scheme, &mut w)
+            export::gguf::write_with(&model, assign, &mut w)
         }
         _ => {
             // The ONNX writer rewrites the files the model was opened from.
-            export::export(&model, format, scheme).and_then(|e| {
+            export::export_with(&model, format, assign).and_then(|e| {
                 std::fs::write(out, &e.bytes).map_err(|err| {
                     quantscope::Error::Invalid(format!("{}: {err}", out.display()))
                 })?;
@@ -633,19 +740,22 @@ fn export_model(
             })
         }
     };
-    let report = match report {
-        Ok(r) => r,
+    model.bar.finish_and_clear();
+    match report {
+        Ok(r) => Ok(r),
         Err(e) => {
             // Leave no half-written file behind.
             let _ = std::fs::remove_file(out);
-            return Err(e.to_string());
+            Err(e.to_string())
         }
-    };
-    if let Some(p) = report_path {
-        let s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(p, s + "\n").map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    model.bar.finish_and_clear();
+}
+
+fn print_export(
+    report: &quantscope::export::ExportReport,
+    out: &std::path::Path,
+    style: Output,
+) -> Result<(), String> {
     match style {
         Output::Json => return print_json(&report),
         Output::Csv => {

@@ -23,6 +23,7 @@
 
 use std::io::Write;
 
+use super::policy::{Assign, Pick};
 use super::report::{ExportFormat, ExportReport, ExportedTensor};
 use super::rules::{is_float_weight, rounded_ints};
 use crate::analysis::summary_of;
@@ -144,7 +145,8 @@ struct Plan {
     size: u64,
 }
 
-fn plan(info: &TensorInfo, want: GgmlType) -> Result<Plan> {
+/// `want`: the type asked for this tensor, or Err(why) to keep it float.
+fn plan(info: &TensorInfo, want: std::result::Result<GgmlType, &str>) -> Result<Plan> {
     if info.name.len() > MAX_NAME {
         return Err(err(format!(
             "tensor name `{}` is {} bytes; GGUF (ggml's GGML_MAX_NAME) allows at most {MAX_NAME}",
@@ -198,7 +200,21 @@ fn plan(info: &TensorInfo, want: GgmlType) -> Result<Plan> {
             false,
             Some("empty tensor: F32".into()),
         )
+    } else if let Err(why) = want {
+        // Kept float: a 16-bit source stays in its type, anything else is F32.
+        let ty = match info.dtype {
+            DType::F16 => GgmlType::F16,
+            DType::BF16 => GgmlType::BF16,
+            _ => GgmlType::F32,
+        };
+        (
+            TensorType::Ggml(ty),
+            false,
+            Some(format!("{why}: {}", ty.name())),
+        )
     } else {
+        // The Err case is the branch above.
+        let want = want.unwrap_or(GgmlType::F32);
         let row = info.shape[info.shape.len() - 1];
         let block = want.block_size();
         if row % block == 0 {
@@ -231,6 +247,26 @@ fn plan(info: &TensorInfo, want: GgmlType) -> Result<Plan> {
         offset: 0,
         size,
     })
+}
+
+/// The ggml type most quantized tensors take (by count; ties to the first in order).
+fn dominant(plans: &[Plan]) -> Option<GgmlType> {
+    let mut counts: Vec<(GgmlType, usize)> = Vec::new();
+    for p in plans.iter().filter(|p| p.quantized) {
+        if let TensorType::Ggml(t) = p.ty {
+            match counts.iter_mut().find(|(x, _)| *x == t) {
+                Some(c) => c.1 += 1,
+                None => counts.push((t, 1)),
+            }
+        }
+    }
+    let mut best: Option<(GgmlType, usize)> = None;
+    for c in counts {
+        if best.is_none_or(|b| c.1 > b.1) {
+            best = Some(c);
+        }
+    }
+    best.map(|b| b.0)
 }
 
 fn pad(n: u64) -> u64 {
@@ -284,7 +320,7 @@ enum Value {
 fn metadata(
     source: &std::collections::BTreeMap<String, String>,
     gguf_source: &[crate::formats::RawKv],
-    scheme: &Scheme,
+    scheme: &str,
     want: GgmlType,
     notes: &mut Vec<String>,
 ) -> Vec<(String, Value)> {
@@ -359,14 +395,39 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
     scheme: &Scheme,
     w: &mut W,
 ) -> Result<ExportReport> {
-    let want = target(scheme)?;
+    write_with(store, Assign::All(scheme), w)
+}
+
+/// As [`write`], with a type per tensor (`assign`): a per-tensor policy gives each weight
+/// its own ggml type (or keeps it float); general.file_type then follows the type most
+/// of the quantized weights take, as llama.cpp's mixes (Q4_K_M) name the dominant one.
+pub fn write_with<S: TensorStore + ?Sized, W: Write>(
+    store: &S,
+    assign: Assign<'_>,
+    w: &mut W,
+) -> Result<ExportReport> {
+    for s in assign.schemes() {
+        target(s)?;
+    }
     let info = store.info();
+    assign.check(&info.tensors)?;
     let mut notes = Vec::new();
     let mut plans: Vec<Plan> = info
         .tensors
         .iter()
-        .map(|t| plan(t, want))
+        .map(|t| {
+            let want = match assign.pick(&t.name) {
+                Pick::Quantize(s) => Ok(target(s)?),
+                Pick::Keep(why) => Err(why),
+            };
+            plan(t, want)
+        })
         .collect::<Result<_>>()?;
+    let want = match assign {
+        Assign::All(s) => target(s)?,
+        Assign::PerTensor(_) => dominant(&plans).unwrap_or(GgmlType::F32),
+    };
+    let label = assign.label();
     let mut offset = 0u64;
     for p in &mut plans {
         p.offset = offset;
@@ -375,7 +436,7 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
     let kv = metadata(
         &info.metadata,
         store.gguf_metadata(),
-        scheme,
+        &label,
         want,
         &mut notes,
     );
@@ -492,7 +553,7 @@ pub fn write<S: TensorStore + ?Sized, W: Write>(
     out.w.flush().map_err(|e| err(format!("writing: {e}")))?;
     Ok(ExportReport {
         format: ExportFormat::Gguf,
-        scheme: scheme.to_string(),
+        scheme: label,
         tensors,
         notes,
         bytes: out.n,

@@ -13,6 +13,7 @@
 
 pub mod gguf;
 pub mod onnx;
+pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod safetensors;
@@ -32,6 +33,15 @@ pub fn export<S: TensorStore + ?Sized>(
     format: ExportFormat,
     scheme: &Scheme,
 ) -> Result<Exported> {
+    export_with(store, format, policy::Assign::All(scheme))
+}
+
+/// As [`export`], with a scheme per tensor (a [`policy::TensorPolicy`]) or one for all.
+pub fn export_with<S: TensorStore + ?Sized>(
+    store: &S,
+    format: ExportFormat,
+    assign: policy::Assign<'_>,
+) -> Result<Exported> {
     match format {
         ExportFormat::Onnx => {
             let source = store.onnx_source()?.ok_or_else(|| Error::Export {
@@ -41,14 +51,14 @@ pub fn export<S: TensorStore + ?Sized>(
                     store.info().format
                 ),
             })?;
-            onnx::write(source, store, scheme)
+            onnx::write_with(source, store, assign, None)
         }
         ExportFormat::Gguf => {
             let mut bytes = Vec::new();
-            let report = gguf::write(store, scheme, &mut bytes)?;
+            let report = gguf::write_with(store, assign, &mut bytes)?;
             Ok(Exported { bytes, report })
         }
-        ExportFormat::Safetensors => safetensors::write(store, scheme),
+        ExportFormat::Safetensors => safetensors::write_with(store, assign),
         ExportFormat::Tfjs => Err(Error::Export {
             format: "TF.js",
             reason: "TF.js weights are a manifest and .bin shards, several files: write them with export::tfjs::write".into(),
@@ -64,7 +74,7 @@ pub fn export<S: TensorStore + ?Sized>(
 pub fn check_budget<S: TensorStore + ?Sized>(
     store: &S,
     format: ExportFormat,
-    scheme: &Scheme,
+    assign: policy::Assign<'_>,
     budget: &crate::budget::Budget,
     streamed: bool,
 ) -> Result<()> {
@@ -75,13 +85,18 @@ pub fn check_budget<S: TensorStore + ?Sized>(
     for t in &info.tensors {
         let n = t.numel as u64;
         let extra = store.read_extra(&t.name);
-        if rules::keep_reason(t).is_some() {
+        let pick = assign.pick(&t.name);
+        let scheme = match pick {
+            policy::Pick::Quantize(s) if rules::keep_reason(t).is_none() => Some(s),
+            _ => None,
+        };
+        let Some(scheme) = scheme else {
             // Kept as it was (or as F32): read, decoded, and encoded again for the file.
             let stored = (t.size_bytes as u64).max(n.saturating_mul(4));
             output = output.saturating_add(stored);
             let e = Estimate::custom(
                 &t.name,
-                &scheme.to_string(),
+                &assign.label(),
                 Operation::Export,
                 vec![
                     ("read from the file", extra),
@@ -97,7 +112,7 @@ pub fn check_budget<S: TensorStore + ?Sized>(
                 worst = Some(e);
             }
             continue;
-        }
+        };
         let e = estimate(t, scheme, Operation::Export, extra);
         let stored = e
             .work

@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
+use super::policy::{Assign, Pick};
 use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
 use super::rules::{keep_reason, linear_for};
 use crate::analysis::summary_of;
@@ -212,9 +213,9 @@ struct Rewrite {
 
 struct Ctx<'a, S: ?Sized> {
     store: &'a S,
-    scheme: &'a Scheme,
-    l: &'a LinearScheme,
-    cont: Container,
+    assign: Assign<'a>,
+    /// The highest opset the quantized weights' DequantizeLinear nodes need so far.
+    need: i64,
     external: &'a [(&'a str, &'a dyn ByteSource)],
     listing: HashMap<String, TensorInfo>,
     /// Every name in the model, and every name this writer added.
@@ -352,19 +353,37 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
                 t.dims, info.shape
             )));
         }
-        if let Some(why) = keep_reason(&info).or_else(|| self.select.and_then(|f| f(&store_name))) {
+        let pick = self.assign.pick(&store_name);
+        let why = keep_reason(&info)
+            .or_else(|| self.select.and_then(|f| f(&store_name)))
+            .or_else(|| match pick {
+                Pick::Keep(why) => Some(why.to_string()),
+                Pick::Quantize(_) => None,
+            });
+        let (Some(scheme), None) = (
+            match pick {
+                Pick::Quantize(s) => Some(s),
+                Pick::Keep(_) => None,
+            },
+            &why,
+        ) else {
             self.report.push(ExportedTensor::kept(
                 &info,
                 format!("{} initializer, unchanged", dt.as_str_name()),
-                why,
+                why.unwrap_or_default(),
             ));
             return Ok(None);
-        }
+        };
+        let l = linear_for(
+            scheme,
+            ExportFormat::Onnx,
+            "QuantizeLinear/DequantizeLinear weights",
+        )?;
         let w = self.store.load(&store_name)?;
-        let q = self.l.quantize(&w)?;
-        let summary = summary_of(&w, self.scheme, &q);
+        let q = l.quantize(&w)?;
+        let summary = summary_of(&w, scheme, &q);
         drop(w);
-        let (r, stored, note) = self.qdq(name, dt, &q)?;
+        let (r, stored, note) = self.qdq(name, dt, l, &q)?;
         self.report.push(ExportedTensor {
             name: store_name,
             shape: info.shape.clone(),
@@ -383,10 +402,12 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
         &mut self,
         name: &str,
         dt: DataType,
+        l: &LinearScheme,
         q: &QuantizedLinear,
     ) -> Result<(Rewrite, String, Option<String>)> {
-        let c = self.cont;
-        let bits = self.l.bits;
+        let c = container(l);
+        self.need = self.need.max(c.opset);
+        let bits = l.bits;
         let codes = if bits == c.bits {
             q.packed.clone()
         } else {
@@ -394,7 +415,7 @@ impl<S: TensorStore + ?Sized> Ctx<'_, S> {
         };
         let dims: Vec<i64> = q.shape.iter().map(|&d| d as i64).collect();
         let (param_dims, mut attrs, layout): (Vec<i64>, Vec<AttributeProto>, String) =
-            match (self.l.granularity, q.axis) {
+            match (l.granularity, q.axis) {
                 (Granularity::PerChannel { .. }, Some(a)) => (
                     vec![dims[a]],
                     vec![attr_int("axis", a as i64)],
@@ -582,11 +603,25 @@ pub fn write_selected<S: TensorStore + ?Sized>(
     scheme: &Scheme,
     select: Option<&Select<'_>>,
 ) -> Result<Exported> {
-    let l = linear_for(
-        scheme,
-        ExportFormat::Onnx,
-        "QuantizeLinear/DequantizeLinear weights",
-    )?;
+    write_with(source, store, Assign::All(scheme), select)
+}
+
+/// As [`write_selected`], with a scheme per tensor (`assign`): each quantized weight's
+/// DequantizeLinear takes its own scheme's codes type, axis and blocks.
+pub fn write_with<S: TensorStore + ?Sized>(
+    source: OnnxSource<'_>,
+    store: &S,
+    assign: Assign<'_>,
+    select: Option<&Select<'_>>,
+) -> Result<Exported> {
+    for s in assign.schemes() {
+        linear_for(
+            s,
+            ExportFormat::Onnx,
+            "QuantizeLinear/DequantizeLinear weights",
+        )?;
+    }
+    let scheme = assign.label();
     let mut model =
         ModelProto::decode(&*source.model).map_err(|e| Error::OnnxDecode(e.to_string()))?;
     let mut graph = model
@@ -602,11 +637,11 @@ pub fn write_selected<S: TensorStore + ?Sized>(
     }
     let mut names = HashSet::new();
     collect_names(&graph, &mut names);
+    assign.check(&info.tensors)?;
     let mut ctx = Ctx {
         store,
-        scheme,
-        l,
-        cont: container(l),
+        assign,
+        need: 10,
         external: &source.external,
         listing: info
             .tensors
@@ -625,7 +660,7 @@ pub fn write_selected<S: TensorStore + ?Sized>(
 
     let quantized = ctx.report.iter().filter(|t| t.quantized).count();
     if quantized > 0 {
-        let mut need = ctx.cont.opset;
+        let mut need = ctx.need;
         if ctx.needs_bf16_cast {
             need = need.max(13);
         }

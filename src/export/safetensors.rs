@@ -25,6 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 use safetensors::tensor::{Dtype, View};
 use serde_json::json;
 
+use super::policy::{Assign, Pick};
 use super::report::{ExportFormat, ExportReport, Exported, ExportedTensor};
 use super::rules::{keep_reason, linear_for, rounded_ints};
 use crate::analysis::summary_of;
@@ -315,9 +316,9 @@ fn cast_tensors(name: &str, f: FloatFormat, t: &Tensor) -> Result<(Vec<(String, 
     Ok((out, stored))
 }
 
-/// The layout record written to `__metadata__["quantscope.layout"]`.
-fn layout_json(form: &Form, quantized: &[String], kept: &[String]) -> String {
-    let mut v = match form {
+/// One form's layout fields (compressed-tensors' names where they apply).
+fn form_json(form: &Form) -> serde_json::Value {
+    match form {
         Form::Linear(l) => {
             let (strategy, group_size, axis) = match l.granularity {
                 Granularity::PerTensor => ("tensor", None, None),
@@ -341,6 +342,25 @@ fn layout_json(form: &Form, quantized: &[String], kept: &[String]) -> String {
             "num_bits": f.bits(),
             "type": "float",
             "strategy": "tensor",
+        }),
+    }
+}
+
+/// The layout record written to `__metadata__["quantscope.layout"]`: one form for the
+/// whole file, or (a per-tensor policy) `per_tensor`: each quantized tensor's form.
+fn layout_json(
+    form: Option<&Form>,
+    per_tensor: &[(String, serde_json::Value)],
+    quantized: &[String],
+    kept: &[String],
+) -> String {
+    let mut v = match form {
+        Some(f) => form_json(f),
+        None => json!({
+            "per_tensor": per_tensor
+                .iter()
+                .cloned()
+                .collect::<serde_json::Map<String, serde_json::Value>>()
         }),
     };
     v["naming"] = json!("compressed-tensors (docs/EXPORT.md)");
@@ -379,24 +399,47 @@ fn canonical_header(bytes: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `store`'s model as safetensors with `scheme`.
-pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Exported> {
-    let form = match scheme {
+fn form_of(scheme: &Scheme) -> Result<Form<'_>> {
+    Ok(match scheme {
         Scheme::Float(f) => Form::Cast(f.format),
         _ => Form::Linear(linear_for(
             scheme,
             ExportFormat::Safetensors,
             "integer codes with scales and zero points",
         )?),
+    })
+}
+
+/// Writes `store`'s model as safetensors with `scheme`.
+pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Exported> {
+    write_with(store, Assign::All(scheme))
+}
+
+/// As [`write`], with a scheme per tensor (`assign`); the layout record then lists each
+/// quantized tensor's form under `per_tensor`.
+pub fn write_with<S: TensorStore + ?Sized>(store: &S, assign: Assign<'_>) -> Result<Exported> {
+    for s in assign.schemes() {
+        form_of(s)?;
+    }
+    let uniform = match assign {
+        Assign::All(s) => Some(form_of(s)?),
+        Assign::PerTensor(_) => None,
     };
+    let mut per_tensor = Vec::new();
     let info = store.info();
+    assign.check(&info.tensors)?;
     let mut taken: BTreeSet<String> = info.tensors.iter().map(|t| t.name.clone()).collect();
     let mut outputs: Vec<(String, Out)> = Vec::new();
     let mut report = Vec::with_capacity(info.tensors.len());
     let (mut quantized, mut kept) = (Vec::new(), Vec::new());
     for ti in &info.tensors {
         let t = store.load(&ti.name)?;
-        if let Some(why) = keep_reason(ti) {
+        let pick = assign.pick(&ti.name);
+        let why = keep_reason(ti).or(match pick {
+            Pick::Keep(w) => Some(w.to_string()),
+            Pick::Quantize(_) => None,
+        });
+        if let Some(why) = why {
             let o = plain(&t);
             let mut e =
                 ExportedTensor::kept(ti, format!("{:?} `{}` (as it was)", o.dtype, ti.name), why);
@@ -412,6 +455,13 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
             kept.push(ti.name.clone());
             outputs.push((ti.name.clone(), o));
             continue;
+        }
+        let Pick::Quantize(scheme) = pick else {
+            continue;
+        };
+        let form = form_of(scheme)?;
+        if uniform.is_none() {
+            per_tensor.push((ti.name.clone(), form_json(&form)));
         }
         let (tensors, stored, summary) = match &form {
             Form::Linear(l) => {
@@ -448,10 +498,10 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
     }
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), "pt".to_string());
-    meta.insert("quantscope.scheme".to_string(), scheme.to_string());
+    meta.insert("quantscope.scheme".to_string(), assign.label());
     meta.insert(
         "quantscope.layout".to_string(),
-        layout_json(&form, &quantized, &kept),
+        layout_json(uniform.as_ref(), &per_tensor, &quantized, &kept),
     );
     let mut bytes =
         safetensors::tensor::serialize(outputs.iter().map(|(n, o)| (n.as_str(), o)), Some(meta))
@@ -460,7 +510,7 @@ pub fn write<S: TensorStore + ?Sized>(store: &S, scheme: &Scheme) -> Result<Expo
     Ok(Exported {
         report: ExportReport {
             format: ExportFormat::Safetensors,
-            scheme: scheme.to_string(),
+            scheme: assign.label(),
             tensors: report,
             notes: Vec::new(),
             bytes: bytes.len() as u64,

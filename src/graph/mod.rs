@@ -19,6 +19,7 @@ pub mod calibrate;
 pub(crate) mod engine;
 pub mod export;
 pub mod inputs;
+pub mod probe;
 pub mod proto;
 pub mod table;
 

@@ -14,8 +14,14 @@ impl WasmModel {
         let format = crate::export::ExportFormat::parse(format).map_err(js_err)?;
         let scheme = scheme(scheme_str)?;
         let budget = crate::budget::Budget::wasm32(self.model.resident_bytes(""));
-        crate::export::check_budget(&self.model, format, &scheme, &budget, false)
-            .map_err(js_err)?;
+        crate::export::check_budget(
+            &self.model,
+            format,
+            crate::export::policy::Assign::All(&scheme),
+            &budget,
+            false,
+        )
+        .map_err(js_err)?;
         let e = crate::export::export(&self.model, format, &scheme).map_err(js_err)?;
         let out = js_sys::Object::new();
         let bytes = js_sys::Uint8Array::from(e.bytes.as_slice());

@@ -20,6 +20,7 @@
 //! `#[wasm_bindgen]` items, and one `mod` line below.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+mod auto;
 #[cfg(feature = "bench-hooks")]
 mod bench;
 mod build_info;

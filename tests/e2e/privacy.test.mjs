@@ -155,6 +155,21 @@ test("opening, uploading, every panel and downloads make no request beyond 127.0
     await page.selectOption("#export-scheme", "int8-sym-ch0");
     const [dl2] = await Promise.all([page.waitForEvent("download"), page.click("#export-run")]);
     assert.ok(await dl2.path());
+    // The automatic mix on that model (weights objective: it has no runnable graph), and
+    // its export.
+    await page.selectOption("#auto-objective", "weights");
+    await page.fill("#auto-candidates", "int8-sym-ch,int4-sym-ch,float");
+    await page.click("#auto-run");
+    await page.waitForFunction(
+      () => ["done", "error"].includes(document.getElementById("auto")?.dataset.state),
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
+    await page.fill("#auto-bytes", "100000000");
+    await page.click("#auto-export");
+    await page.waitForSelector("#auto-file:not([hidden])");
   } finally {
     context.off("request", record);
   }

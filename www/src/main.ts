@@ -1,6 +1,7 @@
 // The page: wires the components to the worker and keeps the state of what is shown
 // (the open model, the compared schemes, the selected tensor), mirrored in the URL.
 
+import { AutoPanel } from "./components/autoPanel";
 import { renderBuildInfo } from "./components/buildInfo";
 import { renderErrors, renderGridToggle, renderScales, renderWeights } from "./components/charts";
 import { setupDropZone } from "./components/dropZone";
@@ -144,6 +145,35 @@ const wholeModel = new WholeModelPanel(
   },
   buildChoice,
   (weight) => selectTensor(weight),
+);
+const autoPanel = new AutoPanel(
+  {
+    root: $("auto"),
+    form: $<HTMLFormElement>("auto-form"),
+    candidates: $<HTMLInputElement>("auto-candidates"),
+    objective: $<HTMLSelectElement>("auto-objective"),
+    inputs: $<HTMLInputElement>("auto-inputs"),
+    labels: $<HTMLInputElement>("auto-labels"),
+    dims: $<HTMLInputElement>("auto-dims"),
+    seed: $<HTMLInputElement>("auto-seed"),
+    cancel: $<HTMLButtonElement>("auto-cancel"),
+    progress: $<HTMLProgressElement>("auto-progress"),
+    status: $("auto-status"),
+    proxy: $("auto-proxy"),
+    body: $("auto-body"),
+    chart: $("chart-auto"),
+    bpw: $<HTMLInputElement>("auto-bpw"),
+    bytes: $<HTMLInputElement>("auto-bytes"),
+    summary: $("auto-summary"),
+    table: $<HTMLTableElement>("auto-table"),
+    check: $<HTMLButtonElement>("auto-check"),
+    format: $<HTMLSelectElement>("auto-format"),
+    exportRun: $<HTMLButtonElement>("auto-export"),
+    file: $<HTMLAnchorElement>("auto-file"),
+    policy: $<HTMLAnchorElement>("auto-policy"),
+    recipes: $("auto-recipes"),
+  },
+  buildChoice,
 );
 const exportPanel = new ExportPanel(
   {
@@ -292,6 +322,7 @@ async function openSource(source: ModelSource, fileName: string, wantTensor?: st
   model = { info, fileName };
   exportPanel.setModel(fileName, info.format);
   wholeModel.setModel(source, fileName, info.format);
+  autoPanel.setModel(source, fileName);
   renderModelDetails(
     $<HTMLDetailsElement>("model-details"),
     $("model-graph"),

@@ -1,6 +1,7 @@
 // The typed interface the worker exposes over Comlink; the page holds a
 //! `Comlink.Remote<WorkerApi>`, the worker implements it.
 
+import type { AutoOpened, AutoOpenRequest, AutoReport, Mix, Objective } from "./auto";
 import type { ExportReport, BuildInfo, LayerReport, ModelInfo, TensorReport, TensorSummary } from "./types";
 import type {
   GraphInfo,
@@ -178,6 +179,27 @@ export interface WorkerApi {
   graphFloat(name: string): Promise<Float32Array>;
   /** The last run as an ONNX QDQ model (excluded nodes float). */
   graphExport(): Promise<Uint8Array>;
+  /**
+   * The automatic mixed-precision search (src/auto/, `AutoSearch`), in a worker of its
+   * own (the page ends it to cancel): opens the model and runs it float where it can.
+   */
+  autoOpen(source: ModelSource, fileName: string, request: AutoOpenRequest): Promise<AutoOpened>;
+  /** Starts measuring: returns how many tensors `autoMeasure` is to be called for. */
+  autoBegin(candidates: string, objective: Objective): Promise<number>;
+  /** Measures tensor `i`'s candidates (in order); returns its name. */
+  autoMeasure(i: number): Promise<string>;
+  /** Ends the measurement: the front (with each point's choice), uniform points, table. */
+  autoFinish(): Promise<AutoReport>;
+  /** Measures a mix as a whole. */
+  autoCheck(choice: number[]): Promise<Mix>;
+  /** Measurements (model runs or encodings) the search worker has made. */
+  autoMeasurements(): Promise<number>;
+  /** The mix as a file through the writers. */
+  autoExport(format: ExportFormat, choice: number[]): Promise<ExportResult>;
+  /** The mix as `quantscope quantize --policy`'s file. */
+  autoPolicy(choice: number[]): Promise<string>;
+  /** llama.cpp's --tensor-type lines and ONNX Runtime's recipe for the mix. */
+  autoRecipes(choice: number[]): Promise<{ llama_cpp: string[]; onnxruntime: { python: string } }>;
 }
 
 export type ExportFormat = "safetensors" | "gguf" | "onnx";

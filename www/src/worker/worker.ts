@@ -2,7 +2,7 @@
 // runs one or more of these (a pool); each loads the module and reads the model itself.
 
 import * as Comlink from "comlink";
-import type { GraphSession, Model } from "../../pkg/quantscope.js";
+import type { AutoSearch, GraphSession, Model } from "../../pkg/quantscope.js";
 import simd128WasmUrl from "../../pkg/quantscope_bg.wasm?url";
 import { CORE_TRAP } from "../shared/api";
 import type {
@@ -24,6 +24,7 @@ import type {
   TensorReport,
   TensorSummary,
 } from "../shared/types";
+import type { AutoReport, Mix } from "../shared/auto";
 import type { GraphInfo, OutputValues, RunReport } from "../shared/wholeModel";
 
 type Core = typeof import("../../pkg/quantscope.js");
@@ -110,6 +111,13 @@ let openSeq = 0;
 let activeRun = 0;
 /** The whole-model run session (src/graph/), in the worker the page runs for it. */
 let graph: GraphSession | undefined;
+/** The automatic search (src/auto/), in the worker the page runs for it. */
+let autoSearch: AutoSearch | undefined;
+
+function currentAuto(): AutoSearch {
+  if (!autoSearch) throw new Error("no model is open for the automatic search");
+  return autoSearch;
+}
 
 /**
  * A progress function for the core to call synchronously: forwards to the page at most
@@ -448,6 +456,90 @@ const api: WorkerApi = {
     const g = currentGraph();
     const bytes = guard("writing the QDQ model", () => g.exportQdq());
     return Comlink.transfer(bytes, [bytes.buffer]);
+  },
+
+  async autoOpen(source, fileName, request) {
+    const { core } = await loaded();
+    const files = await sourceFiles(source, fileName);
+    const main = files.find((f) => /\.onnx$/i.test(f.name)) ?? files[0];
+    if (!main) throw new Error("no file given");
+    const bytes = new Uint8Array(await main.blob.arrayBuffer());
+    const external = await Promise.all(
+      files
+        .filter((f) => f !== main)
+        .map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.blob.arrayBuffer()) })),
+    );
+    const inputs = request.inputs ? new Uint8Array(await request.inputs.file.arrayBuffer()) : undefined;
+    autoSearch?.free();
+    autoSearch = undefined;
+    autoSearch = guard(
+      `opening ${main.name} for the search`,
+      () =>
+        new core.AutoSearch(bytes, main.name, external, inputs, {
+          dims: request.dims,
+          seed: request.seed,
+          inputsName: request.inputs?.fileName,
+          labels: request.labels,
+        }),
+    );
+    const s = autoSearch;
+    const unrunnable = s.unrunnable() ?? null;
+    return {
+      runnable: unrunnable === null,
+      unrunnable,
+      hasLabels: s.hasLabels(),
+      defaultCandidates: core.AutoSearch.defaultCandidates(),
+    };
+  },
+
+  async autoBegin(candidates, objective) {
+    await loaded();
+    const s = currentAuto();
+    return guard("starting the search", () => s.begin(candidates, objective));
+  },
+
+  async autoMeasure(i) {
+    await loaded();
+    const s = currentAuto();
+    return guard(`measuring tensor #${i}`, () => s.measureTensor(i));
+  },
+
+  async autoFinish() {
+    await loaded();
+    const s = currentAuto();
+    return guard("the search", () => s.finish() as AutoReport);
+  },
+
+  async autoCheck(choice) {
+    await loaded();
+    const s = currentAuto();
+    return guard("measuring the mix", () => s.check(Uint16Array.from(choice)) as Mix);
+  },
+
+  async autoMeasurements() {
+    return currentAuto().measurements();
+  },
+
+  async autoExport(format, choice) {
+    await loaded();
+    const s = currentAuto();
+    const { bytes, report } = guard(`writing the mix as ${format}`, () =>
+      s.exportMix(format, Uint16Array.from(choice)),
+    ) as { bytes: Uint8Array; report: ExportReport };
+    return Comlink.transfer({ bytes, report }, [bytes.buffer]);
+  },
+
+  async autoPolicy(choice) {
+    await loaded();
+    return currentAuto().policyJson(Uint16Array.from(choice));
+  },
+
+  async autoRecipes(choice) {
+    await loaded();
+    return currentAuto().recipes(Uint16Array.from(choice)) as {
+      llama_cpp: string[];
+      onnxruntime: { python: string };
+    };
   },
 };
 
