@@ -121,9 +121,8 @@ pub fn load(bytes: &[u8], inputs: &[Named], keep: &[String]) -> Result<Plan> {
             // the inputs' (PaddleOCR's PP-OCRv4 rec says `p2o.DynamicDimension.0` where
             // its input has another batch symbol): tract then cannot unify them with the
             // fixed input shapes. value_info is only a hint; without it tract infers every
-            // shape from the inputs. Not dropped always: on PP-OCRv4 det the plan tract
-            // builds without it differs from ORT's outputs by 3e-4 instead of 1e-6
-            // (tests/interop/graph_interop.py).
+            // shape from the inputs. Kept where it analyses, so that every other model
+            // runs exactly as it did (and as tests/interop/graph_interop.py measured).
             load_with(framework(false), bytes, inputs, keep).map_err(|_| Error::Graph(first))
         }
         r => r,

