@@ -40,5 +40,5 @@ pub fn kd_loss_and_grad(
             .ok_or_else(|| candle_core::Error::Msg("no gradient for the student".into()))?;
         Ok((loss.to_scalar::<f32>()?, g.flatten_all()?.to_vec1::<f32>()?))
     };
-    run().map_err(super::candle_err)
+    run().map_err(super::error::candle_err)
 }

@@ -8,11 +8,13 @@
 //! scheme map of the catalogue.
 
 pub mod data;
+mod error;
 pub mod export;
 pub mod fakequant;
 pub mod kd;
 mod model;
 mod ops;
+pub mod weights;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,11 +32,9 @@ use crate::error::{Error, Result};
 use crate::quant::{LinearScheme, Scheme};
 use crate::tensor::DType;
 pub use data::Dataset;
+use error::candle_err;
 use model::{Net, Quantizer};
-
-pub(crate) fn candle_err(e: candle_core::Error) -> Error {
-    Error::Invalid(format!("training: {e}"))
-}
+pub use weights::{LayerWeights, ModelKind};
 
 trait Ctx<T> {
     fn ctx(self) -> Result<T>;
@@ -43,26 +43,6 @@ trait Ctx<T> {
 impl<T> Ctx<T> for candle_core::Result<T> {
     fn ctx(self) -> Result<T> {
         self.map_err(candle_err)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Mlp,
-    Cnn,
-}
-
-impl FromStr for ModelKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<ModelKind> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "mlp" => Ok(ModelKind::Mlp),
-            "cnn" => Ok(ModelKind::Cnn),
-            _ => Err(Error::Invalid(format!(
-                "unknown model `{s}`; expected mlp or cnn"
-            ))),
-        }
     }
 }
 
@@ -291,16 +271,6 @@ fn mse_scheme(bits: u8, per_channel: bool) -> LinearScheme {
         Ok(Scheme::Linear(l)) => l,
         _ => unreachable!("int2..8-sym-mse parses"),
     }
-}
-
-/// One layer's float parameters: weight (C order) and bias.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LayerWeights {
-    pub name: String,
-    /// (out, in) for a linear layer, (out, in, 3, 3) for a convolution.
-    pub shape: Vec<usize>,
-    pub weight: Vec<f32>,
-    pub bias: Vec<f32>,
 }
 
 /// A trained model in plain form: what export, evaluation and the page use.

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::fakequant::FqParams;
 use super::ops::{self, Lsq};
-use super::{LayerWeights, ModelKind};
+use super::weights::{LayerWeights, ModelKind};
 use crate::quant::{Granularity, LinearScheme, Scheme};
 
 pub(crate) type CResult<T> = candle_core::Result<T>;

@@ -8,13 +8,14 @@ made here with numpy (seeded) and given to both runtimes as an .npz.
 
 1. float: our float outputs equal ONNX Runtime's (default session options) within
    FLOAT_REL = 1e-4 of the output's largest magnitude (max |ours - ort| / max |ort|), or,
-   for an output made by Sigmoid or Softmax, of 1, the largest a probability can be:
-   PP-OCRv4 det on these inputs finds no text, its map is all below 1e-3, and tract's
-   Sigmoid (a rational approximation, absolute error about 3e-7 in the far tail, where
-   the pre-activations agree with ORT's to 1e-6) differs from ORT's by 0.6 % of that
-   map's largest value. The ORT-optimized vs unoptimized spread is printed beside it.
-2. weights mode: ONNX Runtime runs the QDQ model `run -o` writes (DequantizeLinear
-   weights, excluded nodes float); our quantized outputs agree with it to at least
+   for an output made by Sigmoid or Softmax, of 1, the largest a probability can be: on
+   N(0, 1) noise PP-OCRv4 det finds no text and its whole map stays below 1e-3, where
+   tract's Sigmoid (a rational approximation, about 3e-7 off in the far tail while every
+   node before it agrees with ORT to 1e-6) is 0.6 % of the map's largest value. The det
+   model is therefore fed a page of handwritten digits (text_page). The spread between
+   ORT optimized and unoptimized is printed beside.
+2. weights mode: ONNX Runtime (without graph optimizations, see model_tests) runs the
+   QDQ model `run -o` writes (DequantizeLinear weights, excluded nodes float); our quantized outputs agree with it to at least
    QUANT_SQNR_DB (SQNR of ours against ORT's), and our SQNR against float equals
    ORT's to QUANT_DB_GAP.
 3. full mode: the same with activations quantized (QuantizeLinear/DequantizeLinear
@@ -131,6 +132,26 @@ def opset13(path, tmp):
     return out
 
 
+def text_page(h, w):
+    """The text detector's input: lines of scikit-learn's handwritten digits (8x8, drawn
+    3x) dark on white, normalized as PaddleOCR does (ImageNet mean and std). On noise the
+    detector finds no text and its whole map stays below 1e-3, which says nothing about
+    how quantization moves it; here about 12 % of the map is above 0.3."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images / 16.0
+    page = np.ones((h, w), np.float32)
+    k = 0
+    for r in range(40, h - 60, 64):
+        for c in range(20, w - 40, 26):
+            g = np.kron(digits[k % len(digits)], np.ones((3, 3)))
+            page[r : r + 24, c : c + 24] = np.minimum(page[r : r + 24, c : c + 24], 1 - g)
+            k += 1
+    mean = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
+    std = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+    return {"x": ((page[None] - mean) / std)[None].astype(np.float32)}
+
+
 def models(rng, tmp):
     """(label, path, feeds, extra CLI args)."""
     out = []
@@ -139,7 +160,8 @@ def models(rng, tmp):
     for name, h, w in [("ch_ppocr_mobile_v2.0_cls_infer.onnx", 48, 192), ("ch_PP-OCRv4_rec_infer.onnx", 48, 320), ("ch_PP-OCRv4_det_infer.onnx", 640, 640)]:
         p = package_file("rapidocr_onnxruntime", ocr + name)
         if p:
-            out.append((name, opset13(p, tmp), image(h, w), ["--scheme", "int8-sym-ch0"]))
+            feeds = text_page(h, w) if "det" in name else image(h, w)
+            out.append((name, opset13(p, tmp), feeds, ["--scheme", "int8-sym-ch0"]))
     for name in ["silero_vad.onnx", "silero_vad_16k_op15.onnx"]:
         p = package_file("silero_vad", "data/" + name)
         if p:
@@ -186,13 +208,18 @@ def model_tests(tmp, label, path, feeds, scheme_args):
         spread = float(np.abs(plain[name].astype(np.float32) - want).max() / scale)
         figure(f"float {name}: max rel error vs ORT {rel:.2e} (ORT optimized vs not: {spread:.2e}; scale {scale:.3g})")
         check(rel <= FLOAT_REL, f"{label} {name}: float outputs differ from ORT by {rel:.3e} relative")
-    qref = ort_run(qpath, feeds)
+    # The QDQ graph as the ONNX spec defines it: ORT without graph optimizations. With
+    # them ORT 1.32 fuses DequantizeLinear + MatMul into MatMulNBits, which on the CPU
+    # also quantizes the activations to int8 (MiniLM: 27.2 dB against float where the
+    # weight-only graph gives 29.4); that run is printed beside, not compared.
+    qref = ort_run(qpath, feeds, optimize=False)
+    qopt = ort_run(qpath, feeds)
     for name, o in outs.items():
         got = np.array(o["quantized"], np.float32)
         f = ref[name]
         agree = sqnr(qref[name], got)
         gap = abs(sqnr(f, got) - sqnr(f, qref[name]))
-        figure(f"weights {name}: ours vs ORT-QDQ {agree:.1f} dB; SQNR vs float ours {sqnr(f, got):.2f} ORT {sqnr(f, qref[name]):.2f} dB")
+        figure(f"weights {name}: ours vs ORT-QDQ {agree:.1f} dB; SQNR vs float ours {sqnr(f, got):.2f} ORT {sqnr(f, qref[name]):.2f} dB (ORT optimized {sqnr(f, qopt[name]):.2f} dB)")
         check(agree >= QUANT_SQNR_DB, f"{label} {name}: quantized outputs agree with ORT's QDQ run only to {agree:.1f} dB")
         check(gap <= QUANT_DB_GAP, f"{label} {name}: SQNR vs float differs from ORT's by {gap:.3f} dB")
     # The report's own output SQNR is the dumped outputs' SQNR.
@@ -212,16 +239,15 @@ def full_tests(tmp, label, path, feeds, scheme_args):
     qnodes = [n for n in m.graph.node if n.op_type == "QuantizeLinear"]
     check(len(qnodes) == len(rep["activations"]), f"{label}: {len(qnodes)} QuantizeLinear for {len(rep['activations'])} activations")
     ref = ort_run(path, feeds)
-    for optimize in (True, False):
-        qref = ort_run(qpath, feeds, optimize)
-        for name, o in outs.items():
-            got = np.array(o["quantized"], np.float32)
-            f = ref[name]
-            agree = sqnr(qref[name], got)
-            gap = abs(sqnr(f, got) - sqnr(f, qref[name]))
-            figure(f"full {name} (ORT {'optimized' if optimize else 'no optimization'}): ours vs ORT-QDQ {agree:.1f} dB; vs float ours {sqnr(f, got):.2f} ORT {sqnr(f, qref[name]):.2f} dB")
-            check(agree >= sqnr(f, got) + FULL_MARGIN_DB, f"{label} {name}: full-mode outputs agree with ORT only to {agree:.1f} dB, against {sqnr(f, got):.1f} dB of quantization error")
-            del gap
+    # As in weights mode: ORT without graph optimizations is the QDQ graph as the spec
+    # defines it and is compared; the optimized run (its fusions) is printed beside.
+    plain, fused = ort_run(qpath, feeds, False), ort_run(qpath, feeds, True)
+    for name, o in outs.items():
+        got = np.array(o["quantized"], np.float32)
+        f = ref[name]
+        agree = sqnr(plain[name], got)
+        figure(f"full {name}: ours vs ORT-QDQ {agree:.1f} dB; vs float ours {sqnr(f, got):.2f} ORT {sqnr(f, plain[name]):.2f} dB (ORT optimized: {sqnr(f, fused[name]):.2f} dB, ours vs it {sqnr(fused[name], got):.1f} dB)")
+        check(agree >= sqnr(f, got) + FULL_MARGIN_DB, f"{label} {name}: full-mode outputs agree with ORT only to {agree:.1f} dB, against {sqnr(f, got):.1f} dB of quantization error")
     return rep, qpath
 
 
