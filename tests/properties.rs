@@ -190,6 +190,8 @@ proptest! {
         let y = q.dequantize();
         let codes = q.codes();
         prop_assert_eq!(y.len(), t.numel());
+        // What the scheme becomes on this shape (per channel on a 1-D tensor is per tensor).
+        let s = s.for_shape(&t.shape).0;
         // Which slot each element uses, by the documented slot order.
         let slot = |i: usize| -> usize {
             let idx = unravel(i, &t.shape);

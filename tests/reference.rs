@@ -66,14 +66,16 @@ fn open_lazily(path: &Path) -> quantscope::Result<quantscope::formats::ModelFile
 fn lazy_readers_return_what_the_tools_wrote() {
     use quantscope::TensorStore;
     let m = manifest();
-    // Listed from their headers; the others are decoded whole when opened (Fortran
-    // order and big-endian need reordering, a deflated member cannot be read in place).
+    // Listed from their headers (a deflated .npz member too: indexed, inflated when its
+    // tensor is read); the others are decoded whole when opened (Fortran order and
+    // big-endian need reordering).
     let lazy = [
         "small.safetensors",
         "small.npy",
         "half.npy",
         "ints.npy",
         "arrays.npz",
+        "arrays_deflated.npz",
     ];
     for f in m["files"].as_array().unwrap() {
         let file = f["file"].as_str().unwrap();
