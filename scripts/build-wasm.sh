@@ -36,7 +36,11 @@ build() { # out_dir target_dir extra_rustflags
   )
 }
 
-build "www/pkg$suffix" "target/wasm$suffix" ""
+# The benchmark variant shares the public build's target directories: the features
+# differ only in our crate (bench-hooks enables no dependency's feature), so its
+# dependencies (tract, candle, std from source) are built once for both, and only
+# quantscope itself is compiled again (a clean clone's test run builds both).
+build "www/pkg$suffix" "target/wasm" ""
 if [ -z "$simd128_only" ]; then
-  build "www/pkg$suffix-relaxed" "target/wasm$suffix-relaxed" "-C target-feature=+relaxed-simd"
+  build "www/pkg$suffix-relaxed" "target/wasm-relaxed" "-C target-feature=+relaxed-simd"
 fi
