@@ -108,7 +108,7 @@ impl Budget {
         if est.peak() <= self.bytes {
             return Ok(());
         }
-        Err(Error::OverBudget {
+        Err(Error::OverBudget(Box::new(crate::error::OverBudget {
             tensor: est.tensor.clone(),
             scheme: est.scheme.clone(),
             operation: est.operation.to_string(),
@@ -121,7 +121,7 @@ impl Budget {
                 .as_ref()
                 .map(|h| format!("; {h}"))
                 .unwrap_or_default(),
-        })
+        })))
     }
 }
 
@@ -280,7 +280,7 @@ impl Estimate {
             &self.work
         };
         let mut parts: Vec<&(&str, u64)> = phase.iter().filter(|(_, b)| *b > 0).collect();
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.1));
         parts
             .iter()
             .map(|(n, b)| format!("{n} {}", Bytes(*b)))

@@ -27,18 +27,9 @@ pub enum Error {
         needed: String,
         available: usize,
     },
-    #[error("tensor `{tensor}` under {scheme}: the {operation} would need about {needed} ({parts}), more than the memory budget of {budget} ({origin}){hint}")]
-    OverBudget {
-        tensor: String,
-        scheme: String,
-        operation: String,
-        needed: String,
-        parts: String,
-        budget: String,
-        origin: String,
-        /// "; try ..." or empty.
-        hint: String,
-    },
+    /// Boxed: the refusal's eight strings would make every `Result` of the crate large.
+    #[error("{0}")]
+    OverBudget(Box<OverBudget>),
     #[error("no tensor named `{0}`")]
     NoSuchTensor(String),
     #[error("scheme `{spec}`: {reason}")]
@@ -168,3 +159,18 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A memory budget's refusal: what would be allocated, and the budget it exceeds.
+#[derive(Debug, thiserror::Error)]
+#[error("tensor `{tensor}` under {scheme}: the {operation} would need about {needed} ({parts}), more than the memory budget of {budget} ({origin}){hint}")]
+pub struct OverBudget {
+    pub tensor: String,
+    pub scheme: String,
+    pub operation: String,
+    pub needed: String,
+    pub parts: String,
+    pub budget: String,
+    pub origin: String,
+    /// "; try ..." or empty.
+    pub hint: String,
+}

@@ -207,7 +207,7 @@ impl Learnable {
             } else {
                 let edge = if xq < qmin { self.qmin } else { self.qmax };
                 ds[c] += (d * (edge - zp) as f32 * g) as f64;
-                dz[c] += (d * -1.0 * scale * g) as f64;
+                dz[c] += (-d * scale * g) as f64;
             }
         }
         LearnableGrads {

@@ -373,7 +373,7 @@ impl Session {
         let net = Net::new(cfg.model, data.features(), image, data.classes, cfg.seed).ctx()?;
         let opt = Some(adam(&net, cfg.float_lr)?);
         Ok(Session {
-            rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_0F_DA7A),
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_DA7A),
             cfg,
             data,
             image,
@@ -763,7 +763,7 @@ fn lsq_weight(w: &candle_core::Var, bits: u8, per_channel: bool) -> candle_core:
     let per = data.len() / rows.max(1);
     let ranges: Vec<(f32, f32)> = data
         .chunks(per.max(1))
-        .map(|c| crate::quant::range::min_max(c))
+        .map(crate::quant::range::min_max)
         .collect();
     let p = fakequant::FqParams::from_ranges(&s, &ranges);
     Ok(Quantizer::Lsq {
