@@ -5,6 +5,7 @@
 // mix measured as a whole costs exactly one more measurement; the exports download.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ROOT, assertNoProblems, cliJson, launch, openApp, serveDist, waitForModel } from "./harness.mjs";
@@ -115,10 +116,35 @@ test("moving the budget changes the mix with no measurement, and the choice is q
   );
   assert.equal((await state(page)).measurements, start.measurements + 1);
   assert.match(await page.textContent("#auto-summary"), /measured -?[0-9.]+ dB/);
-  // Exports: the ONNX file and the policy download, and the recipes show.
-  await page.click("#auto-export");
-  await page.waitForSelector("#auto-file:not([hidden])");
-  const policy = await page.$eval("#auto-policy", async (a) => (await fetch(a.href)).text());
+  // Exports. ONNX QDQ holds linear codes and GGUF ggml types: a mix of both goes into
+  // neither, and the page says which scheme cannot go where.
+  const exported = async (format) => {
+    await page.selectOption("#auto-format", format);
+    await page.$eval("#auto-status", (e) => (e.textContent = ""));
+    await page.click("#auto-export");
+    await page.waitForFunction(
+      (f) =>
+        document.getElementById("auto-file").textContent.includes(`.${f}`) ||
+        /cannot|fail|error/i.test(document.getElementById("auto-status").textContent),
+      format,
+    );
+    return (await page.textContent("#auto-file")).includes(`.${format}`)
+      ? null
+      : await page.textContent("#auto-status");
+  };
+  await setBpw(page, 8.5); // q8_0 with int8 per channel (quantscope auto, above)
+  const why = await exported("onnx");
+  assert.ok(
+    why && why.includes("`q8_0`") && /gguf/i.test(why),
+    `ONNX refuses the mixed mix naming q8_0: ${why}`,
+  );
+  await setBpw(page, 3.6); // every tensor a linear scheme
+  assert.equal(await exported("onnx"), null);
+  await setBpw(page, 5); // q4_k, q4_k, float
+  assert.equal(await exported("gguf"), null);
+  // Downloaded by a click, as a user would (the page's CSP lets nothing fetch a blob: URL).
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#auto-policy")]);
+  const policy = readFileSync(await dl.path(), "utf8");
   const p = JSON.parse(policy);
   assert.equal(p.format, "quantscope-policy");
   assert.deepEqual(Object.values(p.tensors), (await state(page)).choice);

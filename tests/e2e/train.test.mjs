@@ -61,13 +61,29 @@ test("a short QAT run equals the CLI's with the same seed", async () => {
     trs.map((tr) => ({ method: tr.dataset.method, accuracy: Number(tr.dataset.accuracy) })),
   );
   const cli = cliJson([
-    "train", "--data", DIGITS, "--method", "qat", "--wbits", "4", "--abits", "8",
-    "--float-epochs", "4", "--epochs", "2", "--seed", "5",
+    "train",
+    "--data",
+    DIGITS,
+    "--method",
+    "qat",
+    "--wbits",
+    "4",
+    "--abits",
+    "8",
+    "--float-epochs",
+    "4",
+    "--epochs",
+    "2",
+    "--seed",
+    "5",
   ]);
   const pageFloat = rows.find((r) => r.method === "float").accuracy;
   const pageQat = rows.find((r) => r.method === "qat").accuracy;
   console.log(`page float ${pageFloat} qat ${pageQat}; CLI float ${cli.float_accuracy} qat ${cli.accuracy}`);
-  assert.ok(Math.abs(pageFloat - cli.float_accuracy) <= TOLERANCE, `float: page ${pageFloat}, CLI ${cli.float_accuracy}`);
+  assert.ok(
+    Math.abs(pageFloat - cli.float_accuracy) <= TOLERANCE,
+    `float: page ${pageFloat}, CLI ${cli.float_accuracy}`,
+  );
   assert.ok(Math.abs(pageQat - cli.accuracy) <= TOLERANCE, `QAT: page ${pageQat}, CLI ${cli.accuracy}`);
   assert.ok(pageQat > 80, `QAT accuracy ${pageQat}`);
   // The chart has every epoch (float 4 + QAT 2, accuracy and loss), and the histograms
@@ -76,7 +92,7 @@ test("a short QAT run equals the CLI's with the same seed", async () => {
   assert.ok((await page.$$("#train-chart svg path")).length >= 2);
   assert.ok(Number(await page.$eval("#train-histograms .chart-body", (e) => e.dataset.levels)) > 1);
   assert.equal(await page.$$eval("#train-hist-pick option", (o) => o.length), 3);
-  assertNoProblems(page);
+  assertNoProblems(assert, page);
 });
 
 test("cancel stops a run", async () => {
@@ -87,11 +103,15 @@ test("cancel stops a run", async () => {
   await page.waitForSelector("#train[data-state='cancelled']");
   const points = await page.$eval("#train-chart", (e) => Number(e.dataset.points));
   await page.waitForTimeout(1500);
-  assert.equal(await page.$eval("#train-chart", (e) => Number(e.dataset.points)), points, "no epoch after cancel");
+  assert.equal(
+    await page.$eval("#train-chart", (e) => Number(e.dataset.points)),
+    points,
+    "no epoch after cancel",
+  );
   assert.ok(points < 600, `${points} points: the run went on`);
   assert.equal(await page.$eval("#train-run", (b) => b.disabled), false);
   assert.equal(await page.$$eval("#train-results tr", (t) => t.length), 0);
-  assertNoProblems(page);
+  assertNoProblems(assert, page);
 });
 
 test("a bad .npz is refused with the reason, and digits stays usable", async () => {
@@ -100,7 +120,9 @@ test("a bad .npz is refused with the reason, and digits stays usable", async () 
     mimeType: "application/octet-stream",
     buffer: Buffer.from("PK\u0003\u0004 not really a zip"),
   });
-  await page.waitForFunction(() => document.getElementById("train-error")?.textContent?.startsWith("Data refused"));
+  await page.waitForFunction(() =>
+    document.getElementById("train-error")?.textContent?.startsWith("Data refused"),
+  );
   const msg = await page.$eval("#train-error", (e) => e.textContent);
   assert.match(msg, /npz/i);
   await page.check("#train-data-builtin");
