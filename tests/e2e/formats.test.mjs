@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   ROOT,
@@ -159,7 +159,9 @@ for (const b of BROKEN) {
     const dir = mkdtempSync(join(tmpdir(), "quantscope-broken-"));
     try {
       const files = b.make(dir);
-      const cli = cliTry(["inspect", ...files]);
+      // Run where the files are, with their bare names: the page knows a file by its name
+      // only, and the CLI names a file as it was given.
+      const cli = cliTry(["inspect", ...files.map((f) => basename(f))], { cwd: dirname(files[0]) });
       assert.equal(cli.ok, false, "the CLI refuses it too");
       assert.ok(cli.message.includes(b.needle), cli.message);
       const before = await page.textContent("#model-name");

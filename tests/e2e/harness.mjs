@@ -180,9 +180,9 @@ export function chartCounts(page) {
 }
 
 /** Runs the native CLI with --json: `{ ok: true, json }`, or `{ ok: false, message }` with its error. */
-export function cliTry(args) {
+export function cliTry(args, options = {}) {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`cargo build --release\` first`);
-  const r = spawnSync(CLI, [...args, "--json"], { encoding: "utf8" });
+  const r = spawnSync(CLI, [...args, "--json"], { encoding: "utf8", ...options });
   if (r.status === 0) return { ok: true, json: JSON.parse(r.stdout) };
   // The CLI prints `quantscope: <the core's message>`.
   return { ok: false, message: r.stderr.trim().replace(/^quantscope: /, "") };

@@ -51,7 +51,8 @@ export function parseDims(text: string): Record<string, number> {
 
 function db(m: Metrics | null | undefined): string {
   if (!m) return "–";
-  return m.sqnr_db === null ? "∞" : m.sqnr_db.toFixed(2);
+  // An exact output: +inf from the core, null once it has been through JSON.
+  return m.sqnr_db === null || m.sqnr_db === Infinity ? "∞" : m.sqnr_db.toFixed(2);
 }
 
 function cell(tr: HTMLTableRowElement, text: string, cls?: string): HTMLTableCellElement {
