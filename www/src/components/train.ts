@@ -57,7 +57,14 @@ function field(label: string, input: HTMLElement): HTMLLabelElement {
 }
 
 function numberInput(id: string, value: number, min: number, max: number, step: number): HTMLInputElement {
-  return el("input", { id, type: "number", value: String(value), min: String(min), max: String(max), step: String(step) });
+  return el("input", {
+    id,
+    type: "number",
+    value: String(value),
+    min: String(min),
+    max: String(max),
+    step: String(step),
+  });
 }
 
 function select(id: string, options: [string, string][], value: string): HTMLSelectElement {
@@ -96,11 +103,29 @@ export class TrainView {
     this.api = Comlink.wrap<TrainApi>(this.worker);
     const d = DEFAULT_TRAIN;
     const i = this.inputs;
-    i.model = select("train-model", [["mlp", "MLP (features-128-64-classes)"], ["cnn", "CNN (2 conv 3x3, pool, linear)"]], d.model);
-    i.wbits = select("train-wbits", [2, 3, 4, 5, 6, 7, 8].map((b) => [String(b), `${b}`]), String(d.wbits));
+    i.model = select(
+      "train-model",
+      [
+        ["mlp", "MLP (features-128-64-classes)"],
+        ["cnn", "CNN (2 conv 3x3, pool, linear)"],
+      ],
+      d.model,
+    );
+    i.wbits = select(
+      "train-wbits",
+      [2, 3, 4, 5, 6, 7, 8].map((b) => [String(b), `${b}`]),
+      String(d.wbits),
+    );
     i.abits = select(
       "train-abits",
-      [["4", "4"], ["5", "5"], ["6", "6"], ["7", "7"], ["8", "8"], ["float", "float"]],
+      [
+        ["4", "4"],
+        ["5", "5"],
+        ["6", "6"],
+        ["7", "7"],
+        ["8", "8"],
+        ["float", "float"],
+      ],
       String(d.abits ?? "float"),
     );
     i.perChannel = el("input", { id: "train-per-channel", type: "checkbox", checked: d.per_channel });
@@ -111,7 +136,14 @@ export class TrainView {
     i.kdT = numberInput("train-kd-t", d.kd_t, 0.1, 100, 0.5);
     i.kdAlpha = numberInput("train-kd-alpha", d.kd_alpha, 0, 1, 0.05);
     i.seed = numberInput("train-seed", d.seed, 0, 2 ** 31, 1);
-    i.ptqRange = select("train-ptq-range", [["minmax", "min-max"], ["mse", "MSE"]], d.ptq_range);
+    i.ptqRange = select(
+      "train-ptq-range",
+      [
+        ["minmax", "min-max"],
+        ["mse", "MSE"],
+      ],
+      d.ptq_range,
+    );
 
     const methods = el("fieldset", { className: "train-methods" }, el("legend", {}, "Methods"));
     for (const m of METHODS) {
@@ -120,15 +152,30 @@ export class TrainView {
       methods.append(el("label", { className: "chip-check" }, box, ` ${METHOD_LABELS[m]}`));
     }
 
-    const builtin = el("input", { type: "radio", name: "train-data", id: "train-data-builtin", checked: true });
+    const builtin = el("input", {
+      type: "radio",
+      name: "train-data",
+      id: "train-data-builtin",
+      checked: true,
+    });
     const own = el("input", { type: "radio", name: "train-data", id: "train-data-own" });
     const file = el("input", { type: "file", id: "train-file", accept: ".npz" });
     this.dataInfo = el("span", { id: "train-data-info", className: "muted" });
     this.error = el("p", { id: "train-error", className: "field-error", role: "alert" });
     this.status = el("span", { id: "train-status", className: "muted", ariaLive: "polite" });
     this.progress = el("progress", { id: "train-progress", max: 1, value: 0 });
-    this.runButton = el("button", { id: "train-run", type: "button", className: "primary", textContent: "Train" });
-    this.cancelButton = el("button", { id: "train-cancel", type: "button", textContent: "Cancel", disabled: true });
+    this.runButton = el("button", {
+      id: "train-run",
+      type: "button",
+      className: "primary",
+      textContent: "Train",
+    });
+    this.cancelButton = el("button", {
+      id: "train-cancel",
+      type: "button",
+      textContent: "Cancel",
+      disabled: true,
+    });
     this.chart = el("div", { id: "train-chart", className: "chart-body" });
     this.table = el("tbody", { id: "train-results" });
     this.histPick = el("select", { id: "train-hist-pick" });
@@ -170,9 +217,21 @@ export class TrainView {
         field("seed", i.seed),
       ),
       methods,
-      el("div", { className: "train-actions" }, this.runButton, this.cancelButton, this.progress, this.status),
+      el(
+        "div",
+        { className: "train-actions" },
+        this.runButton,
+        this.cancelButton,
+        this.progress,
+        this.status,
+      ),
       this.error,
-      el("figure", { className: "chart" }, el("figcaption", {}, "Test accuracy and training loss per epoch"), this.chart),
+      el(
+        "figure",
+        { className: "chart" },
+        el("figcaption", {}, "Test accuracy and training loss per epoch"),
+        this.chart,
+      ),
       el(
         "table",
         { className: "data-table train-table", id: "train-table" },
@@ -401,13 +460,20 @@ export class TrainView {
       return;
     }
     for (const f of ["onnx", "safetensors"] as const) {
-      const b = el("button", { type: "button", textContent: `Download ${METHOD_LABELS[r.config.method]} .${f}`, dataset: { format: f } });
+      const b = el("button", {
+        type: "button",
+        textContent: `Download ${METHOD_LABELS[r.config.method]} .${f}`,
+        dataset: { format: f },
+      });
       b.addEventListener("click", async () => {
         try {
           if (r.run_id === undefined) throw new Error("this run has no model to export");
           const bytes = await this.api.exportRun(r.run_id, f);
           const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-          const a = el("a", { href: url, download: `digits-${r.config.model}-${r.config.method}-w${r.config.wbits}.${f}` });
+          const a = el("a", {
+            href: url,
+            download: `digits-${r.config.model}-${r.config.method}-w${r.config.wbits}.${f}`,
+          });
           a.click();
           setTimeout(() => URL.revokeObjectURL(url), 1000);
         } catch (e) {
@@ -424,7 +490,9 @@ export class TrainView {
     for (const [k, r] of this.results.entries()) {
       for (const l of r.layers) {
         const v = `${k}:${l.tensor.name}`;
-        this.histPick.append(el("option", { value: v, textContent: `${METHOD_LABELS[r.config.method]} ${l.tensor.name}` }));
+        this.histPick.append(
+          el("option", { value: v, textContent: `${METHOD_LABELS[r.config.method]} ${l.tensor.name}` }),
+        );
       }
     }
     if ([...this.histPick.options].some((o) => o.value === keep)) this.histPick.value = keep;
@@ -477,7 +545,13 @@ export class TrainView {
           label: "loss (dashed)",
         }),
         Plot.lineY(acc, { x: "x", y: "value", stroke: "method", marker: "dot", className: "acc-line" }),
-        Plot.lineY(loss, { x: "x", y: "value", stroke: "method", strokeDasharray: "4,3", className: "loss-line" }),
+        Plot.lineY(loss, {
+          x: "x",
+          y: "value",
+          stroke: "method",
+          strokeDasharray: "4,3",
+          className: "loss-line",
+        }),
         Plot.ruleY([0]),
       ],
     });

@@ -86,8 +86,8 @@ export interface AutoReport {
 export interface AutoOpenRequest {
   dims: Record<string, number>;
   seed: number;
-  inputs?: { file: Blob; fileName: string };
-  labels?: string;
+  inputs?: { file: Blob; fileName: string } | undefined;
+  labels?: string | undefined;
 }
 
 export interface AutoOpened {

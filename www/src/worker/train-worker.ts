@@ -70,7 +70,15 @@ function yieldToMessages(): Promise<void> {
 }
 
 function teacherKey(c: TrainConfig): string {
-  return JSON.stringify([data?.name, data?.bytes.length, c.model, c.float_epochs, c.float_lr, c.batch, c.seed]);
+  return JSON.stringify([
+    data?.name,
+    data?.bytes.length,
+    c.model,
+    c.float_epochs,
+    c.float_lr,
+    c.batch,
+    c.seed,
+  ]);
 }
 
 const api: TrainApi = {
@@ -101,8 +109,13 @@ const api: TrainApi = {
     const key = teacherKey(config);
     const reuse = teacher?.key === key ? teacher : undefined;
     const d = data;
-    const session = guard(c, `starting ${config.method} training`, () => new c.TrainSession(d.bytes, d.name, config, reuse?.model ?? null));
-    const total = guard(c, "counting epochs", () => session.totalEpochs()) + (reuse ? config.float_epochs : 0);
+    const session = guard(
+      c,
+      `starting ${config.method} training`,
+      () => new c.TrainSession(d.bytes, d.name, config, reuse?.model ?? null),
+    );
+    const total =
+      guard(c, "counting epochs", () => session.totalEpochs()) + (reuse ? config.float_epochs : 0);
     let done = 0;
     // A reused float model's epochs are replayed from its curve (the chart shows them).
     for (const p of reuse?.curve ?? []) onEpoch(p, ++done, total);
@@ -113,7 +126,11 @@ const api: TrainApi = {
           session.free();
           return null;
         }
-        const p = guard(c, `a ${config.method} epoch`, () => session.step() as TrainResult["curve"][number] | null);
+        const p = guard(
+          c,
+          `a ${config.method} epoch`,
+          () => session.step() as TrainResult["curve"][number] | null,
+        );
         if (!p) break;
         onEpoch(p, ++done, total);
         if (!reuse && p.phase === "float" && p.epoch === p.epochs) {
