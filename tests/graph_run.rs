@@ -176,7 +176,9 @@ fn full_mode_quantizes_the_weight_ops_activation_inputs() {
         .iter()
         .map(|a| a["value"].as_str().unwrap())
         .collect();
-    assert_eq!(acts, ["x", "flat", "relu2"]);
+    // The graph input `x` stays float (src/graph/mod.rs, activations(): quantizing it, our
+    // run and ONNX Runtime's on the QDQ export disagreed; see that comment).
+    assert_eq!(acts, ["flat", "relu2"]);
     for a in f["activations"].as_array().unwrap() {
         assert_eq!(
             (a["qmin"].as_i64(), a["qmax"].as_i64()),
@@ -184,8 +186,8 @@ fn full_mode_quantizes_the_weight_ops_activation_inputs() {
         );
         assert!(a["scale"].as_f64().unwrap() > 0.0);
     }
-    // The conv's input is quantized now, so even its isolated error changes.
-    assert_ne!(w["nodes"][0]["isolated"], f["nodes"][0]["isolated"]);
+    // The conv reads the float graph input, so its isolated error is the weights mode's.
+    assert_eq!(w["nodes"][0]["isolated"], f["nodes"][0]["isolated"]);
     let bad = quantscope(&[
         "run",
         CONVNET,
