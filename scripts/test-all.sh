@@ -19,8 +19,10 @@ cargo test --features ts-types --test ts_types
 step "wasm tests in Node (SIMD128 kernels)"
 bash scripts/test-wasm.sh
 
-step "build: wasm, app, CLI"
+step "build: wasm, app, npm package, CLI"
 npm run -s build
+# package/: the npm package's bundles and declarations (tests/node, tests/e2e/package_consumer).
+npm run -s build:package
 cargo build --release
 # The benchmark variant (kernel entry points), for the relaxed-SIMD kernel test in Chromium.
 npm run -s build:wasm-bench

@@ -36,14 +36,14 @@ const MIME = {
  * sends it, so every e2e test runs under it: a request it forbids is a console error,
  * which `launch()` records as a problem.
  */
-export async function serveDist() {
-  if (!existsSync(join(DIST, "index.html"))) {
-    throw new Error(`${DIST}/index.html is missing: run \`npm run build\` first`);
+export async function serveDist(dir = DIST) {
+  if (!existsSync(join(dir, "index.html"))) {
+    throw new Error(`${dir}/index.html is missing: run \`npm run build\` first`);
   }
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
-    let file = normalize(join(DIST, path));
-    if (file !== DIST && !file.startsWith(DIST + sep)) {
+    let file = normalize(join(dir, path));
+    if (file !== dir && !file.startsWith(dir + sep)) {
       res.writeHead(403).end();
       return;
     }

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { initSync, Model } from "quantscope";
+import { initSync, Model } from "quantscope/core";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });

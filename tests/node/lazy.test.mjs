@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import { initSync, Model } from "quantscope";
+import { initSync, Model } from "quantscope/core";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const wasm = initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });

@@ -1,13 +1,15 @@
-// The npm package as another page or a Node script embeds it: init the wasm module,
-// open a model, analyze a tensor, and get the same numbers the native CLI prints.
+// The npm package in Node: the typed Lab API ("quantscope") and the raw binding
+// ("quantscope/core") open a model, analyze a tensor, and give the numbers the native
+// CLI prints. (tests/e2e/package_consumer.test.mjs installs the packed tarball.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
-import * as quantscope from "quantscope";
-import { initSync, Model, buildInfo, parseScheme, schemePresets } from "quantscope";
+import * as quantscope from "quantscope/core";
+import { initSync, Model, buildInfo, parseScheme, schemePresets } from "quantscope/core";
+import { Quantscope } from "quantscope";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 initSync({ module: readFileSync(path.join(root, "www/pkg/quantscope_bg.wasm")) });
@@ -65,4 +67,28 @@ test("analyze in wasm equals the native CLI, tensor by tensor", () => {
 test("a broken file throws an Error naming the problem", () => {
   const bytes = readFileSync(path.join(root, "tests/fixtures/formats/truncated.safetensors"));
   assert.throws(() => new Model(bytes, "truncated.safetensors"), /bytes follow/);
+});
+
+test("the Lab API in Node: summarize and export equal the CLI, a bad file rejects naming it", async () => {
+  const lab = await Quantscope.open(demoPath);
+  assert.equal(lab.build.build, "simd128");
+  const rows = await lab.summarize(["int8-sym-ch0"]);
+  const cliRows = JSON.parse(
+    execFileSync(cli, ["quantize", demoPath, "--scheme", "int8-sym-ch0", "--json"], { encoding: "utf8" }),
+  );
+  assert.equal(rows.length, cliRows.length);
+  for (const [i, row] of cliRows.entries()) {
+    assert.equal(rows[i].name, row.name);
+    assert.equal(rows[i].metrics.mse, row.metrics.mse, row.name);
+  }
+  const { bytes, report } = await lab.export("gguf", "q8_0");
+  assert.equal(report.tensors.length, lab.tensors.length);
+  assert.ok(bytes.length > 0);
+  await assert.rejects(
+    Quantscope.open(path.join(root, "tests/fixtures/formats/truncated.safetensors")),
+    /bytes follow/,
+  );
+  const schemes = Quantscope.schemes();
+  assert.equal(await schemes.parse("INT8-sym-ch"), "int8-sym-ch0");
+  await assert.rejects(schemes.parse("int12"), /between 2 and 8/);
 });

@@ -5,6 +5,7 @@
 import * as Comlink from "comlink";
 import { messageOf } from "./components/errorBanner";
 import { WorkerLost, WorkerPool, WorkerReplaced } from "./pool";
+import type { Spawners } from "./spawn";
 import { isCoreTrap } from "./shared/api";
 import type {
   BuildChoice,
@@ -64,15 +65,8 @@ export class ComputeWorkers {
   /** The run under way, if any: at most one, a newer one ends it. */
   private current: { run: number; abort: AbortController } | undefined;
 
-  constructor(size: number) {
-    this.pool = new WorkerPool<WorkerApi>(
-      (i) =>
-        new Worker(new URL("./worker/worker.ts", import.meta.url), {
-          type: "module",
-          name: `quantscope-${i}`,
-        }),
-      size,
-    );
+  constructor(size: number, spawn: Spawners) {
+    this.pool = new WorkerPool<WorkerApi>((i) => spawn.compute(`quantscope-${i}`), size);
   }
 
   /**

@@ -6,6 +6,7 @@
 // mix" runs the model once with the whole mix (the summed isolated damages are only an
 // estimate); the exports go through the core's writers.
 
+import type { Spawners } from "../spawn";
 import * as Plot from "@observablehq/plot";
 import * as Comlink from "comlink";
 import { formatBytes, formatShape } from "../format";
@@ -64,6 +65,7 @@ export class AutoPanel {
   constructor(
     private readonly el: AutoElements,
     private readonly build: () => BuildChoice,
+    private readonly spawn: Spawners,
   ) {
     el.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -112,10 +114,7 @@ export class AutoPanel {
 
   private call<T>(f: (api: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T> {
     if (!this.api) {
-      this.worker = new Worker(new URL("../worker/worker.ts", import.meta.url), {
-        type: "module",
-        name: "quantscope-auto",
-      });
+      this.worker = this.spawn.compute("quantscope-auto");
       this.api = Comlink.wrap<WorkerApi>(this.worker);
       void this.api.init(this.build());
     }

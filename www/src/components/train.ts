@@ -8,7 +8,6 @@ import * as Comlink from "comlink";
 import { formatBytes } from "../format";
 import {
   DEFAULT_TRAIN,
-  DIGITS_URL,
   type EpochPoint,
   type Method,
   METHOD_LABELS,
@@ -20,6 +19,7 @@ import {
 import { renderWeights, widthOf } from "./charts";
 import { isCoreTrap } from "../shared/api";
 import { messageOf } from "./errorBanner";
+import type { Spawners } from "../spawn";
 import { SCHEME_COLORS } from "./palette";
 
 const COLORS: Record<string, string> = {
@@ -98,8 +98,11 @@ export class TrainView {
   private cancelled = false;
   private dataReady: Promise<unknown>;
 
-  constructor(root: HTMLElement) {
-    this.worker = TrainView.startWorker();
+  constructor(
+    root: HTMLElement,
+    private readonly spawn: Spawners,
+  ) {
+    this.worker = spawn.train();
     this.api = Comlink.wrap<TrainApi>(this.worker);
     const d = DEFAULT_TRAIN;
     const i = this.inputs;
@@ -257,9 +260,9 @@ export class TrainView {
       ),
     );
 
-    this.dataReady = this.useData({ builtin: true, url: new URL(DIGITS_URL, document.baseURI).href });
+    this.dataReady = this.useData({ builtin: true, url: spawn.digitsUrl() });
     builtin.addEventListener("change", () => {
-      this.dataReady = this.useData({ builtin: true, url: new URL(DIGITS_URL, document.baseURI).href });
+      this.dataReady = this.useData({ builtin: true, url: spawn.digitsUrl() });
     });
     const pickFile = () => {
       const f = file.files?.[0];
@@ -281,13 +284,6 @@ export class TrainView {
     }).observe(root);
   }
 
-  private static startWorker(): Worker {
-    return new Worker(new URL("../worker/train-worker.ts", import.meta.url), {
-      type: "module",
-      name: "quantscope-train",
-    });
-  }
-
   /**
    * After a trap the worker's module is unusable: a fresh worker takes its place (with
    * the same data), so the next run works; the message says what trapped.
@@ -295,7 +291,7 @@ export class TrainView {
   private async replaceWorkerAfter(e: unknown): Promise<void> {
     if (!isCoreTrap(e)) return;
     this.worker.terminate();
-    this.worker = TrainView.startWorker();
+    this.worker = this.spawn.train();
     this.api = Comlink.wrap<TrainApi>(this.worker);
     this.error.textContent = `${messageOf(e)}; the training worker was restarted`;
     if (this.lastData) {

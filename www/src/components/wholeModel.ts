@@ -4,6 +4,7 @@
 // outputs side by side, "keep float" toggles that re-run and feed the QDQ download, and
 // ONNX Runtime's nodes_to_exclude list. Cancel ends the worker.
 
+import type { Spawners } from "../spawn";
 import * as Plot from "@observablehq/plot";
 import * as Comlink from "comlink";
 import { formatShape } from "../format";
@@ -78,6 +79,7 @@ export class WholeModelPanel {
   constructor(
     private readonly el: WholeModelElements,
     private readonly build: () => BuildChoice,
+    private readonly spawn: Spawners,
     /** Shows a weight in the tensor view. */
     private readonly showWeight: (name: string) => void,
   ) {
@@ -123,10 +125,7 @@ export class WholeModelPanel {
 
   private ensureWorker(): Comlink.Remote<WorkerApi> {
     if (!this.api) {
-      this.worker = new Worker(new URL("../worker/worker.ts", import.meta.url), {
-        type: "module",
-        name: "quantscope-whole-model",
-      });
+      this.worker = this.spawn.compute("quantscope-whole-model");
       this.api = Comlink.wrap<WorkerApi>(this.worker);
       void this.api.init(this.build());
     }

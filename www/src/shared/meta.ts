@@ -5,7 +5,6 @@
 export const HISTOGRAM_BINS = 80;
 
 /** The built-in model the page opens on load, relative to the page. */
-export const DEMO_MODEL = "demo.safetensors";
 
 /** URL query parameter that holds the compared schemes, comma-separated. */
 export const SCHEMES_PARAM = "schemes";
