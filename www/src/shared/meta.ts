@@ -4,8 +4,6 @@
 /** Histogram bins for the weight and error charts. */
 export const HISTOGRAM_BINS = 80;
 
-/** The built-in model the page opens on load, relative to the page. */
-
 /** URL query parameter that holds the compared schemes, comma-separated. */
 export const SCHEMES_PARAM = "schemes";
 
