@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::export::ExportFormat;
 use crate::quant::{Granularity, Scheme};
 
 /// The candidates `quantscope auto` and the page offer unless told otherwise: int8 and
@@ -132,6 +133,48 @@ impl Candidate {
             .collect()
     }
 
+    /// The candidates of `list` that one `format` file can hold (float always), and a
+    /// note naming those left out with the writer's reason: a mix of, say, Q4_K and
+    /// int4 per channel has no file to go in (GGUF stores ggml types only, ONNX QDQ and
+    /// safetensors linear codes only), so a search meant for one format keeps to it.
+    pub fn for_format(list: Vec<Candidate>, format: ExportFormat) -> Result<(Vec<Candidate>, Option<String>)> {
+        let mut dropped = Vec::new();
+        let kept: Vec<Candidate> = list
+            .into_iter()
+            .filter(|c| match &c.scheme {
+                None => true,
+                Some(s) => match crate::export::writes(format, s) {
+                    Ok(()) => true,
+                    Err(_) => {
+                        dropped.push(c.label.clone());
+                        false
+                    }
+                },
+            })
+            .collect();
+        if kept.iter().all(|c| c.scheme.is_none()) {
+            return Err(Error::Auto(format!(
+                "no candidate can be written as {}: {} {}",
+                format.label(),
+                if dropped.is_empty() { "the list has only float".to_string() } else { dropped.join(", ") },
+                match format {
+                    ExportFormat::Gguf => "(GGUF stores ggml types and fp16/bf16)",
+                    ExportFormat::Onnx => "(ONNX QDQ stores linear int2-int8 codes)",
+                    ExportFormat::Safetensors => "(safetensors stores linear codes and float casts)",
+                    ExportFormat::Tfjs => "(TF.js stores tfjs-uint8/uint16 and fp16)",
+                }
+            )));
+        }
+        let note = (!dropped.is_empty()).then(|| {
+            format!(
+                "candidates left out because {} cannot store them: {}",
+                format.label(),
+                dropped.join(", ")
+            )
+        });
+        Ok((kept, note))
+    }
+
     /// The scheme this candidate applies to a tensor of `layout` (None: keep float).
     pub fn resolve(&self, layout: Layout) -> Option<Scheme> {
         let mut s = self.scheme.clone()?;
@@ -151,6 +194,25 @@ impl Candidate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn for_format_keeps_what_the_writer_stores() {
+        let all = Candidate::defaults();
+        let labels = |f| {
+            let (c, note) = Candidate::for_format(all.clone(), f).unwrap();
+            (c.into_iter().map(|c| c.label).collect::<Vec<_>>(), note)
+        };
+        let (gguf, note) = labels(ExportFormat::Gguf);
+        assert_eq!(gguf, ["q8_0", "q4_k", "float"]);
+        assert!(note.unwrap().contains("int8-sym-ch, int4-sym-ch, int4-asym-group128, nf4"));
+        let (onnx, _) = labels(ExportFormat::Onnx);
+        assert_eq!(onnx, ["int8-sym-ch", "int4-sym-ch", "int4-asym-group128", "float"]);
+        let (st, _) = labels(ExportFormat::Safetensors);
+        assert!(!st.iter().any(|l| l.starts_with('q')), "{st:?}");
+        let only_nf4 = Candidate::parse_list(&["nf4,float".into()]).unwrap();
+        let e = Candidate::for_format(only_nf4, ExportFormat::Gguf).unwrap_err();
+        assert!(e.to_string().contains("no candidate can be written as GGUF: nf4"), "{e}");
+    }
 
     #[test]
     fn defaults_parse_and_resolve_per_layout() {

@@ -204,9 +204,15 @@ struct AutoArgs {
     /// Write the first budget's mix as a policy file (`quantscope quantize --policy`).
     #[arg(long)]
     policy_out: Option<PathBuf>,
-    /// Write the first budget's mix as a model (.onnx QDQ, .gguf, .safetensors).
+    /// Write the first budget's mix as a model (.onnx QDQ, .gguf, .safetensors); the
+    /// candidates are kept to what that format stores, as with --format.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Keep to the candidates one file of this format can store (onnx, gguf,
+    /// safetensors): GGUF holds ggml types and fp16/bf16, ONNX QDQ and safetensors linear
+    /// codes; a mix of both kinds has no file to go in.
+    #[arg(long)]
+    format: Option<String>,
     /// Also print the first budget's mix as llama.cpp --tensor-type lines and ONNX
     /// Runtime's nodes_to_exclude and TensorQuantOverrides.
     #[arg(long)]

@@ -99,7 +99,7 @@ fn err(reason: String) -> Error {
 }
 
 /// The type every weight is asked to take under `scheme`.
-fn target(scheme: &Scheme) -> Result<GgmlType> {
+pub(crate) fn target(scheme: &Scheme) -> Result<GgmlType> {
     match scheme {
         Scheme::Ggml(g) => Ok(g.format),
         Scheme::Float(FloatScheme {

@@ -66,6 +66,23 @@ pub fn export_with<S: TensorStore + ?Sized>(
     }
 }
 
+/// Whether `format`'s writer can store a weight under `scheme` (before any file is
+/// read): Ok, or the writer's own refusal. The automatic search uses it to keep to the
+/// candidates one file can hold (`quantscope auto --format`).
+pub fn writes(format: ExportFormat, scheme: &Scheme) -> Result<()> {
+    match format {
+        ExportFormat::Onnx => rules::linear_for(
+            scheme,
+            format,
+            "QuantizeLinear/DequantizeLinear weights",
+        )
+        .map(|_| ()),
+        ExportFormat::Gguf => gguf::target(scheme).map(|_| ()),
+        ExportFormat::Safetensors => safetensors::writes(scheme),
+        ExportFormat::Tfjs => tfjs::writes(scheme),
+    }
+}
+
 /// Refuses to write `store` in `format` under `scheme` when the writing would exceed
 /// `budget`, before anything is read or written: the largest tensor's encoding (its
 /// values, codes, parameters, reconstruction for the report) plus the output the

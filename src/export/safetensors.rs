@@ -399,6 +399,11 @@ fn canonical_header(bytes: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
+/// Whether this writer stores a weight under `scheme` (`export::writes`).
+pub(crate) fn writes(scheme: &Scheme) -> Result<()> {
+    form_of(scheme).map(|_| ())
+}
+
 fn form_of(scheme: &Scheme) -> Result<Form<'_>> {
     Ok(match scheme {
         Scheme::Float(f) => Form::Cast(f.format),

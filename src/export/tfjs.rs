@@ -46,15 +46,8 @@ enum Form {
     Float16,
 }
 
-/// Writes `store`'s tensors with `scheme` as `<stem>-weights_manifest.json` and
-/// `<stem>.group1-shard<i>of<n>.bin` files.
-pub fn write<S: TensorStore + ?Sized>(
-    store: &S,
-    scheme: &Scheme,
-    stem: &str,
-    shard_bytes: usize,
-) -> Result<TfjsFiles> {
-    let form = match scheme {
+fn form_of(scheme: &Scheme) -> Result<Form> {
+    Ok(match scheme {
         Scheme::Linear(l)
             if l.convention == Convention::Tfjs && l.granularity == Granularity::PerTensor =>
         {
@@ -66,7 +59,23 @@ pub fn write<S: TensorStore + ?Sized>(
                 "scheme `{scheme}` cannot be written as TF.js weights: TF.js stores affine uint8/uint16 codes with a scale and min per tensor (tfjs-uint8, tfjs-uint16) or float16 (fp16)"
             )))
         }
-    };
+    })
+}
+
+/// Whether this writer stores a weight under `scheme` (`export::writes`).
+pub(crate) fn writes(scheme: &Scheme) -> Result<()> {
+    form_of(scheme).map(|_| ())
+}
+
+/// Writes `store`'s tensors with `scheme` as `<stem>-weights_manifest.json` and
+/// `<stem>.group1-shard<i>of<n>.bin` files.
+pub fn write<S: TensorStore + ?Sized>(
+    store: &S,
+    scheme: &Scheme,
+    stem: &str,
+    shard_bytes: usize,
+) -> Result<TfjsFiles> {
+    let form = form_of(scheme)?;
     if shard_bytes == 0 {
         return Err(err("the shard size must be at least one byte".into()));
     }

@@ -31,6 +31,8 @@ pub struct WasmAuto {
     /// Model runs (or weight encodings) made so far: the e2e test holds the budget
     /// control to none.
     measurements: u32,
+    /// The candidates `begin`'s format left out, for the report's notes.
+    format_note: Option<String>,
 }
 
 fn ext_refs(external: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
@@ -168,6 +170,7 @@ impl WasmAuto {
             rows: Vec::new(),
             table: None,
             measurements: 0,
+            format_note: None,
         })
     }
 
@@ -194,8 +197,24 @@ impl WasmAuto {
     /// Starts a search: `candidates` comma-separated, `objective` output, accuracy or
     /// weights. Returns the number of tensors to measure (call `measureTensor(i)` for
     /// each, then `finish`).
-    pub fn begin(&mut self, candidates: &str, objective: &str) -> Result<usize, JsError> {
-        self.candidates = Candidate::parse_list(&[candidates.to_string()]).map_err(js_err)?;
+    ///
+    /// `format` (onnx, gguf, safetensors) keeps to the candidates one file of that format
+    /// stores (`quantscope auto --format`); the report's notes name those left out.
+    pub fn begin(
+        &mut self,
+        candidates: &str,
+        objective: &str,
+        format: Option<String>,
+    ) -> Result<usize, JsError> {
+        let mut list = Candidate::parse_list(&[candidates.to_string()]).map_err(js_err)?;
+        self.format_note = None;
+        if let Some(f) = format.as_deref().filter(|f| !f.is_empty()) {
+            let f = crate::export::ExportFormat::parse(f).map_err(js_err)?;
+            let (kept, note) = Candidate::for_format(list, f).map_err(js_err)?;
+            list = kept;
+            self.format_note = note;
+        }
+        self.candidates = list;
         self.objective = Objective::parse(objective).map_err(js_err)?;
         self.rows.clear();
         self.table = None;
@@ -239,7 +258,8 @@ impl WasmAuto {
         let n = rows.iter().map(|r| r.options.len() - 1).sum::<usize>();
         let table = self.with_measurer(|m| Ok(auto::assemble(m, &candidates, rows, n)))?;
         let now = || js_sys::Date::now();
-        let report = self.with_measurer(|m| auto::search(&table, Some(m), &[], &now))?;
+        let mut report = self.with_measurer(|m| auto::search(&table, Some(m), &[], &now))?;
+        report.notes.extend(self.format_note.clone());
         self.table = Some(table);
         to_js(&FinishReport {
             front_choices: self

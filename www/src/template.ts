@@ -324,6 +324,15 @@ export const PLAYGROUND_HTML = `
           <option value="weights">weight error (a proxy)</option>
         </select></label
       >
+      <label
+        >For a file of
+        <select id="auto-for" title="Keep to the candidates one file of this format stores: GGUF holds ggml types, ONNX QDQ and safetensors linear codes">
+          <option value="">any format (a mix may fit none)</option>
+          <option value="onnx">ONNX</option>
+          <option value="gguf">GGUF</option>
+          <option value="safetensors">safetensors</option>
+        </select></label
+      >
       <label>Inputs <input id="auto-inputs" type="file" accept=".npz,.npy" /></label>
       <label>Labels array <input id="auto-labels" size="6" placeholder="y" /></label>
       <label>Dimensions <input id="auto-dims" placeholder="x.2=640, x.3=640" size="18" /></label>

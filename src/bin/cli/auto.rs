@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use quantscope::auto::{self, measure, Budget, Candidate, Measurer, Objective, Report};
 use quantscope::export::policy::Assign;
+use quantscope::export::ExportFormat;
 use quantscope::graph;
 
 use super::{onnx_files, print_json, write_model, AutoArgs};
@@ -30,11 +31,23 @@ pub fn run(a: AutoArgs, memory: &quantscope::budget::Budget) -> Result<(), Strin
         .map(|b| Budget::parse(b))
         .collect::<Result<Vec<_>, _>>()
         .map_err(s)?;
-    let candidates = if a.candidates.is_empty() {
+    let mut candidates = if a.candidates.is_empty() {
         Candidate::defaults()
     } else {
         Candidate::parse_list(&a.candidates).map_err(s)?
     };
+    // The file the mix is for: --format, else -o's extension.
+    let format = match (&a.format, &a.output) {
+        (Some(f), _) => Some(ExportFormat::parse(f).map_err(s)?),
+        (None, Some(o)) => Some(ExportFormat::from_file_name(&o.to_string_lossy()).map_err(s)?),
+        (None, None) => None,
+    };
+    let mut format_note = None;
+    if let Some(f) = format {
+        let (kept, note) = Candidate::for_format(candidates, f).map_err(s)?;
+        candidates = kept;
+        format_note = note;
+    }
     let mut objective = a
         .objective
         .as_deref()
@@ -60,7 +73,7 @@ pub fn run(a: AutoArgs, memory: &quantscope::budget::Budget) -> Result<(), Strin
                 .into(),
         );
     }
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = format_note.into_iter().collect();
     let mut session = None;
     let mut labels = None;
     if is_onnx && objective != Some(Objective::Weights) {

@@ -21,6 +21,8 @@ export interface AutoElements {
   form: HTMLFormElement;
   candidates: HTMLInputElement;
   objective: HTMLSelectElement;
+  /** The format the search keeps to (empty: any). */
+  forFormat: HTMLSelectElement;
   inputs: HTMLInputElement;
   labels: HTMLInputElement;
   dims: HTMLInputElement;
@@ -164,7 +166,9 @@ export class AutoPanel {
           `the model cannot run (${opened.unrunnable}); choose the weights objective (a proxy)`,
         );
       }
-      const n = await this.call((a) => a.autoBegin(this.el.candidates.value, objective));
+      const forFormat = this.el.forFormat.value;
+      const n = await this.call((a) => a.autoBegin(this.el.candidates.value, objective, forFormat));
+      if (forFormat !== "") this.el.format.value = forFormat;
       const measureStarted = performance.now();
       for (let i = 0; i < n; i++) {
         if (seq !== this.seq) return;

@@ -53,6 +53,8 @@ export interface AutoOptions {
   /** Candidate schemes, comma-separated (else the core's default list). */
   candidates?: string;
   objective?: Objective;
+  /** Keep to the candidates one file of this format stores (`--format`). */
+  format?: ExportFormat;
   dims?: Record<string, number>;
   seed?: number;
   inputs?: { file: Blob; fileName: string };
@@ -188,7 +190,7 @@ export class Lab {
       this.autoDefaults = opened.defaultCandidates.join(",");
     }
     const candidates = o.candidates ?? this.autoDefaults ?? "";
-    const n = await api.autoBegin(candidates, o.objective ?? "output");
+    const n = await api.autoBegin(candidates, o.objective ?? "output", o.format ?? "");
     for (let i = 0; i < n; i++) {
       const name = await api.autoMeasure(i);
       o.onProgress?.(i + 1, n, name);

@@ -185,7 +185,8 @@ export interface WorkerApi {
    */
   autoOpen(source: ModelSource, fileName: string, request: AutoOpenRequest): Promise<AutoOpened>;
   /** Starts measuring: returns how many tensors `autoMeasure` is to be called for. */
-  autoBegin(candidates: string, objective: Objective): Promise<number>;
+  /** `format` ("" for any) keeps to the candidates one file of that format stores. */
+  autoBegin(candidates: string, objective: Objective, format: string): Promise<number>;
   /** Measures tensor `i`'s candidates (in order); returns its name. */
   autoMeasure(i: number): Promise<string>;
   /** Ends the measurement: the front (with each point's choice), uniform points, table. */

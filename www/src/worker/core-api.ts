@@ -493,10 +493,10 @@ export function createCoreApi(options: CoreApiOptions): WorkerApi {
       };
     },
 
-    async autoBegin(candidates, objective) {
+    async autoBegin(candidates, objective, format) {
       await loaded();
       const s = currentAuto();
-      return guard("starting the search", () => s.begin(candidates, objective));
+      return guard("starting the search", () => s.begin(candidates, objective, format || undefined));
     },
 
     async autoMeasure(i) {
