@@ -369,7 +369,9 @@ fn gguf_export_takes_a_type_per_tensor() {
 fn the_output_format_keeps_the_search_to_what_it_stores() {
     let out = tmp("mlp.default.gguf");
     let o = out.to_str().unwrap();
-    let r = run_json(&["auto", MLP, "--inputs", MLP_NPZ, "--budget", "7bpw", "-o", o, "--json"]);
+    let r = run_json(&[
+        "auto", MLP, "--inputs", MLP_NPZ, "--budget", "7bpw", "-o", o, "--json",
+    ]);
     let candidates: Vec<&str> = r["candidates"]
         .as_array()
         .unwrap()
@@ -378,16 +380,36 @@ fn the_output_format_keeps_the_search_to_what_it_stores() {
         .collect();
     assert_eq!(candidates, ["q8_0", "q4_k", "float"]);
     let notes = r["notes"].to_string();
-    assert!(notes.contains("left out because GGUF cannot store them: int8-sym-ch"), "{notes}");
+    assert!(
+        notes.contains("left out because GGUF cannot store them: int8-sym-ch"),
+        "{notes}"
+    );
     assert!(out.is_file());
-    let onnx = run_json(&["auto", MLP, "--inputs", MLP_NPZ, "--budget", "5bpw", "--format", "onnx", "--json"]);
+    let onnx = run_json(&[
+        "auto", MLP, "--inputs", MLP_NPZ, "--budget", "5bpw", "--format", "onnx", "--json",
+    ]);
     for t in onnx["choices"][0]["mix"]["tensors"].as_array().unwrap() {
         let s = t["scheme"].as_str().unwrap();
-        assert!(s == "float" || s.starts_with("int"), "{s} in an ONNX-bound mix");
+        assert!(
+            s == "float" || s.starts_with("int"),
+            "{s} in an ONNX-bound mix"
+        );
     }
-    let (ok, _, err) = quantscope(&["auto", MLP, "--budget", "4bpw", "--candidates", "nf4,float", "--format", "gguf"]);
+    let (ok, _, err) = quantscope(&[
+        "auto",
+        MLP,
+        "--budget",
+        "4bpw",
+        "--candidates",
+        "nf4,float",
+        "--format",
+        "gguf",
+    ]);
     assert!(!ok);
-    assert!(err.contains("no candidate can be written as GGUF: nf4"), "{err}");
+    assert!(
+        err.contains("no candidate can be written as GGUF: nf4"),
+        "{err}"
+    );
 }
 
 #[test]

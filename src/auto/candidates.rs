@@ -137,7 +137,10 @@ impl Candidate {
     /// note naming those left out with the writer's reason: a mix of, say, Q4_K and
     /// int4 per channel has no file to go in (GGUF stores ggml types only, ONNX QDQ and
     /// safetensors linear codes only), so a search meant for one format keeps to it.
-    pub fn for_format(list: Vec<Candidate>, format: ExportFormat) -> Result<(Vec<Candidate>, Option<String>)> {
+    pub fn for_format(
+        list: Vec<Candidate>,
+        format: ExportFormat,
+    ) -> Result<(Vec<Candidate>, Option<String>)> {
         let mut dropped = Vec::new();
         let kept: Vec<Candidate> = list
             .into_iter()
@@ -156,11 +159,16 @@ impl Candidate {
             return Err(Error::Auto(format!(
                 "no candidate can be written as {}: {} {}",
                 format.label(),
-                if dropped.is_empty() { "the list has only float".to_string() } else { dropped.join(", ") },
+                if dropped.is_empty() {
+                    "the list has only float".to_string()
+                } else {
+                    dropped.join(", ")
+                },
                 match format {
                     ExportFormat::Gguf => "(GGUF stores ggml types and fp16/bf16)",
                     ExportFormat::Onnx => "(ONNX QDQ stores linear int2-int8 codes)",
-                    ExportFormat::Safetensors => "(safetensors stores linear codes and float casts)",
+                    ExportFormat::Safetensors =>
+                        "(safetensors stores linear codes and float casts)",
                     ExportFormat::Tfjs => "(TF.js stores tfjs-uint8/uint16 and fp16)",
                 }
             )));
@@ -204,14 +212,23 @@ mod tests {
         };
         let (gguf, note) = labels(ExportFormat::Gguf);
         assert_eq!(gguf, ["q8_0", "q4_k", "float"]);
-        assert!(note.unwrap().contains("int8-sym-ch, int4-sym-ch, int4-asym-group128, nf4"));
+        assert!(note
+            .unwrap()
+            .contains("int8-sym-ch, int4-sym-ch, int4-asym-group128, nf4"));
         let (onnx, _) = labels(ExportFormat::Onnx);
-        assert_eq!(onnx, ["int8-sym-ch", "int4-sym-ch", "int4-asym-group128", "float"]);
+        assert_eq!(
+            onnx,
+            ["int8-sym-ch", "int4-sym-ch", "int4-asym-group128", "float"]
+        );
         let (st, _) = labels(ExportFormat::Safetensors);
         assert!(!st.iter().any(|l| l.starts_with('q')), "{st:?}");
         let only_nf4 = Candidate::parse_list(&["nf4,float".into()]).unwrap();
         let e = Candidate::for_format(only_nf4, ExportFormat::Gguf).unwrap_err();
-        assert!(e.to_string().contains("no candidate can be written as GGUF: nf4"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("no candidate can be written as GGUF: nf4"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -71,12 +71,9 @@ pub fn export_with<S: TensorStore + ?Sized>(
 /// candidates one file can hold (`quantscope auto --format`).
 pub fn writes(format: ExportFormat, scheme: &Scheme) -> Result<()> {
     match format {
-        ExportFormat::Onnx => rules::linear_for(
-            scheme,
-            format,
-            "QuantizeLinear/DequantizeLinear weights",
-        )
-        .map(|_| ()),
+        ExportFormat::Onnx => {
+            rules::linear_for(scheme, format, "QuantizeLinear/DequantizeLinear weights").map(|_| ())
+        }
         ExportFormat::Gguf => gguf::target(scheme).map(|_| ()),
         ExportFormat::Safetensors => safetensors::writes(scheme),
         ExportFormat::Tfjs => tfjs::writes(scheme),

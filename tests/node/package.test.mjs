@@ -92,3 +92,28 @@ test("the Lab API in Node: summarize and export equal the CLI, a bad file reject
   assert.equal(await schemes.parse("INT8-sym-ch"), "int8-sym-ch0");
   await assert.rejects(schemes.parse("int12"), /between 2 and 8/);
 });
+
+test("the Lab API in Node: a whole-model run, the automatic search for a GGUF file, a training run", async () => {
+  const onnx = path.join(root, "tests/fixtures/auto/mlp.onnx");
+  const lab = await Quantscope.open(onnx);
+  const run = await lab.run({ scheme: "int8-sym-ch0" });
+  const cliRun = JSON.parse(
+    execFileSync(cli, ["run", onnx, "--scheme", "int8-sym-ch0", "--json"], { encoding: "utf8" }),
+  );
+  assert.deepEqual(
+    run.nodes.map((n) => n.node),
+    cliRun.nodes.map((n) => n.node),
+  );
+  const { report } = await lab.auto({ format: "gguf", objective: "output" });
+  assert.deepEqual(report.candidates, ["q8_0", "q4_k", "float"]);
+  assert.ok(report.notes.some((n) => n.includes("GGUF cannot store them")));
+  assert.ok(report.front.length > 0);
+
+  const trainer = Quantscope.trainer();
+  const data = await trainer.data();
+  assert.equal(data.classes, 10);
+  const r = await trainer.train({ method: "ptq", float_epochs: 1 });
+  assert.ok(r.float_accuracy > 0.3 && r.float_accuracy <= 1, `accuracy ${r.float_accuracy}`);
+  const bytes = await trainer.exportRun(r, "safetensors");
+  assert.ok(bytes.length > 0);
+});

@@ -74,7 +74,7 @@ export function mountPlayground(root: HTMLElement, options: PlaygroundOptions): 
 
   /** Mirrors the view in the page's URL, when the element was asked to (url-state). */
   function replaceUrl(url: URL): void {
-    if (options.urlState) replaceUrl(url);
+    if (options.urlState) history.replaceState(null, "", url);
   }
 
   /** Problems with the URL's `workers=` and `build=`, shown once the page has loaded. */
