@@ -190,7 +190,7 @@ export function mountPlayground(root: HTMLElement, options: PlaygroundOptions): 
       form: $<HTMLFormElement>("auto-form"),
       candidates: $<HTMLInputElement>("auto-candidates"),
       objective: $<HTMLSelectElement>("auto-objective"),
-    forFormat: $<HTMLSelectElement>("auto-for"),
+      forFormat: $<HTMLSelectElement>("auto-for"),
       inputs: $<HTMLInputElement>("auto-inputs"),
       labels: $<HTMLInputElement>("auto-labels"),
       dims: $<HTMLInputElement>("auto-dims"),
