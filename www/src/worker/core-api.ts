@@ -4,6 +4,7 @@
 // their own loader. All state lives in the closure, so that a Node script may hold
 // several labs at once.
 
+import { messageYield } from "./yield";
 import * as Comlink from "comlink";
 import type { AutoSearch, GraphSession, Model } from "../../pkg/quantscope.js";
 import { CORE_TRAP } from "../shared/api";
@@ -120,22 +121,6 @@ interface FileReaderSyncLike {
 /** What a per-tensor call is about, for a trap's message. */
 function on(tensor: string, scheme: string): string {
   return `tensor \`${tensor}\` under ${scheme}`;
-}
-
-/**
- * Lets queued messages (a cancel, a newer run, an analyze) in between two tensors.
- * A MessageChannel round trip rather than setTimeout(0), which browsers clamp to 4 ms
- * once timers nest: that alone would cost 4 s on a model of 1000 tensors.
- */
-function messageYield(): () => Promise<void> {
-  const channel = new MessageChannel();
-  const waiting: (() => void)[] = [];
-  channel.port1.onmessage = () => waiting.shift()?.();
-  return () =>
-    new Promise((resolve) => {
-      waiting.push(resolve);
-      channel.port2.postMessage(null);
-    });
 }
 
 /** Closes the port behind a callback the page passed with Comlink.proxy. */

@@ -5,6 +5,7 @@
 // its own, not the analysis pool: a training run holds its dataset and models for
 // minutes, and the pool's workers keep serving the other panels meanwhile.
 
+import { messageYield } from "./yield";
 import * as Comlink from "comlink";
 import type { TrainSession } from "../../pkg/quantscope.js";
 import { CORE_TRAP } from "../shared/api";
@@ -19,17 +20,6 @@ export interface TrainApiOptions {
   load(): Promise<Core>;
   /** Between two epochs; the default is a MessageChannel round trip (no 4 ms clamp). */
   yieldNow?(): Promise<void>;
-}
-
-function messageYield(): () => Promise<void> {
-  const channel = new MessageChannel();
-  const waiting: (() => void)[] = [];
-  channel.port1.onmessage = () => waiting.shift()?.();
-  return () =>
-    new Promise((resolve) => {
-      waiting.push(resolve);
-      channel.port2.postMessage(null);
-    });
 }
 
 /** The TrainApi over the module `options.load` gives. */
