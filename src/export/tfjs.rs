@@ -12,8 +12,8 @@
 
 use serde_json::{json, Value};
 
+use super::report::{ExportFormat, ExportReport, ExportedTensor};
 use super::rules::{keep_reason, rounded_ints};
-use super::{ExportFormat, ExportReport, ExportedTensor};
 use crate::analysis::summary_of;
 use crate::error::{Error, Result};
 use crate::formats::TensorStore;
