@@ -258,3 +258,48 @@ test("a bad ?build= is named, and the best build is used", async () => {
   assert.equal((await badge(page)).build, distHasRelaxed() ? "relaxed" : "simd128");
   assertNoProblems(assert, page);
 });
+
+/** Polls `page.workers()` (Playwright's live dedicated workers) until `ok(n)`. */
+async function workersUntil(page, ok, what) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const n = page.workers().length;
+    if (ok(n)) return n;
+    if (Date.now() > deadline) throw new Error(`${what}: ${n} workers live`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("moving the playground keeps its workers; removing it ends them; adding it again starts afresh", async () => {
+  const { page } = browser;
+  await openApp(page, `${server.url}?workers=2`);
+  // Two compute workers and the training lab's (the panels start theirs on demand).
+  const live = await workersUntil(page, (n) => n >= 3, "after opening");
+
+  // A move is a disconnect and a connect in one task: nothing ends, the view stays.
+  await page.evaluate(() => {
+    const el = document.querySelector("quantscope-playground");
+    const box = document.createElement("div");
+    box.id = "moved";
+    document.body.append(box);
+    box.append(el);
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(page.workers().length, live, "a move ends no worker");
+  assert.match(await page.textContent("#moved #model-name"), /^demo\.safetensors \(/);
+
+  await page.evaluate(() => document.querySelector("quantscope-playground").remove());
+  await workersUntil(page, (n) => n === 0, "after removal");
+
+  await page.evaluate(() => {
+    const el = document.createElement("quantscope-playground");
+    el.setAttribute("src", "demo.safetensors");
+    el.setAttribute("workers", "1");
+    document.body.append(el);
+  });
+  await waitForModel(page, "demo.safetensors");
+  await page.waitForSelector('#summary[data-state="done"]');
+  assert.equal(await page.getAttribute("#summary", "data-workers"), "1");
+  await workersUntil(page, (n) => n >= 2, "after adding it again");
+  assertNoProblems(assert, page);
+});

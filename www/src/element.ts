@@ -13,6 +13,7 @@
 //   build      "simd128" to load the SIMD128 build where relaxed SIMD would run
 //   url-state  mirror the view in the page's URL, and let the URL override the
 //              attributes (the app does; an embedded element leaves the URL alone)
+// Removing the element from the page ends its workers; adding it again starts afresh.
 // Properties: `files = [file, ...]` opens files (a File from an <input> or a drop);
 // `src = url` opens a URL; `schemes = [...]` sets the schemes; `ready` settles once the
 // first model is open.
@@ -63,6 +64,17 @@ export function definePlayground(spawn: Spawners, tag: string = PLAYGROUND_TAG):
               : undefined,
         });
         this.pendingFiles = undefined;
+      }
+
+      // Removed from the page: its workers (and the wasm memory each holds) end. Moving
+      // the element disconnects and reconnects it in one task, so the check waits a
+      // microtask and keeps a playground that is back in the page.
+      disconnectedCallback(): void {
+        queueMicrotask(() => {
+          if (this.isConnected || !this.handle) return;
+          this.handle.close();
+          this.handle = undefined;
+        });
       }
 
       /** Opens these files as one model (before connection: the first model). */

@@ -57,6 +57,11 @@ export interface PlaygroundHandle {
   setSchemes(schemes: string[]): void;
   /** Settles once the core has loaded and the first model is open (or failed to). */
   ready: Promise<void>;
+  /**
+   * Ends every worker the playground started and its listeners on the window (the
+   * element left the page). The playground does nothing afterwards.
+   */
+  close(): void;
 }
 
 /** Runs the playground in `root`, which holds PLAYGROUND_HTML (template.ts). */
@@ -129,7 +134,7 @@ export function mountPlayground(root: HTMLElement, options: PlaygroundOptions): 
   let openSeq = 0;
 
   // The training lab: its own worker, independent of the open model.
-  new TrainView($("train"), options.spawn);
+  const trainView = new TrainView($("train"), options.spawn);
 
   const layerPanel = new LayerPanel(
     {
@@ -623,13 +628,14 @@ export function mountPlayground(root: HTMLElement, options: PlaygroundOptions): 
   }
 
   let resizeTimer: number | undefined;
-  window.addEventListener("resize", () => {
+  const onResize = () => {
     clearTimeout(resizeTimer);
     resizeTimer = window.setTimeout(() => {
       if (lastResults.length > 0) renderResults(lastResults);
       layerPanel.redraw();
     }, 150);
-  });
+  };
+  window.addEventListener("resize", onResize);
 
   async function boot(): Promise<void> {
     renderBuildInfo($("build-info"), await workers.init(buildChoice()));
@@ -680,5 +686,13 @@ export function mountPlayground(root: HTMLElement, options: PlaygroundOptions): 
       void started.then(() => picker.set(schemes));
     },
     ready: started,
+    close() {
+      window.removeEventListener("resize", onResize);
+      clearTimeout(resizeTimer);
+      workers.close();
+      wholeModel.close();
+      autoPanel.close();
+      trainView.close();
+    },
   };
 }

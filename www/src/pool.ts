@@ -114,6 +114,17 @@ export class WorkerPool<T> {
     this.members[index] = this.member(index);
   }
 
+  /**
+   * Ends every worker (the playground leaving the page): unanswered calls reject with
+   * "worker stopped". The pool takes no work afterwards.
+   */
+  close(): void {
+    for (const m of this.members.splice(0)) {
+      m.worker.terminate();
+      m.stop(new Error("worker stopped"));
+    }
+  }
+
   private member(index: number): Member<T> {
     const worker = this.spawn(index);
     let stop: (reason: Error) => void = () => {};

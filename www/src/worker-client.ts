@@ -179,6 +179,13 @@ export class ComputeWorkers {
     this.pool.resize(size);
   }
 
+  /** Ends every worker (the playground left the page); no calls afterwards. */
+  close(): void {
+    this.current?.abort.abort();
+    this.current = undefined;
+    this.pool.close();
+  }
+
   /**
    * Computes the tasks over the pool, a few consecutive tasks per call, so each worker
    * takes the next share when it is free. `onRows` gets rows as workers report them

@@ -99,6 +99,11 @@ export class AutoPanel {
     delete this.el.root.dataset.state;
   }
 
+  /** Ends the panel's worker for good (the playground left the page). */
+  close(): void {
+    this.stop();
+  }
+
   private stop(): void {
     this.worker?.terminate();
     this.worker = undefined;

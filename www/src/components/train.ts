@@ -97,6 +97,7 @@ export class TrainView {
   private running = false;
   private cancelled = false;
   private dataReady: Promise<unknown>;
+  private readonly resizes: ResizeObserver;
 
   constructor(
     root: HTMLElement,
@@ -278,10 +279,17 @@ export class TrainView {
       void this.api.cancel();
     });
     this.histPick.addEventListener("change", () => this.drawHistograms());
-    new ResizeObserver(() => {
+    this.resizes = new ResizeObserver(() => {
       this.drawChart();
       this.drawHistograms();
-    }).observe(root);
+    });
+    this.resizes.observe(root);
+  }
+
+  /** Ends the training worker for good (the playground left the page). */
+  close(): void {
+    this.resizes.disconnect();
+    this.worker.terminate();
   }
 
   /**

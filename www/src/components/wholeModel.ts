@@ -106,6 +106,11 @@ export class WholeModelPanel {
     delete this.el.root.dataset.state;
   }
 
+  /** Ends the panel's worker for good (the playground left the page). */
+  close(): void {
+    this.stop();
+  }
+
   /** Ends the worker (and with it any run and the float session). */
   private stop(): void {
     this.worker?.terminate();
