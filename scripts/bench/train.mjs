@@ -6,7 +6,14 @@
 //   - PyTorch 2.5 on the CPU, torch.set_num_threads(1) (scripts/bench/train_torch.py).
 // Not a test: numbers go to docs/BENCHMARKS.md ("Training lab (issue 11)").
 //
-//   node scripts/bench/train.mjs [--rounds 3] [--epochs 5]
+// Each round is a fresh page, so Chromium starts each in V8's baseline (Liftoff) code and
+// moves the hot functions to optimized (TurboFan) code as they get hot, in the
+// background; wasm has no on-stack replacement, so a function changes over at its next
+// call. The first epochs of a run therefore cost several times the later ones, and the
+// figures are given apart: "cold", the median of each round's first COLD epochs, and
+// "warm", the median of its last COLD epochs (the rate a longer run settles at).
+//
+//   node scripts/bench/train.mjs [--rounds 3] [--epochs 12]
 //   (needs npm run build:wasm, cargo build --release, www/public/digits.npz, .venv-torch)
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -21,7 +28,8 @@ const arg = (name, d) => {
   return i >= 0 ? Number(process.argv[i + 1]) : d;
 };
 const ROUNDS = arg("--rounds", 3);
-const EPOCHS = arg("--epochs", 5);
+const EPOCHS = arg("--epochs", 12);
+const COLD = Math.min(5, Math.floor(EPOCHS / 2));
 const digits = path.join(root, "www/public/digits.npz");
 const cli = path.join(root, "target/release/quantscope");
 const torchPy = path.join(root, ".venv-torch/bin/python");
@@ -77,16 +85,27 @@ async function browserEpochs({ b64, epochs }) {
 }
 
 const b64 = readFileSync(digits).toString("base64");
-const all = { native: [], chromium: [], torch: [] };
+const runners = { native: () => native(), chromium: () => inChromium(browserEpochs, { b64, epochs: EPOCHS }, () => {}) };
+if (haveTorch) runners.torch = () => torch();
+const cold = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
+const warm = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
 for (let r = 0; r < ROUNDS; r++) {
-  all.native.push(...native());
-  all.chromium.push(...(await inChromium(browserEpochs, { b64, epochs: EPOCHS }, () => {})));
-  if (haveTorch) all.torch.push(...torch());
-  console.log(`round ${r + 1}/${ROUNDS}: native ${median(all.native).toFixed(3)} s, Chromium ${median(all.chromium).toFixed(3)} s` +
-    (haveTorch ? `, PyTorch ${median(all.torch).toFixed(3)} s` : "") + " (medians so far)");
+  for (const [k, run] of Object.entries(runners)) {
+    const times = await run();
+    cold[k].push(...times.slice(0, COLD));
+    warm[k].push(...times.slice(-COLD));
+    console.log(`round ${r + 1}/${ROUNDS} ${k}: ${times.map((t) => t.toFixed(3)).join(" ")}`);
+  }
 }
 console.log(`# ${os.cpus()[0]?.model ?? "cpu"}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`);
-console.log(`# one QAT epoch (MLP W4A8, 1,438 samples + test accuracy), ${ROUNDS} rounds x ${EPOCHS} epochs`);
-for (const [k, v] of Object.entries(all)) {
-  if (v.length) console.log(`${k.padEnd(9)} median ${median(v).toFixed(3)} s  fastest ${Math.min(...v).toFixed(3)} s  (n=${v.length})`);
+console.log(
+  `# one QAT epoch (MLP W4A8, 1,438 samples + test accuracy), ${ROUNDS} rounds x ${EPOCHS} epochs; ` +
+    `cold: each round's first ${COLD}, warm: its last ${COLD}`,
+);
+console.log("| where | cold median | warm median | warm fastest |");
+console.log("|---|---:|---:|---:|");
+for (const k of Object.keys(runners)) {
+  console.log(
+    `| ${k} | ${median(cold[k]).toFixed(3)} s | ${median(warm[k]).toFixed(3)} s | ${Math.min(...warm[k]).toFixed(3)} s |`,
+  );
 }
