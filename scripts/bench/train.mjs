@@ -11,7 +11,9 @@
 // background; wasm has no on-stack replacement, so a function changes over at its next
 // call. The first epochs of a run therefore cost several times the later ones, and the
 // figures are given apart: "cold", the median of each round's first COLD epochs, and
-// "warm", the median of its last COLD epochs (the rate a longer run settles at).
+// "warm", the median of its last COLD epochs (the rate a longer run settles at). The
+// page's training worker warms up when the lab comes into view; the third row is a run
+// after that warm-up.
 //
 //   node scripts/bench/train.mjs [--rounds 3] [--epochs 12]
 //   (needs npm run build:wasm, cargo build --release, www/public/digits.npz, .venv-torch)
@@ -63,8 +65,12 @@ function torch() {
   return JSON.parse(out).epoch_seconds;
 }
 
-/** In the page: one float epoch, then EPOCHS timed QAT epochs. */
-async function browserEpochs({ b64, epochs }) {
+/**
+ * In the page: one float epoch, then EPOCHS timed QAT epochs. With `warmMs`, first what
+ * the training worker does when the lab comes into view (TrainApi.warmUp in
+ * www/src/worker/train-api.ts): a throwaway session stepped for that long.
+ */
+async function browserEpochs({ b64, epochs, warmMs }) {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const core = await import("/pkg/quantscope.js");
   await core.default();
@@ -72,6 +78,12 @@ async function browserEpochs({ b64, epochs }) {
     model: "mlp", method: "qat", wbits: 4, abits: 8, per_channel: false, ptq_range: "minmax",
     kd_t: 4, kd_alpha: 0.7, epochs, lr: 5e-4, float_epochs: 1, float_lr: 1e-3, batch: 32, seed: 0,
   };
+  if (warmMs) {
+    const w = new core.TrainSession(bytes, "digits.npz", { ...cfg, float_epochs: 1, epochs: 1000 }, null);
+    const t = performance.now();
+    while (performance.now() - t < warmMs && w.step());
+    w.free();
+  }
   const s = new core.TrainSession(bytes, "digits.npz", cfg, null);
   s.step();
   const times = [];
@@ -85,7 +97,11 @@ async function browserEpochs({ b64, epochs }) {
 }
 
 const b64 = readFileSync(digits).toString("base64");
-const runners = { native: () => native(), chromium: () => inChromium(browserEpochs, { b64, epochs: EPOCHS }, () => {}) };
+const runners = {
+  native: () => native(),
+  chromium: () => inChromium(browserEpochs, { b64, epochs: EPOCHS }, () => {}),
+  "chromium, after the 1.5 s warm-up": () => inChromium(browserEpochs, { b64, epochs: EPOCHS, warmMs: 1500 }, () => {}),
+};
 if (haveTorch) runners.torch = () => torch();
 const cold = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));
 const warm = Object.fromEntries(Object.keys(runners).map((k) => [k, []]));

@@ -47,6 +47,14 @@ async function settings(p, values, methods) {
   }
 }
 
+test("the lab in view warms the training worker up on the built-in digits", async () => {
+  // The page opened at #train: the lab is in view, so the worker runs throwaway epochs
+  // for about 1.5 s (TrainApi.warmUp) and the lab records how many.
+  await page.waitForSelector("#train[data-warm-epochs]", { timeout: 30_000 });
+  const n = Number(await page.getAttribute("#train", "data-warm-epochs"));
+  assert.ok(n >= 1, `the warm-up ran ${n} epochs`);
+});
+
 test("a short QAT run equals the CLI's with the same seed", async () => {
   await settings(page, { "float-epochs": 4, epochs: 2, wbits: 4, abits: 8, seed: 5 }, ["qat"]);
   await page.click("#train-run");

@@ -112,6 +112,10 @@ test("the Lab API in Node: a whole-model run, the automatic search for a GGUF fi
   const trainer = Quantscope.trainer();
   const data = await trainer.data();
   assert.equal(data.classes, 10);
+  // The warm-up runs throwaway epochs on the built-in digits (tests/e2e/train.test.mjs
+  // checks a run after the page's warm-up against the CLI).
+  const warm = await trainer.warmUp(300);
+  assert.ok(warm >= 1, `the warm-up ran ${warm} epochs`);
   const r = await trainer.train({ method: "ptq", float_epochs: 1 });
   assert.ok(r.float_accuracy > 30 && r.float_accuracy <= 100, `accuracy ${r.float_accuracy} %`);
   const bytes = await trainer.exportRun(r, "safetensors");

@@ -22,6 +22,9 @@ import { messageOf } from "./errorBanner";
 import type { Spawners } from "../spawn";
 import { SCHEME_COLORS } from "./palette";
 
+/** How long the training worker warms up when the lab first comes into view (see TrainApi.warmUp). */
+const WARM_UP_MS = 1500;
+
 const COLORS: Record<string, string> = {
   float: "#555",
   ptq: SCHEME_COLORS[0] ?? "#4e79a7",
@@ -98,6 +101,7 @@ export class TrainView {
   private cancelled = false;
   private dataReady: Promise<unknown>;
   private readonly resizes: ResizeObserver;
+  private readonly seen: IntersectionObserver;
 
   constructor(
     root: HTMLElement,
@@ -284,11 +288,25 @@ export class TrainView {
       this.drawHistograms();
     });
     this.resizes.observe(root);
+    // The first time the lab comes into view, the worker runs about 1.5 s of throwaway
+    // epochs so that V8 has optimized the training code before the user's first run
+    // (TrainApi.warmUp; docs/BENCHMARKS.md measures both). Not at page load: the
+    // analysis workers have the cores then.
+    this.seen = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      this.seen.disconnect();
+      void this.dataReady
+        .then(() => this.api.warmUp(WARM_UP_MS))
+        .then((n) => (root.dataset.warmEpochs = String(n)))
+        .catch(() => {});
+    });
+    this.seen.observe(root);
   }
 
   /** Ends the training worker for good (the playground left the page). */
   close(): void {
     this.resizes.disconnect();
+    this.seen.disconnect();
     this.worker.terminate();
   }
 

@@ -276,6 +276,17 @@ export class Trainer {
     return r;
   }
 
+  /**
+   * Runs throwaway epochs on the built-in digits for about `ms` milliseconds so that the
+   * engine has optimized the training code before the first real run (a fresh page's
+   * first epochs otherwise cost about 3x: docs/BENCHMARKS.md). Returns the epochs run;
+   * a `train` call meanwhile ends it.
+   */
+  async warmUp(ms = 1500): Promise<number> {
+    if (this.dataKey === undefined) await this.data();
+    return this.conn.api.warmUp(ms);
+  }
+
   /** A finished run's model as a file. */
   exportRun(result: TrainResult, format: "onnx" | "safetensors"): Promise<Uint8Array> {
     if (result.run_id === undefined) throw new Error("this result has no run to export");

@@ -127,4 +127,13 @@ export interface TrainApi {
   exportRun(runId: number, format: "onnx" | "safetensors"): Promise<Uint8Array>;
   /** Frees the finished runs (a new batch of methods begins). */
   forgetRuns(): Promise<void>;
+  /**
+   * Runs throwaway epochs on the built-in digits for about `ms` milliseconds (fewer when
+   * a run starts meanwhile; none when the built-in data was never read) and says how many.
+   * Why: V8 first runs the module in baseline code and moves each hot function to
+   * optimized code only after it has run a while, so the first epochs of a fresh page
+   * cost about 3x the later ones (docs/BENCHMARKS.md, "cold and warm epochs"). Warming
+   * up while the user sets up a run means that run starts at full speed.
+   */
+  warmUp(ms: number): Promise<number>;
 }

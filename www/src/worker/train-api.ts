@@ -10,7 +10,7 @@ import * as Comlink from "comlink";
 import type { TrainSession } from "../../pkg/quantscope.js";
 import { CORE_TRAP } from "../shared/api";
 import type { DataInfo, TrainApi, TrainConfig, TrainData, TrainedModel, TrainResult } from "../shared/train";
-import { DIGITS_URL } from "../shared/train";
+import { DEFAULT_TRAIN, DIGITS_URL } from "../shared/train";
 
 export type Core = typeof import("../../pkg/quantscope.js");
 
@@ -148,6 +148,33 @@ export function createTrainApi(options: TrainApiOptions): TrainApi {
 
     async cancel() {
       runSeq++;
+    },
+
+    async warmUp(ms) {
+      const c = await core();
+      // The built-in digits, fetched here or handed over as a file (the Node entry's).
+      const bytes = builtin ?? (data?.name === "digits.npz" ? data.bytes : undefined);
+      if (!bytes || trapped) return 0;
+      const seq = runSeq;
+      const session = guard(
+        c,
+        "warming up",
+        () =>
+          new c.TrainSession(bytes, "digits.npz", { ...DEFAULT_TRAIN, float_epochs: 1, epochs: 1000 }, null),
+      );
+      const start = performance.now();
+      let epochs = 0;
+      try {
+        // A run (or a cancel) bumps runSeq: the warm-up gives way at once.
+        while (performance.now() - start < ms && seq === runSeq) {
+          if (!guard(c, "warming up", () => session.step())) break;
+          epochs++;
+          await yieldToMessages();
+        }
+      } finally {
+        if (!trapped) session.free();
+      }
+      return epochs;
     },
 
     async forgetRuns() {
