@@ -277,7 +277,8 @@ export class Trainer {
   }
 
   /**
-   * Runs throwaway epochs on the built-in digits for about `ms` milliseconds so that the
+   * Runs throwaway epochs on the current data (the built-in digits unless `data` chose
+   * other data) for about `ms` milliseconds so that the
    * engine has optimized the training code before the first real run (a fresh page's
    * first epochs otherwise cost about 3x: docs/BENCHMARKS.md). Returns the epochs run;
    * a `train` call meanwhile ends it.

@@ -128,8 +128,9 @@ export interface TrainApi {
   /** Frees the finished runs (a new batch of methods begins). */
   forgetRuns(): Promise<void>;
   /**
-   * Runs throwaway epochs on the built-in digits for about `ms` milliseconds (fewer when
-   * a run starts meanwhile; none when the built-in data was never read) and says how many.
+   * Runs throwaway epochs on the current data (the page's default: the built-in digits)
+   * for about `ms` milliseconds, whole epochs (the last may overrun `ms`), stopping when a
+   * run or a cancel comes in, none before any data is set; says how many.
    * Why: V8 first runs the module in baseline code and moves each hot function to
    * optimized code only after it has run a while, so the first epochs of a fresh page
    * cost about 3x the later ones (docs/BENCHMARKS.md, "cold and warm epochs"). Warming

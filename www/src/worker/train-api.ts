@@ -152,15 +152,13 @@ export function createTrainApi(options: TrainApiOptions): TrainApi {
 
     async warmUp(ms) {
       const c = await core();
-      // The built-in digits, fetched here or handed over as a file (the Node entry's).
-      const bytes = builtin ?? (data?.name === "digits.npz" ? data.bytes : undefined);
-      if (!bytes || trapped) return 0;
+      const d = data;
+      if (!d || trapped) return 0;
       const seq = runSeq;
       const session = guard(
         c,
         "warming up",
-        () =>
-          new c.TrainSession(bytes, "digits.npz", { ...DEFAULT_TRAIN, float_epochs: 1, epochs: 1000 }, null),
+        () => new c.TrainSession(d.bytes, d.name, { ...DEFAULT_TRAIN, float_epochs: 1, epochs: 1000 }, null),
       );
       const start = performance.now();
       let epochs = 0;
